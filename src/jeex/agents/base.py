@@ -1,0 +1,211 @@
+"""The document agent: writes one template, section by section, then reviews it.
+
+Steps 1–3 are this class with a different template and role; step 4 extends it
+(see `implementation_planner`). The agent's identity (tenant, project, run)
+comes from its `RunContext`, never from model output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from jeex.agents import prompts
+from jeex.agents.budget import context_budget_chars, earlier_context
+from jeex.agents.contracts import ChecklistItem, RawExtraction, StepOutput
+from jeex.agents.document import assemble, review_block
+from jeex.agents.quality import (
+    WrittenSection,
+    check_extraction,
+    check_mermaid,
+    check_sections,
+    confidence,
+)
+from jeex.agents.repair import Repaired, repair_key_facts, repair_questions
+from jeex.documents.models import DocumentVersion
+from jeex.llm.usage import Usage
+from jeex.runs.context import RunContext
+from jeex.templates import DocumentTemplate, load_template, template_fingerprint
+
+EARLIER_TYPES = {
+    1: (),
+    2: ("about",),
+    3: ("about", "specs"),
+    4: ("about", "specs", "architecture"),
+}
+
+
+def parse_extraction(data: Any) -> Repaired[RawExtraction]:
+    raw = RawExtraction.model_validate(data)
+    facts = repair_key_facts(raw.key_facts)
+    questions = repair_questions(raw.suggested_questions)
+    value = RawExtraction(key_facts=facts.value, suggested_questions=questions.value)
+    return Repaired(value, facts.fixes + questions.fixes)
+
+
+class DocumentAgent:
+    """Writes one document from one template; subclasses name the template and role."""
+
+    agent: ClassVar[str]
+    template_key: ClassVar[str]
+    step: ClassVar[int]
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.reference = ""
+
+    @property
+    def template(self) -> DocumentTemplate:
+        return load_template(self.template_key)
+
+    @classmethod
+    def template_version(cls) -> str:
+        template = load_template(cls.template_key)
+        return f"{template.key}@{template.version}+{template_fingerprint(template)}"
+
+    async def load_reference(self) -> None:
+        documents = await self.ctx.earlier_documents(EARLIER_TYPES[self.step])
+        budget = context_budget_chars(
+            self.ctx.settings,
+            output_tokens=self.ctx.settings.llm_max_section_tokens,
+            prompt_chars=len(self.ctx.brief.idea) + 900,
+        )
+        self.reference = earlier_context(documents, budget)
+
+    async def write_sections(
+        self,
+        template: DocumentTemplate,
+        *,
+        title: str,
+        key_prefix: str,
+        focus: str = "",
+        position_base: int = 0,
+    ) -> tuple[list[WrittenSection], Usage]:
+        written: list[WrittenSection] = []
+        usage = Usage()
+        for index, spec in enumerate(template.sections):
+            messages = prompts.section_messages(
+                agent=self.agent,
+                brief=self.ctx.brief,
+                document_title=title,
+                section=spec,
+                written_headings=[w.spec.title for w in written],
+                context=self.reference,
+                focus=focus,
+            )
+            max_tokens = min(self.ctx.settings.llm_max_section_tokens, spec.target_words * 3)
+            result = await self.ctx.write_section(
+                key=f"{key_prefix}{spec.key}",
+                position=position_base + index,
+                title=spec.title,
+                messages=messages,
+                max_tokens=max(64, max_tokens),
+            )
+            usage.add(result.usage)
+            written.append(WrittenSection(spec=spec, content=result.content))
+        return written, usage
+
+    async def extract(self, document: str, *, position: int) -> Repaired[RawExtraction]:
+        budget = context_budget_chars(self.ctx.settings, output_tokens=600, prompt_chars=900)
+        text = document[:budget]
+        return await self.ctx.structured(
+            key="review/extraction",
+            position=position,
+            title="Key facts and questions",
+            messages_for=lambda strict: prompts.extraction_messages(
+                brief=self.ctx.brief, document=text, strict=strict
+            ),
+            schema=prompts.EXTRACTION_SCHEMA,
+            parse=parse_extraction,
+            max_tokens=600,
+        )
+
+    def checklist(self, sections: Sequence[WrittenSection]) -> list[ChecklistItem]:
+        items = check_sections(sections, len(self.template.sections))
+        if any(s.kind == "mermaid" for s in self.template.sections):
+            items.append(check_mermaid(sections))
+        return items
+
+    def document_title(self) -> str:
+        return self.template.title.format(project=self.ctx.project_name, epic_title="")
+
+    async def run(self) -> StepOutput:
+        await self.load_reference()
+        title = self.document_title()
+        sections, usage = await self.write_sections(self.template, title=title, key_prefix="")
+        draft = assemble(title=title, sections=sections)
+        extraction = await self.extract(draft, position=len(sections))
+        checklist = self.checklist(sections) + check_extraction(
+            extraction.value.key_facts, extraction.fixes
+        )
+        return await self.finish(title, sections, extraction, checklist, usage)
+
+    async def finish(
+        self,
+        title: str,
+        sections: Sequence[WrittenSection],
+        extraction: Repaired[RawExtraction],
+        checklist: list[ChecklistItem],
+        usage: Usage,
+        *,
+        extra: Sequence[tuple[str, str]] = (),
+        metadata: dict[str, Any] | None = None,
+    ) -> StepOutput:
+        score = confidence(checklist)
+        facts, questions = extraction.value.key_facts, extraction.value.suggested_questions
+        review = review_block(
+            key_facts=facts, questions=questions, checklist=checklist, confidence=score
+        )
+        content = assemble(title=title, sections=sections, extra=extra, review=review)
+        await self.save(
+            self.template,
+            title=title,
+            content=content,
+            epic_number=0,
+            usage=usage,
+            metadata={
+                "key_facts": facts,
+                "suggested_questions": questions,
+                "confidence": score,
+                "validation_checklist": [c.model_dump() for c in checklist],
+                "repairs": list(extraction.fixes),
+                **(metadata or {}),
+            },
+        )
+        return StepOutput(
+            description_document=content,
+            key_facts=facts,
+            confidence_score=score,
+            validation_checklist=checklist,
+            suggested_questions=questions,
+        )
+
+    async def save(
+        self,
+        template: DocumentTemplate,
+        *,
+        title: str,
+        content: str,
+        epic_number: int,
+        usage: Usage,
+        metadata: dict[str, Any],
+    ) -> DocumentVersion:
+        return await self.ctx.save_document(
+            document_type=template.document_type,
+            epic_number=epic_number,
+            title=title,
+            content=content,
+            metadata={
+                "template": template.key,
+                "template_version": template.version,
+                "template_fingerprint": template_fingerprint(template),
+                "prompt_version": prompts.PROMPT_VERSION,
+                "model": self.ctx.llm.model,
+                "words": len(content.split()),
+                "tokens_in": usage.tokens_in,
+                "tokens_out": usage.tokens_out,
+                "seconds": round(usage.seconds, 3),
+                "tokens_estimated": usage.estimated,
+                **metadata,
+            },
+        )

@@ -1,0 +1,9 @@
+"""Step 2: Engineering Standards writes ``docs/specs.md`` from the about document."""
+
+from jeex.agents.base import DocumentAgent
+
+
+class EngineeringStandards(DocumentAgent):
+    agent = "engineering_standards"
+    template_key = "specs"
+    step = 2

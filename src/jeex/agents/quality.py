@@ -1,0 +1,95 @@
+"""Validation checklist and confidence score of a finished document.
+
+The confidence score is not the model's opinion of itself: it is the share of
+these checks that passed (each weighs the same), rounded to two decimals. The
+document states the formula and the failed checks, so a reader can see why.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from jeex.agents.contracts import ChecklistItem
+from jeex.agents.repair import find_placeholders
+from jeex.templates import SectionSpec
+
+CONFIDENCE_FORMULA = "confidence = checks passed / checks run (each check weighs the same)"
+MIN_SHARE, MAX_SHARE = 0.3, 2.5
+
+
+@dataclass(frozen=True)
+class WrittenSection:
+    """A section as it ends up in the document."""
+
+    spec: SectionSpec
+    content: str
+
+    @property
+    def words(self) -> int:
+        return len(self.content.split())
+
+
+def _paragraphs(sections: Sequence[WrittenSection]) -> list[str]:
+    return [
+        " ".join(p.split()).lower()
+        for s in sections
+        for p in s.content.split("\n\n")
+        if len(p.split()) >= 8
+    ]
+
+
+def check_sections(sections: Sequence[WrittenSection], expected: int) -> list[ChecklistItem]:
+    empty = [s.spec.title for s in sections if not s.content.strip()]
+    out_of_range = [
+        f"{s.spec.title} ({s.words} words, target {s.spec.target_words})"
+        for s in sections
+        if not MIN_SHARE * s.spec.target_words <= s.words <= MAX_SHARE * s.spec.target_words
+    ]
+    placeholders = sorted({p for s in sections for p in find_placeholders(s.content)})
+    repeated = [p[:60] for p, n in Counter(_paragraphs(sections)).items() if n > 1]
+    return [
+        ChecklistItem(
+            item=f"All {expected} sections are written",
+            passed=len(sections) == expected and not empty,
+            detail=", ".join(empty),
+        ),
+        ChecklistItem(
+            item="Every section is near its target length",
+            passed=not out_of_range,
+            detail="; ".join(out_of_range),
+        ),
+        ChecklistItem(
+            item="No placeholder text", passed=not placeholders, detail=", ".join(placeholders)
+        ),
+        ChecklistItem(
+            item="No paragraph is repeated", passed=not repeated, detail="; ".join(repeated)
+        ),
+    ]
+
+
+def check_mermaid(sections: Sequence[WrittenSection]) -> ChecklistItem:
+    has_diagram = any("```mermaid" in s.content for s in sections)
+    return ChecklistItem(item="Contains a Mermaid diagram", passed=has_diagram)
+
+
+def check_extraction(key_facts: Sequence[str], fixes: Sequence[str]) -> list[ChecklistItem]:
+    return [
+        ChecklistItem(
+            item="At least 3 key facts extracted",
+            passed=len(key_facts) >= 3,
+            detail=f"{len(key_facts)} found",
+        ),
+        ChecklistItem(
+            item="Structured output valid without repair",
+            passed=not fixes,
+            detail="; ".join(fixes),
+        ),
+    ]
+
+
+def confidence(checklist: Sequence[ChecklistItem]) -> float:
+    if not checklist:
+        return 0.0
+    return round(sum(item.passed for item in checklist) / len(checklist), 2)

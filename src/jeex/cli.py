@@ -1,0 +1,67 @@
+"""The ``jeex`` command line: plan, db, projects, docs, runs.
+
+Commands that report something take ``--json`` and then print exactly one JSON
+document on stdout; progress and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from jeex.cli_support import guarded, settings_or_exit
+from jeex.commands import db as commands_db
+from jeex.commands import listing as commands_docs
+from jeex.commands import plan as commands_plan
+
+app = typer.Typer(
+    name="jeex",
+    help="JEEX Plan: turn a product idea into a reviewed documentation package.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(commands_db.app, name="db")
+app.add_typer(commands_docs.projects_app, name="projects")
+app.add_typer(commands_docs.docs_app, name="docs")
+app.add_typer(commands_docs.runs_app, name="runs")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+@app.command()
+def plan(
+    idea: Annotated[str | None, typer.Argument(help="The product idea.")] = None,
+    audience: Annotated[str, typer.Option(help="Who the product is for.")] = "",
+    language: Annotated[str, typer.Option(help="Document language (en, de, ru …).")] = "en",
+    out: Annotated[Path, typer.Option(help="Folder for <project-slug>/ and its ZIP.")] = Path(
+        "plan"
+    ),
+    name: Annotated[str | None, typer.Option(help="Project name (default: from the idea).")] = None,
+    project: Annotated[
+        str | None, typer.Option(help="Continue or re-run an existing project (id or slug).")
+    ] = None,
+    steps: Annotated[str, typer.Option(help="Steps to run: 1-4, 2-4, 3 …")] = "1-4",
+    json_output: JsonOption = False,
+    quiet: Annotated[bool, typer.Option(help="No live progress display.")] = False,
+) -> None:
+    """Write the documentation package for an idea (or continue a project's steps)."""
+    settings = settings_or_exit()
+    request = guarded(
+        lambda: commands_plan.PlanRequest.build(
+            idea=idea,
+            audience=audience,
+            language=language,
+            out=out,
+            name=name,
+            project=project,
+            steps=steps,
+        )
+    )
+    commands_plan.plan(settings, request, json_output=json_output, quiet=quiet)
+
+
+def main() -> None:  # pragma: no cover - console script entry
+    app()

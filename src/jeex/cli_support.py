@@ -1,0 +1,82 @@
+"""What every CLI command shares: settings, errors as one line, JSON output, async entry."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from jeex.config import Settings, get_settings
+from jeex.errors import AppError, InvalidInput
+
+T = TypeVar("T")
+stdout = Console(soft_wrap=True)
+stderr = Console(stderr=True, soft_wrap=True)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    stderr.print(f"[bold red]Error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        fail(f"invalid setting JEEX_{str(first['loc'][0]).upper()}: {first['msg']}")
+
+
+def validation_message(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first["loc"])
+    return f"{field}: {first['msg'].removeprefix('Value error, ')}"
+
+
+def print_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def check_writable_dir(path: Path) -> Path:
+    """Fail before anything is written if ``path`` cannot become a writable folder."""
+    path = path.expanduser().absolute()
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise InvalidInput(f"--out {path} is not usable: {probe} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise InvalidInput(f"--out {path} is not writable")
+    return path
+
+
+def run_async(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine; SIGTERM cancels it like Ctrl-C so cleanup code runs either way."""
+
+    async def wrapper() -> T:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        if task is not None:
+            loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        return await main()
+
+    return asyncio.run(wrapper())
+
+
+def guarded(call: Callable[[], T]) -> T:
+    """Domain errors become one line and their exit code; nothing else is swallowed."""
+    try:
+        return call()
+    except AppError as exc:
+        fail(exc.message, exc.exit_code)
+    except ValidationError as exc:
+        fail(validation_message(exc))

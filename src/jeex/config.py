@@ -1,0 +1,88 @@
+"""Settings: every knob of JEEX, read once from the environment (prefix ``JEEX_``).
+
+There is exactly one Settings class; no other module reads the environment, so
+what the service does is decided here and validated at start.
+"""
+
+from __future__ import annotations
+
+import functools
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+StructuredMode = Literal["auto", "json_object_schema", "json_schema"]
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("jeex", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Configuration of one JEEX process; see `.env.example` for every variable."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="JEEX_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+
+    # Database. Unset ⇒ embedded PostgreSQL (pgserver) in `<data_dir>/pgdata`.
+    # The URL is the *owner* connection, used for migrations and bootstrap only;
+    # the application connects as `database_app_user`, which owns nothing.
+    database_url: str | None = None
+    database_app_user: str = "jeex_app"
+    database_app_password: SecretStr = SecretStr("")
+    database_name: str = "jeex"
+    database_pool_size: int = Field(default=5, ge=1, le=100)
+
+    # LLM. Unset base URL ⇒ embedded llama.cpp server with the bundled SmolLM2.
+    llm_base_url: str | None = None
+    llm_model: str = "smollm2-135m-instruct"
+    llm_api_key: SecretStr = SecretStr("not-needed")
+    llm_timeout_seconds: float = Field(default=120.0, gt=0)
+    llm_connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    llm_max_retries: int = Field(default=4, ge=0, le=10)
+    llm_retry_max_wait_seconds: float = Field(default=20.0, ge=0)
+    llm_concurrency: int = Field(default=1, ge=1, le=64)
+    llm_price_per_1k_input_tokens: Decimal = Decimal("0")
+    llm_price_per_1k_output_tokens: Decimal = Decimal("0")
+    llm_context_size: int = Field(default=4096, ge=512)
+    llm_max_section_tokens: int = Field(default=400, ge=16)
+    llm_temperature: float = Field(default=0.3, ge=0, le=2)
+    llm_structured_mode: StructuredMode = "auto"
+    llm_startup_timeout_seconds: float = Field(default=120.0, gt=0)
+    llm_threads: int | None = Field(default=None, ge=1)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    log_json: bool = False
+
+    @field_validator("llm_base_url", "database_url")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def embedded_llm(self) -> bool:
+        return self.llm_base_url is None
+
+    @property
+    def structured_mode(self) -> Literal["json_object_schema", "json_schema"]:
+        """llama.cpp wants the schema inside ``json_object``; OpenAI wants ``json_schema``."""
+        if self.llm_structured_mode != "auto":
+            return self.llm_structured_mode
+        return "json_object_schema" if self.embedded_llm else "json_schema"
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,121 @@
+"""The live terminal display of a ``jeex plan`` run (rich), fed by the run observer.
+
+One bar per step; the description names the step and the section being written;
+columns show tokens per second (over the last few seconds), elapsed time and ETA.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from jeex.runs.models import Run
+from jeex.templates import load_template
+
+STEP_NAMES = {
+    1: ("Business Analyst", "about.md", "about"),
+    2: ("Engineering Standards", "specs.md", "specs"),
+    3: ("Architect", "architecture.md", "architecture"),
+    4: ("Implementation Planner", "plans/", "plan_overview"),
+}
+ESTIMATED_EPICS = 6
+
+
+def expected_sections(step: int) -> int:
+    """Sections a step writes, plus its structured calls; step 4 is a guess until planned."""
+    template = load_template(STEP_NAMES[step][2])
+    if step < 4:
+        return len(template.sections) + 1
+    return 2 + len(template.sections) + ESTIMATED_EPICS * len(load_template("plan_epic").sections)
+
+
+class TokensPerSecondColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        rate = task.fields.get("tps")
+        return Text(f"{rate:5.1f} tok/s" if rate else "      tok/s", style="cyan")
+
+
+class PlanProgress:
+    """A `RunObserver` that draws progress bars; ``with`` starts and stops the display."""
+
+    def __init__(self, runs: Sequence[Run], *, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True)
+        self.progress = Progress(
+            TextColumn("{task.description}", table_column=None),
+            BarColumn(bar_width=24),
+            MofNCompleteColumn(),
+            TokensPerSecondColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=False,
+        )
+        self.tasks: dict[uuid.UUID, TaskID] = {}
+        self.steps: dict[uuid.UUID, int] = {}
+        self.tokens: deque[tuple[float, int]] = deque()
+        for run in runs:
+            name, target, _ = STEP_NAMES[run.step]
+            self.steps[run.id] = run.step
+            self.tasks[run.id] = self.progress.add_task(
+                f"Step {run.step} · {name} → {target}",
+                total=expected_sections(run.step),
+                start=False,
+                tps=0.0,
+            )
+
+    def __enter__(self) -> PlanProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def _label(self, run_id: uuid.UUID, section: str = "") -> str:
+        step = self.steps[run_id]
+        name, target, _ = STEP_NAMES[step]
+        return f"Step {step} · {name} → {target}" + (f" · {section}" if section else "")
+
+    def event(self, run_id: uuid.UUID, type: str, data: dict[str, Any]) -> None:
+        task = self.tasks.get(run_id)
+        if task is None:
+            return
+        if type in {"run.started", "run.resumed"}:
+            self.progress.start_task(task)
+        elif type == "section.started":
+            self.progress.update(task, description=self._label(run_id, str(data.get("title"))))
+        elif type == "section.completed":
+            self.progress.advance(task)
+        elif type == "progress.total":
+            self.progress.update(task, total=int(data["sections"]))
+        elif type == "run.completed":
+            done = self.progress.tasks[task].completed
+            self.progress.update(task, total=done, description=self._label(run_id, "done"))
+        elif type in {"run.failed", "run.cancelled", "run.paused"}:
+            self.progress.update(task, description=self._label(run_id, type.split(".")[1]))
+
+    def delta(self, run_id: uuid.UUID, key: str, text: str) -> None:
+        now = time.monotonic()
+        self.tokens.append((now, 1))
+        while self.tokens and now - self.tokens[0][0] > 5.0:
+            self.tokens.popleft()
+        span = max(now - self.tokens[0][0], 0.5)
+        task = self.tasks.get(run_id)
+        if task is not None:
+            self.progress.update(task, tps=sum(n for _, n in self.tokens) / span)

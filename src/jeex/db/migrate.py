@@ -1,0 +1,35 @@
+"""Alembic, driven from code: the migrations ship inside the package.
+
+``jeex db upgrade`` and the embedded start-up both call :func:`upgrade` on an
+owner connection, so there is one way the schema comes to exist.
+"""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection
+
+
+def alembic_config(conn: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", "jeex:migrations")
+    if conn is not None:
+        config.attributes["connection"] = conn
+    return config
+
+
+def upgrade(conn: Connection, revision: str = "head") -> None:
+    command.upgrade(alembic_config(conn), revision)
+    conn.commit()
+
+
+def downgrade(conn: Connection, revision: str = "base") -> None:
+    command.downgrade(alembic_config(conn), revision)
+    conn.commit()
+
+
+def current(conn: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(conn).get_current_revision()

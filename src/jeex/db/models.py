@@ -1,0 +1,25 @@
+"""Imports every mapped class so that ``Base.metadata`` knows the whole schema."""
+
+from jeex.db.base import Base
+from jeex.documents.models import DocumentVersion
+from jeex.events.models import Event
+from jeex.exhibits.models import Exhibit
+from jeex.exports.models import Export
+from jeex.projects.models import Project
+from jeex.runs.models import Run, RunSection
+from jeex.tenants.models import ApiKey, Membership, Tenant, User
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "DocumentVersion",
+    "Event",
+    "Exhibit",
+    "Export",
+    "Membership",
+    "Project",
+    "Run",
+    "RunSection",
+    "Tenant",
+    "User",
+]

@@ -1,0 +1,73 @@
+"""Engines and tenant-scoped sessions.
+
+Every transaction of a tenant session starts with
+``select set_config('app.tenant_id', :tid, true)``: transaction-local and bound
+as a parameter, so a pooled connection never carries one tenant's context into
+the next transaction (SECURITY.md P3, P4). The hook fires on *every* begin,
+including the implicit one after a ``commit()``, which is what lets the step
+runner commit section by section without losing its tenant.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import Session, SessionTransaction
+
+TENANT_KEY = "tenant_id"
+SET_TENANT_SQL = text("select set_config('app.tenant_id', :tid, true)")
+
+
+@event.listens_for(Session, "after_begin")
+def _set_tenant_context(session: Session, _tx: SessionTransaction, conn: Connection) -> None:
+    tenant_id = session.info.get(TENANT_KEY)
+    if tenant_id is not None:
+        conn.execute(SET_TENANT_SQL, {"tid": str(tenant_id)})
+
+
+class Database:
+    """The application's engine (as the app role) and its session factory."""
+
+    def __init__(self, url: URL, *, pool_size: int = 5, **engine_kw: Any) -> None:
+        self.url = url
+        self.engine: AsyncEngine = create_async_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, **engine_kw
+        )
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def tenant_session(self, tenant_id: uuid.UUID) -> AsyncIterator[AsyncSession]:
+        """A session bound to one tenant; commits on success, rolls back on error."""
+        async with self.sessionmaker() as session:
+            session.info[TENANT_KEY] = tenant_id
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    @asynccontextmanager
+    async def global_session(self) -> AsyncIterator[AsyncSession]:
+        """A session with no tenant: sees only the global tables (tenants, users)."""
+        async with self.sessionmaker() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

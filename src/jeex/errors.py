@@ -1,0 +1,82 @@
+"""Domain errors: each carries the HTTP status it maps to and a readable message.
+
+Services raise these; the CLI prints them as one line and the HTTP layer renders
+them as ``{"error": name, "detail": message}``. The docstring is the default message.
+"""
+
+from __future__ import annotations
+
+
+class AppError(Exception):
+    """Something went wrong."""
+
+    status_code = 500
+    exit_code = 1
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or (self.__doc__ or "").strip().splitlines()[0]
+        super().__init__(self.message)
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+
+class InvalidInput(AppError):
+    """The input is not valid."""
+
+    status_code = 422
+    exit_code = 2
+
+
+class NotFound(AppError):
+    """The requested object does not exist."""
+
+    status_code = 404
+    exit_code = 2
+
+
+class Conflict(AppError):
+    """The request conflicts with the current state."""
+
+    status_code = 409
+    exit_code = 2
+
+
+class InvalidTransition(Conflict):
+    """The run cannot make that state change."""
+
+
+class LLMUnavailable(AppError):
+    """The language model could not be reached or kept failing after retries."""
+
+    status_code = 503
+    exit_code = 1
+
+
+class GenerationFailed(AppError):
+    """The model's output could not be turned into a valid document."""
+
+    status_code = 502
+    exit_code = 1
+
+
+class RunCancelled(AppError):
+    """The run was cancelled."""
+
+    status_code = 409
+    exit_code = 130
+
+
+class RunPaused(AppError):
+    """The run was paused."""
+
+    status_code = 409
+    exit_code = 0
+
+
+class DatabaseUnsafe(AppError):
+    """The application database role could bypass row-level security."""
+
+    status_code = 500
+    exit_code = 1

@@ -1,0 +1,42 @@
+"""Exhibits: material a user uploads for the agents to use as retrieval context."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKeyConstraint,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from jeex.db.base import Base, TenantIdMixin, TimestampMixin
+
+
+class Exhibit(TenantIdMixin, TimestampMixin, Base):
+    """One uploaded file, stored under a generated name; duplicates detected by sha256."""
+
+    __tablename__ = "exhibits"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "project_id"], ["projects.tenant_id", "projects.id"], ondelete="CASCADE"
+        ),
+        UniqueConstraint("tenant_id", "project_id", "sha256"),
+        CheckConstraint("status IN ('pending', 'ready', 'failed')", name="status"),
+    )
+
+    project_id: Mapped[uuid.UUID]
+    filename: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(500))
+    text_chars: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[uuid.UUID | None]

@@ -1,0 +1,163 @@
+"""The whole job behind ``jeex plan``: a project, its runs, their execution, the package.
+
+The CLI (and later the HTTP API) call these functions; they hold no terminal or
+HTTP concerns. Runs are created up front in one transaction, so the plan of
+work is recorded before any of it starts; each is then executed in order, and a
+failure stops the chain with every finished section kept.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from jeex import __version__
+from jeex.agents.base import DocumentAgent
+from jeex.agents.contracts import StepInput
+from jeex.agents.prompts import PROMPT_VERSION
+from jeex.db.session import Database
+from jeex.documents import service as documents_service
+from jeex.documents.models import DocumentVersion
+from jeex.errors import Conflict, InvalidInput
+from jeex.exports.package import PackageDocument, PackageProject, PackageResult, write_package
+from jeex.projects import service as projects_service
+from jeex.projects.models import Project
+from jeex.projects.schemas import ProjectCreate
+from jeex.runs import service as runs_service
+from jeex.runs.models import Run
+from jeex.runs.observer import RunObserver
+from jeex.runs.runner import AGENTS, RunnerDeps, execute_run
+from jeex.tenants.service import Principal
+
+ALL_STEPS = (1, 2, 3, 4)
+
+
+def parse_steps(text: str) -> tuple[int, ...]:
+    """``1-4``, ``2-4``, ``3`` or ``1,3``: the steps to run, in order."""
+    steps: set[int] = set()
+    try:
+        for part in text.replace(" ", "").split(","):
+            low, _, high = part.partition("-")
+            steps.update(range(int(low), int(high or low) + 1))
+    except ValueError:
+        raise InvalidInput(f"invalid --steps {text!r}; use for example 1-4, 2-4 or 3") from None
+    if not steps or not steps <= set(ALL_STEPS):
+        raise InvalidInput(f"invalid --steps {text!r}; steps are 1 to 4")
+    return tuple(sorted(steps))
+
+
+def step_input(project: Project, clarifications: dict[str, str] | None = None) -> StepInput:
+    return StepInput(
+        idea_description=project.idea,
+        target_audience=project.audience,
+        language=project.language,
+        user_clarifications=clarifications or {},
+    )
+
+
+def _agent(step: int) -> type[DocumentAgent]:
+    return AGENTS[step]
+
+
+async def _run_for_step(
+    db_session: object, project: Project, step: int, principal: Principal, model: str
+) -> Run:
+    """The unfinished run of this step to continue, or a new one (a new version)."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    assert isinstance(db_session, AsyncSession)
+    existing = [
+        run
+        for run in await runs_service.list_(db_session, project_id=project.id)
+        if run.step == step and run.status in {"pending", "paused", "failed", "running"}
+    ]
+    if existing:
+        return existing[-1]
+    return await runs_service.create(
+        db_session,
+        project=project,
+        step=step,
+        input=step_input(project).model_dump(),
+        created_by=principal.user_id,
+        model=model,
+        prompt_version=PROMPT_VERSION,
+        template_version=_agent(step).template_version(),
+    )
+
+
+async def create_plan(
+    db: Database, principal: Principal, data: ProjectCreate, *, steps: Sequence[int], model: str
+) -> tuple[Project, list[Run]]:
+    async with db.tenant_session(principal.tenant_id) as session:
+        project = await projects_service.create(session, owner=principal, data=data)
+        runs = [await _run_for_step(session, project, step, principal, model) for step in steps]
+    return project, runs
+
+
+async def continue_plan(
+    db: Database, principal: Principal, project_ref: str, *, steps: Sequence[int], model: str
+) -> tuple[Project, list[Run]]:
+    async with db.tenant_session(principal.tenant_id) as session:
+        project = await projects_service.get_or_raise(session, project_ref)
+        if project.status == "running":
+            raise Conflict(f"project {project.slug!r} is already running")
+        runs = [await _run_for_step(session, project, step, principal, model) for step in steps]
+    return project, runs
+
+
+async def execute_runs(
+    deps: RunnerDeps, principal: Principal, runs: Sequence[Run], observer: RunObserver
+) -> list[Run]:
+    """Execute in order; an exception stops the chain (the failed run is already recorded)."""
+    return [
+        await execute_run(deps, tenant_id=principal.tenant_id, run_id=run.id, observer=observer)
+        for run in runs
+    ]
+
+
+def _package_document(doc: DocumentVersion) -> PackageDocument:
+    epic = doc.metadata_.get("epic") or {}
+    return PackageDocument(
+        document_type=doc.document_type,
+        epic_number=doc.epic_number,
+        epic_slug=str(epic.get("slug", "")),
+        title=doc.title,
+        version=doc.version,
+        content=doc.content,
+        generated_at=doc.created_at,
+        model=str(doc.metadata_.get("model", "")),
+        confidence=doc.metadata_.get("confidence"),
+    )
+
+
+async def write_project_package(
+    db: Database, principal: Principal, project_id: uuid.UUID, out_dir: Path
+) -> tuple[PackageResult, list[DocumentVersion]]:
+    async with db.tenant_session(principal.tenant_id) as session:
+        project = await projects_service.get_or_raise(session, project_id)
+        documents = await documents_service.latest_package(session, project_id=project_id)
+    if not documents:
+        raise Conflict(f"project {project.slug!r} has no documents yet; run step 1 first")
+    docs = [_package_document(d) for d in documents]
+    info = PackageProject(
+        name=project.name,
+        slug=project.slug,
+        language=project.language,
+        idea=project.idea,
+        audience=project.audience,
+        project_id=str(project.id),
+        generated_at=max(d.created_at for d in documents).astimezone(UTC),
+        model=docs[-1].model,
+        template_versions={
+            str(d.metadata_.get("template")): str(d.metadata_.get("template_version"))
+            for d in documents
+        },
+        jeex_version=__version__,
+    )
+    return write_package(out_dir, info, docs), documents
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

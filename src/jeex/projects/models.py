@@ -1,0 +1,57 @@
+"""Projects: one product idea and the documentation written for it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from jeex.db.base import Base, TenantIdMixin, TimestampMixin
+
+PROJECT_STATUSES = ("draft", "running", "ready", "failed", "cancelled", "paused")
+
+
+class Project(TenantIdMixin, TimestampMixin, Base):
+    """A tenant's project; soft-deleted so its audit trail survives."""
+
+    __tablename__ = "projects"
+    __table_args__ = (
+        CheckConstraint("current_step BETWEEN 0 AND 4", name="current_step"),
+        CheckConstraint(
+            "status IN ('draft', 'running', 'ready', 'failed', 'cancelled', 'paused')",
+            name="status",
+        ),
+        Index(
+            "uq_projects_tenant_id_slug_live",
+            "tenant_id",
+            "slug",
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+        Index("ix_projects_tenant_id_created_at", "tenant_id", "created_at"),
+        Index("ix_projects_metadata", "metadata", postgresql_using="gin"),
+    )
+
+    name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(80))
+    idea: Mapped[str] = mapped_column(Text)
+    audience: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    current_step: Mapped[int] = mapped_column(SmallInteger, default=0)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    last_event_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    created_by: Mapped[uuid.UUID | None]
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,95 @@
+"""Projects: create, find (by id or slug), list, update progress."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from slugify import slugify
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jeex.db.context import session_tenant
+from jeex.errors import NotFound
+from jeex.projects.models import Project
+from jeex.projects.schemas import ProjectCreate
+from jeex.tenants.service import Principal
+
+_LEADING_ARTICLE = re.compile(r"^(a|an|the)\s+", re.IGNORECASE)
+
+
+def name_from_idea(idea: str, *, max_words: int = 8) -> str:
+    """A readable project name from the first words of the idea."""
+    first_line = idea.strip().splitlines()[0]
+    first_sentence = re.split(r"(?<=[.!?])\s", first_line)[0].rstrip(".!?")
+    words = _LEADING_ARTICLE.sub("", first_sentence).split()[:max_words]
+    name = " ".join(words)[:120] or "Untitled project"
+    return name[0].upper() + name[1:]
+
+
+async def _unique_slug(session: AsyncSession, base: str) -> str:
+    base = slugify(base, max_length=60, word_boundary=True) or "project"
+    taken = set(
+        (
+            await session.scalars(
+                select(Project.slug).where(
+                    Project.slug.like(f"{base}%"), Project.deleted_at.is_(None)
+                )
+            )
+        ).all()
+    )
+    if base not in taken:
+        return base
+    counter = 2
+    while f"{base}-{counter}" in taken:
+        counter += 1
+    return f"{base}-{counter}"
+
+
+async def create(session: AsyncSession, *, owner: Principal, data: ProjectCreate) -> Project:
+    name = data.name or name_from_idea(data.idea)
+    project = Project(
+        id=uuid.uuid4(),
+        tenant_id=session_tenant(session),
+        name=name,
+        slug=await _unique_slug(session, name),
+        idea=data.idea,
+        audience=data.audience,
+        language=data.language,
+        status="draft",
+        current_step=0,
+        metadata_={},
+        created_by=owner.user_id,
+    )
+    session.add(project)
+    await session.flush()
+    return project
+
+
+async def get(session: AsyncSession, project_id: uuid.UUID) -> Project | None:
+    statement = select(Project).where(Project.id == project_id, Project.deleted_at.is_(None))
+    return (await session.scalars(statement)).one_or_none()
+
+
+async def get_or_raise(session: AsyncSession, ref: str | uuid.UUID) -> Project:
+    """Find a project by id, or by slug (what a CLI user types)."""
+    project = await _find(session, ref)
+    if project is None:
+        raise NotFound(f"no project {str(ref)!r}; `jeex projects list` shows them")
+    return project
+
+
+async def _find(session: AsyncSession, ref: str | uuid.UUID) -> Project | None:
+    try:
+        project_id = ref if isinstance(ref, uuid.UUID) else uuid.UUID(str(ref))
+    except ValueError:
+        statement = select(Project).where(Project.slug == str(ref), Project.deleted_at.is_(None))
+        return (await session.scalars(statement)).one_or_none()
+    return await get(session, project_id)
+
+
+async def list_(session: AsyncSession) -> list[Project]:
+    statement = (
+        select(Project).where(Project.deleted_at.is_(None)).order_by(Project.created_at.desc())
+    )
+    return list((await session.scalars(statement)).all())

@@ -1,0 +1,280 @@
+"""The services an agent uses while it runs: checkpointed sections, structured calls, saving.
+
+An agent decides *what* to write; this class decides how a section is
+checkpointed, streamed, retried, budgeted and recorded. Every section is its own
+transaction, so a crash loses at most the section being written, and a section
+already completed (or locked by a user) is never written again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jeex.agents.prompts import Brief
+from jeex.agents.repair import Repaired, UnrepairableOutput, clean_section_markdown
+from jeex.config import Settings
+from jeex.db.session import Database
+from jeex.documents import service as documents_service
+from jeex.documents.models import DocumentVersion
+from jeex.errors import GenerationFailed
+from jeex.events import service as events_service
+from jeex.llm.client import LLMClient, Message
+from jeex.llm.usage import Usage
+from jeex.runs import service as runs_service
+from jeex.runs.observer import NullObserver, RunObserver
+
+T = TypeVar("T")
+DELTA_FLUSH_SECONDS = 1.0
+
+
+@dataclass
+class SectionResult:
+    """A finished section: its cleaned text and what it cost."""
+
+    content: str
+    usage: Usage
+    fixes: tuple[str, ...] = ()
+    reused: bool = False
+
+
+@dataclass
+class RunContext:
+    db: Database
+    llm: LLMClient
+    settings: Settings
+    tenant_id: uuid.UUID
+    run_id: uuid.UUID
+    project_id: uuid.UUID
+    project_name: str
+    step: int
+    brief: Brief
+    created_by: uuid.UUID | None
+    observer: RunObserver = field(default_factory=NullObserver)
+    usage: Usage = field(default_factory=Usage)
+
+    def session(self) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
+        return self.db.tenant_session(self.tenant_id)
+
+    async def emit(self, session: AsyncSession, type: str, data: dict[str, Any]) -> None:
+        await events_service.append(
+            session, project_id=self.project_id, run_id=self.run_id, type=type, data=data
+        )
+        self.observer.event(self.run_id, type, data)
+
+    def announce_total(self, sections: int) -> None:
+        """Tell a live display how many sections this run will write, once it is known."""
+        self.observer.event(self.run_id, "progress.total", {"sections": sections})
+
+    async def _begin(self, key: str, position: int, title: str) -> Any:
+        """Returns the finished row to reuse, or None after marking the section running."""
+        async with self.session() as session:
+            row = await runs_service.get_section(session, self.run_id, key)
+            if row is not None and (row.status == "completed" or row.locked):
+                return row
+            await runs_service.check_desired_state(session, self.run_id)
+            await runs_service.upsert_section(
+                session,
+                run_id=self.run_id,
+                key=key,
+                position=position,
+                title=title,
+                status="running",
+                attempts=(row.attempts if row else 0) + 1,
+                started_at=runs_service.now(),
+            )
+            await self.emit(session, "section.started", {"key": key, "title": title})
+        return None
+
+    async def _finish(
+        self, key: str, *, content: str, usage: Usage, metadata: dict[str, Any]
+    ) -> None:
+        cost = usage.cost(self.settings)
+        self.usage.add(usage)
+        async with self.session() as session:
+            await runs_service.upsert_section(
+                session,
+                run_id=self.run_id,
+                key=key,
+                status="completed",
+                content=content,
+                tokens_in=usage.tokens_in,
+                tokens_out=usage.tokens_out,
+                metadata_=metadata,
+                finished_at=runs_service.now(),
+            )
+            await runs_service.add_usage(
+                session,
+                self.run_id,
+                tokens_in=usage.tokens_in,
+                tokens_out=usage.tokens_out,
+                cost=cost,
+            )
+            await self.emit(
+                session,
+                "section.completed",
+                {
+                    "key": key,
+                    "words": len(content.split()),
+                    "tokens_in": usage.tokens_in,
+                    "tokens_out": usage.tokens_out,
+                    "seconds": round(usage.seconds, 3),
+                },
+            )
+
+    async def write_section(
+        self, *, key: str, position: int, title: str, messages: list[Message], max_tokens: int
+    ) -> SectionResult:
+        """Stream one prose section (skipped when already done); one retry if it comes out empty."""
+        row = await self._begin(key, position, title)
+        if row is not None:
+            return SectionResult(content=row.content, usage=Usage(), reused=True)
+        usage = Usage()
+        for _attempt in range(2):
+            text, call_usage = await self._stream(key, messages, max_tokens)
+            usage.add(call_usage)
+            try:
+                cleaned = clean_section_markdown(text, title=title)
+            except UnrepairableOutput:
+                continue
+            await self._finish(
+                key, content=cleaned.value, usage=usage, metadata={"fixes": list(cleaned.fixes)}
+            )
+            return SectionResult(content=cleaned.value, usage=usage, fixes=cleaned.fixes)
+        raise GenerationFailed(f"the model wrote nothing usable for section {title!r}, twice")
+
+    async def _stream(
+        self, key: str, messages: list[Message], max_tokens: int
+    ) -> tuple[str, Usage]:
+        pending: list[str] = []
+
+        def on_delta(text: str) -> None:
+            pending.append(text)
+            self.observer.delta(self.run_id, key, text)
+
+        async def flush() -> None:
+            if pending:
+                chunk = "".join(pending)
+                pending.clear()
+                async with self.session() as session:
+                    await events_service.append(
+                        session,
+                        project_id=self.project_id,
+                        run_id=self.run_id,
+                        type="section.delta",
+                        data={"key": key, "text": chunk},
+                    )
+
+        async def flusher() -> None:
+            while True:
+                await asyncio.sleep(DELTA_FLUSH_SECONDS)
+                await flush()
+
+        task = asyncio.create_task(flusher())
+        try:
+            completion = await self.llm.stream_text(
+                messages, max_tokens=max_tokens, on_delta=on_delta, on_restart=pending.clear
+            )
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await flush()
+        return completion.text, completion.usage
+
+    async def structured(
+        self,
+        *,
+        key: str,
+        position: int,
+        title: str,
+        messages_for: Callable[[bool], list[Message]],
+        schema: dict[str, Any],
+        parse: Callable[[Any], Repaired[T]],
+        max_tokens: int = 900,
+    ) -> Repaired[T]:
+        """A JSON answer, validated and repaired; one stricter retry; checkpointed raw."""
+        row = await self._begin(key, position, title)
+        if row is not None:
+            return parse(json.loads(row.content))
+        usage, problem = Usage(), ""
+        for strict in (False, True):
+            completion = await self.llm.complete_json(
+                messages_for(strict), schema=schema, name=schema["title"], max_tokens=max_tokens
+            )
+            usage.add(completion.usage)
+            try:
+                data = json.loads(completion.text)
+                repaired = parse(data)
+            except (ValueError, ValidationError, UnrepairableOutput) as exc:
+                problem = _short(exc)
+                continue
+            await self._finish(
+                key,
+                content=json.dumps(data, ensure_ascii=False),
+                usage=usage,
+                metadata={"fixes": list(repaired.fixes), "strict_retry": strict},
+            )
+            return repaired
+        raise GenerationFailed(
+            f"{title}: the model's answer could not be repaired, even after a stricter retry "
+            f"({problem})"
+        )
+
+    async def earlier_documents(self, document_types: tuple[str, ...]) -> list[DocumentVersion]:
+        async with self.session() as session:
+            found = [
+                await documents_service.latest(
+                    session, project_id=self.project_id, document_type=kind
+                )
+                for kind in document_types
+            ]
+        return [doc for doc in found if doc is not None]
+
+    async def save_document(
+        self,
+        *,
+        document_type: str,
+        epic_number: int,
+        title: str,
+        content: str,
+        metadata: dict[str, Any],
+    ) -> DocumentVersion:
+        async with self.session() as session:
+            document = await documents_service.create_version(
+                session,
+                project_id=self.project_id,
+                run_id=self.run_id,
+                document_type=document_type,
+                epic_number=epic_number,
+                title=title,
+                content=content,
+                language=self.brief.language,
+                metadata=metadata,
+                created_by=self.created_by,
+            )
+            await self.emit(
+                session,
+                "document.created",
+                {
+                    "document_id": str(document.id),
+                    "document_type": document_type,
+                    "epic_number": epic_number,
+                    "version": document.version,
+                    "title": title,
+                },
+            )
+        return document
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:200]

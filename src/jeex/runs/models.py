@@ -1,0 +1,94 @@
+"""Runs (the audit of every agent execution) and their checkpointed sections."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from jeex.db.base import Base, TenantIdMixin, TenantMixin, TimestampMixin
+
+RUN_STATUSES = ("pending", "running", "paused", "completed", "failed", "cancelled")
+SECTION_STATUSES = ("pending", "running", "completed", "failed")
+
+
+class Run(TenantIdMixin, TimestampMixin, Base):
+    """One execution of one step by one agent, with its inputs, outputs and costs."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "project_id"], ["projects.tenant_id", "projects.id"], ondelete="CASCADE"
+        ),
+        CheckConstraint("step BETWEEN 1 AND 4", name="step"),
+        CheckConstraint(
+            "status IN ('pending', 'running', 'paused', 'completed', 'failed', 'cancelled')",
+            name="status",
+        ),
+        CheckConstraint("desired_state IN ('run', 'paused', 'cancelled')", name="desired_state"),
+        Index("ix_runs_tenant_id_project_id_created_at", "tenant_id", "project_id", "created_at"),
+        Index("ix_runs_tenant_id_correlation_id", "tenant_id", "correlation_id"),
+        Index("ix_runs_tenant_id_status", "tenant_id", "status"),
+    )
+
+    project_id: Mapped[uuid.UUID]
+    step: Mapped[int] = mapped_column(SmallInteger)
+    agent_type: Mapped[str] = mapped_column(String(40))
+    correlation_id: Mapped[uuid.UUID] = mapped_column(default=uuid.uuid4)
+    input: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    output: Mapped[dict[str, Any] | None]
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    desired_state: Mapped[str] = mapped_column(String(16), default="run", server_default="run")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    error: Mapped[str | None] = mapped_column(Text)
+    tokens_in: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    tokens_out: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cost: Mapped[Decimal] = mapped_column(Numeric(12, 6), default=Decimal(0), server_default="0")
+    model: Mapped[str] = mapped_column(String(200), default="")
+    prompt_version: Mapped[str] = mapped_column(String(40), default="")
+    template_version: Mapped[str] = mapped_column(String(80), default="")
+    created_by: Mapped[uuid.UUID | None]
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RunSection(TenantMixin, TimestampMixin, Base):
+    """The unit of checkpointing: one section of one run, upserted by ``(run_id, key)``."""
+
+    __tablename__ = "run_sections"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "run_id"], ["runs.tenant_id", "runs.id"], ondelete="CASCADE"
+        ),
+        CheckConstraint("status IN ('pending', 'running', 'completed', 'failed')", name="status"),
+    )
+
+    run_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    content: Mapped[str] = mapped_column(Text, default="")
+    tokens_in: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    tokens_out: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

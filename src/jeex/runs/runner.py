@@ -1,0 +1,186 @@
+"""``execute_run``: run one step from its row to its document, safely twice.
+
+This is the function the job queue calls. It takes ids, opens its own tenant
+sessions, and writes every state change with its event in one transaction.
+A completed run is returned as is; a paused, failed or interrupted one continues
+from its first unfinished section. Failures are recorded on the run (with every
+finished section kept) and then raised, so the caller can report them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from jeex.agents.architect import Architect
+from jeex.agents.base import DocumentAgent
+from jeex.agents.business_analyst import BusinessAnalyst
+from jeex.agents.contracts import StepInput
+from jeex.agents.engineering_standards import EngineeringStandards
+from jeex.agents.implementation_planner import ImplementationPlanner
+from jeex.agents.prompts import Brief
+from jeex.config import Settings
+from jeex.db.session import Database
+from jeex.errors import AppError, RunCancelled, RunPaused
+from jeex.llm.client import LLMClient
+from jeex.projects import service as projects_service
+from jeex.runs import service as runs_service
+from jeex.runs.context import RunContext
+from jeex.runs.models import Run
+from jeex.runs.observer import NullObserver, RunObserver
+
+log = structlog.get_logger(__name__)
+
+AGENTS: dict[int, type[DocumentAgent]] = {
+    1: BusinessAnalyst,
+    2: EngineeringStandards,
+    3: Architect,
+    4: ImplementationPlanner,
+}
+
+
+@dataclass(frozen=True)
+class RunnerDeps:
+    """What a runner needs from the process: the database, the model, the settings."""
+
+    db: Database
+    llm: LLMClient
+    settings: Settings
+
+
+async def _start(deps: RunnerDeps, tenant_id: uuid.UUID, run_id: uuid.UUID) -> RunContext | None:
+    async with deps.db.tenant_session(tenant_id) as session:
+        run = await runs_service.get_or_raise(session, run_id)
+        if run.status == "completed":
+            return None
+        project = await projects_service.get_or_raise(session, run.project_id)
+        resumed = run.status in {"paused", "failed", "running", "cancelled"} and run.attempts > 0
+        await runs_service.set_status(
+            session,
+            run,
+            "running",
+            desired_state="run",
+            attempts=run.attempts + 1,
+            started_at=run.started_at or runs_service.now(),
+            finished_at=None,
+            error=None,
+            model=deps.llm.model,
+        )
+        project.status = "running"
+        step_input = StepInput.model_validate(run.input)
+        ctx = RunContext(
+            db=deps.db,
+            llm=deps.llm,
+            settings=deps.settings,
+            tenant_id=tenant_id,
+            run_id=run.id,
+            project_id=project.id,
+            project_name=project.name,
+            step=run.step,
+            brief=Brief(
+                idea=step_input.idea_description,
+                audience=step_input.target_audience,
+                language=step_input.language,
+                clarifications=step_input.user_clarifications,
+            ),
+            created_by=run.created_by,
+        )
+        event = "run.resumed" if resumed else "run.started"
+        await _emit_status(ctx, session, event, {"step": run.step, "attempt": run.attempts})
+    return ctx
+
+
+async def _emit_status(ctx: RunContext, session: Any, type: str, data: dict[str, Any]) -> None:
+    await ctx.emit(session, type, data)
+
+
+async def _finish(
+    ctx: RunContext,
+    status: str,
+    event: str,
+    *,
+    output: dict[str, Any] | None = None,
+    error: str | None = None,
+    project_status: str,
+) -> Run:
+    async with ctx.session() as session:
+        run = await runs_service.get_or_raise(session, ctx.run_id)
+        values: dict[str, Any] = {"error": error}
+        if output is not None:
+            values["output"] = output
+        await runs_service.set_status(session, run, status, **values)
+        project = await projects_service.get_or_raise(session, ctx.project_id)
+        project.status = project_status
+        if status == "completed":
+            project.current_step = max(project.current_step, run.step)
+        data: dict[str, Any] = {
+            "step": run.step,
+            "tokens_in": run.tokens_in,
+            "tokens_out": run.tokens_out,
+            "cost": str(run.cost),
+        }
+        if error:
+            data["error"] = error
+        await ctx.emit(session, event, data)
+    return run
+
+
+async def execute_run(
+    deps: RunnerDeps,
+    *,
+    tenant_id: uuid.UUID,
+    run_id: uuid.UUID,
+    observer: RunObserver | None = None,
+) -> Run:
+    """Run (or continue) one step; returns the finished run, raises on failure."""
+    ctx = await _start(deps, tenant_id, run_id)
+    if ctx is None:
+        async with deps.db.tenant_session(tenant_id) as session:
+            return await runs_service.get_or_raise(session, run_id)
+    ctx.observer = observer or NullObserver()
+    structlog.contextvars.bind_contextvars(run_id=str(run_id), tenant_id=str(tenant_id))
+    try:
+        output = await AGENTS[ctx.step](ctx).run()
+    except RunPaused:
+        return await _finish(ctx, "paused", "run.paused", project_status="paused")
+    except RunCancelled:
+        return await _finish(ctx, "cancelled", "run.cancelled", project_status="cancelled")
+    except AppError as exc:
+        await _finish(ctx, "failed", "run.failed", error=exc.message, project_status="failed")
+        raise
+    finally:
+        structlog.contextvars.unbind_contextvars("run_id", "tenant_id")
+    return await _finish(
+        ctx,
+        "completed",
+        "run.completed",
+        output=output.model_dump(mode="json"),
+        project_status="ready",
+    )
+
+
+async def mark_interrupted(
+    deps: RunnerDeps, *, tenant_id: uuid.UUID, run_id: uuid.UUID, reason: str
+) -> None:
+    """After Ctrl-C: the run is cancelled, its finished sections stay."""
+    async with deps.db.tenant_session(tenant_id) as session:
+        run = await runs_service.get_or_raise(session, run_id)
+        if run.status in runs_service.TERMINAL:
+            return
+        await runs_service.set_status(
+            session, run, "cancelled", desired_state="cancelled", error=reason
+        )
+        project = await projects_service.get_or_raise(session, run.project_id)
+        project.status = "cancelled"
+        from jeex.events import service as events_service
+
+        await events_service.append(
+            session,
+            project_id=run.project_id,
+            run_id=run.id,
+            type="run.cancelled",
+            data={"step": run.step, "reason": reason},
+        )

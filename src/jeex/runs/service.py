@@ -1,0 +1,149 @@
+"""Runs and their sections: creation, state changes, checkpoints, usage.
+
+Section writes are upserts keyed by ``(run_id, key)`` so that running a step
+twice (a retried job, a resumed run) never duplicates a section.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jeex.db.context import session_tenant
+from jeex.errors import NotFound, RunCancelled, RunPaused
+from jeex.events import service as events_service
+from jeex.projects.models import Project
+from jeex.runs.models import Run, RunSection
+
+STEP_AGENTS = {
+    1: "business_analyst",
+    2: "engineering_standards",
+    3: "architect",
+    4: "implementation_planner",
+}
+TERMINAL = frozenset({"completed", "failed", "cancelled"})
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def create(
+    session: AsyncSession,
+    *,
+    project: Project,
+    step: int,
+    input: dict[str, Any],
+    created_by: uuid.UUID | None,
+    model: str,
+    prompt_version: str,
+    template_version: str,
+) -> Run:
+    run = Run(
+        id=uuid.uuid4(),
+        tenant_id=session_tenant(session),
+        project_id=project.id,
+        step=step,
+        agent_type=STEP_AGENTS[step],
+        input=input,
+        status="pending",
+        desired_state="run",
+        model=model,
+        prompt_version=prompt_version,
+        template_version=template_version,
+        created_by=created_by,
+        queued_at=now(),
+    )
+    session.add(run)
+    await session.flush()
+    await events_service.append(
+        session,
+        project_id=project.id,
+        run_id=run.id,
+        type="run.queued",
+        data={"step": step, "agent": run.agent_type, "correlation_id": str(run.correlation_id)},
+    )
+    return run
+
+
+async def get_or_raise(session: AsyncSession, run_id: uuid.UUID) -> Run:
+    run = (await session.scalars(select(Run).where(Run.id == run_id))).one_or_none()
+    if run is None:
+        raise NotFound(f"no run {run_id}")
+    return run
+
+
+async def list_(session: AsyncSession, *, project_id: uuid.UUID | None = None) -> list[Run]:
+    statement = select(Run).order_by(Run.created_at, Run.step)
+    if project_id is not None:
+        statement = statement.where(Run.project_id == project_id)
+    return list((await session.scalars(statement)).all())
+
+
+async def check_desired_state(session: AsyncSession, run_id: uuid.UUID) -> None:
+    """Called at every section boundary: a pause or cancel takes effect here."""
+    desired = (
+        await session.execute(select(Run.desired_state).where(Run.id == run_id))
+    ).scalar_one()
+    if desired == "cancelled":
+        raise RunCancelled(f"run {run_id} was cancelled")
+    if desired == "paused":
+        raise RunPaused(f"run {run_id} was paused")
+
+
+async def request_state(session: AsyncSession, run_id: uuid.UUID, desired: str) -> None:
+    await session.execute(update(Run).where(Run.id == run_id).values(desired_state=desired))
+
+
+async def get_section(session: AsyncSession, run_id: uuid.UUID, key: str) -> RunSection | None:
+    statement = select(RunSection).where(RunSection.run_id == run_id, RunSection.key == key)
+    return (await session.scalars(statement)).one_or_none()
+
+
+async def list_sections(session: AsyncSession, run_id: uuid.UUID) -> list[RunSection]:
+    statement = select(RunSection).where(RunSection.run_id == run_id).order_by(RunSection.position)
+    return list((await session.scalars(statement)).all())
+
+
+async def upsert_section(
+    session: AsyncSession, *, run_id: uuid.UUID, key: str, **values: Any
+) -> None:
+    """Insert or update one section; the key makes a repeated write harmless."""
+    columns = {("metadata" if name == "metadata_" else name): v for name, v in values.items()}
+    row = {"tenant_id": session_tenant(session), "run_id": run_id, "key": key, **columns}
+    row.setdefault("position", 0)
+    statement = insert(RunSection.__table__).values(**row)
+    changes = {name: statement.excluded[name] for name in columns}
+    changes["updated_at"] = func.now()
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=["tenant_id", "run_id", "key"], set_=changes)
+    )
+
+
+async def add_usage(
+    session: AsyncSession, run_id: uuid.UUID, *, tokens_in: int, tokens_out: int, cost: Decimal
+) -> None:
+    await session.execute(
+        update(Run)
+        .where(Run.id == run_id)
+        .values(
+            tokens_in=Run.tokens_in + tokens_in,
+            tokens_out=Run.tokens_out + tokens_out,
+            cost=Run.cost + cost,
+        )
+    )
+
+
+async def set_status(session: AsyncSession, run: Run, status: str, **values: Any) -> None:
+    run.status = status
+    for name, value in values.items():
+        setattr(run, name, value)
+    if status in TERMINAL or status == "paused":
+        run.finished_at = now()
+    await session.flush()

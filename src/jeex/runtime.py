@@ -1,0 +1,62 @@
+"""The running parts of one JEEX process, in either shape, started in the right order.
+
+Embedded: PostgreSQL from pgserver, then migrations, then llama.cpp. Distributed:
+the configured URLs, the same code. `Runtime` is a context manager so that every
+command, however it ends (including Ctrl-C), stops what it started.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from types import TracebackType
+
+from jeex.config import Settings
+from jeex.db.bootstrap import prepare, resolve_urls
+from jeex.db.session import Database
+from jeex.db.urls import DatabaseUrls
+from jeex.llm.client import LLMClient
+from jeex.llm.embedded import EmbeddedLLM
+
+
+class Runtime:
+    """Database URLs (prepared and migrated) and, when asked, an LLM endpoint."""
+
+    def __init__(self, settings: Settings, *, need_llm: bool = False) -> None:
+        self.settings = settings
+        self.need_llm = need_llm
+        self.urls: DatabaseUrls | None = None
+        self.embedded_llm: EmbeddedLLM | None = None
+        self.llm_base_url: str | None = settings.llm_base_url
+        self._stack = ExitStack()
+
+    def __enter__(self) -> Runtime:
+        try:
+            self.urls = resolve_urls(self.settings)
+            prepare(self.urls, self.settings)
+            if self.need_llm and self.settings.embedded_llm:
+                self.embedded_llm = self._stack.enter_context(EmbeddedLLM(self.settings))
+                self.llm_base_url = self.embedded_llm.base_url
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stack.close()
+
+    def database(self) -> Database:
+        """A new engine for the current event loop (asyncpg-style pools are loop-bound)."""
+        assert self.urls is not None, "Runtime not entered"
+        return Database(self.urls.app, pool_size=self.settings.database_pool_size)
+
+    def llm_client(self) -> LLMClient:
+        assert self.llm_base_url is not None, "Runtime was entered without an LLM"
+        client = LLMClient(self.settings, base_url=self.llm_base_url)
+        if self.embedded_llm is not None:
+            client.before_call = self.embedded_llm.ensure_running
+        return client
