@@ -17,6 +17,7 @@ from rich.console import Console
 
 from jeex.config import Settings, get_settings
 from jeex.errors import AppError, InvalidInput
+from jeex.logs import configure_logging
 
 T = TypeVar("T")
 stdout = Console(soft_wrap=True)
@@ -30,10 +31,12 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 def settings_or_exit() -> Settings:
     try:
-        return get_settings()
+        settings = get_settings()
     except ValidationError as exc:
         first = exc.errors()[0]
         fail(f"invalid setting JEEX_{str(first['loc'][0]).upper()}: {first['msg']}")
+    configure_logging(settings)
+    return settings
 
 
 def validation_message(exc: ValidationError) -> str:

@@ -32,6 +32,10 @@ from jeex.runs.runner import AGENTS, RunnerDeps, execute_run
 from jeex.tenants.service import Principal
 
 ALL_STEPS = (1, 2, 3, 4)
+#: A run in one of these states is continued (from its first unfinished section) rather
+#: than replaced, when the user asks for its step again; "cancelled" is included because
+#: Ctrl-C cancels, and the user's next `jeex plan --project` means "carry on".
+CONTINUABLE = frozenset({"pending", "paused", "failed", "running", "cancelled"})
 
 
 def parse_steps(text: str) -> tuple[int, ...]:
@@ -71,10 +75,12 @@ async def _run_for_step(
     existing = [
         run
         for run in await runs_service.list_(db_session, project_id=project.id)
-        if run.step == step and run.status in {"pending", "paused", "failed", "running"}
+        if run.step == step and run.status in CONTINUABLE
     ]
     if existing:
-        return existing[-1]
+        run = existing[-1]
+        run.desired_state = "run"  # continuing is the user's resume
+        return run
     return await runs_service.create(
         db_session,
         project=project,

@@ -651,6 +651,13 @@ class ScriptedLLM:
         with self._lock:
             self._faults.clear()
 
+    def reset(self) -> None:
+        """Forget faults, scripts and recorded requests: each test starts from a clean server."""
+        with self._lock:
+            self._faults.clear()
+            self._scripts.clear()
+            self.requests.clear()
+
     def script_json(self, match: str, obj: Any, *, count: int | None = None) -> None:
         with self._lock:
             self._scripts.append(_Script(match, json.dumps(obj), count, structured=True))

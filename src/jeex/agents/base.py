@@ -106,7 +106,7 @@ class DocumentAgent:
         return written, usage
 
     async def extract(self, document: str, *, position: int) -> Repaired[RawExtraction]:
-        budget = context_budget_chars(self.ctx.settings, output_tokens=600, prompt_chars=900)
+        budget = context_budget_chars(self.ctx.settings, output_tokens=1000, prompt_chars=900)
         text = document[:budget]
         return await self.ctx.structured(
             key="review/extraction",
@@ -117,7 +117,7 @@ class DocumentAgent:
             ),
             schema=prompts.EXTRACTION_SCHEMA,
             parse=parse_extraction,
-            max_tokens=600,
+            max_tokens=1000,
         )
 
     def checklist(self, sections: Sequence[WrittenSection]) -> list[ChecklistItem]:

@@ -110,13 +110,13 @@ EXTRACTION_SCHEMA: dict[str, Any] = {
     "properties": {
         "key_facts": {
             "type": "array",
-            "items": {"type": "string", "minLength": 8, "maxLength": 300},
+            "items": {"type": "string", "minLength": 8, "maxLength": 200},
             "minItems": 3,
             "maxItems": 8,
         },
         "suggested_questions": {
             "type": "array",
-            "items": {"type": "string", "minLength": 8, "maxLength": 300},
+            "items": {"type": "string", "minLength": 8, "maxLength": 200},
             "minItems": 1,
             "maxItems": 5,
         },

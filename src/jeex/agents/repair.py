@@ -28,6 +28,10 @@ Epic plan decisions (`repair_epics`):
   infrastructure); testing is *not* made to depend on every feature epic,
   which would only restate the order.
 * Estimates are clamped into 1..365 days; a missing estimate stays None.
+
+The text rules, the question / key-fact rules and the result types live in
+`agents.repair_text`, the section Markdown rules in `agents.repair_markdown`;
+this module re-exports the public names, so callers import from here only.
 """
 
 from __future__ import annotations
@@ -130,7 +134,7 @@ def _clamp_estimate(days: int | None, title: str, fixes: list[str]) -> int | Non
     low, high = ESTIMATE_RANGE
     clamped = min(max(days, low), high)
     if clamped != days:
-        fixes.append(f"clamped the estimate of epic {_quote(title)} from {days} to {clamped} days")
+        fixes.append(f"clamped the estimate of {_quote(title)} from {days} to {clamped} day(s)")
     return clamped
 
 

@@ -9,6 +9,7 @@ a home for it and the conversion to our URL type.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 from sqlalchemy.engine import URL
@@ -16,6 +17,9 @@ from sqlalchemy.engine import URL
 from jeex.db.urls import to_sqlalchemy_url
 
 logging.getLogger("pgserver").setLevel(logging.WARNING)
+# pgserver keeps its lock in the user's runtime dir; without XDG_RUNTIME_DIR platformdirs
+# warns and falls back to /tmp, which is what we want anyway.
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
 def start_embedded_postgres(data_dir: Path) -> URL:

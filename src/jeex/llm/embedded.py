@@ -81,6 +81,8 @@ class EmbeddedLLM:
         ]
 
     def start(self) -> EmbeddedLLM:
+        if not self.model_path.is_file():
+            raise LLMUnavailable(f"the model file is missing: {self.model_path}")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(

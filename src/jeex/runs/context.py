@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex.agents.prompts import Brief
 from jeex.agents.repair import Repaired, UnrepairableOutput, clean_section_markdown
+from jeex.agents.repair_json import loads_lenient
 from jeex.config import Settings
 from jeex.db.session import Database
 from jeex.documents import service as documents_service
@@ -212,7 +213,7 @@ class RunContext:
             )
             usage.add(completion.usage)
             try:
-                data = json.loads(completion.text)
+                data = loads_lenient(completion.text)
                 repaired = parse(data)
             except (ValueError, ValidationError, UnrepairableOutput) as exc:
                 problem = _short(exc)

@@ -62,7 +62,6 @@ async def _start(deps: RunnerDeps, tenant_id: uuid.UUID, run_id: uuid.UUID) -> R
             session,
             run,
             "running",
-            desired_state="run",
             attempts=run.attempts + 1,
             started_at=run.started_at or runs_service.now(),
             finished_at=None,

@@ -119,7 +119,7 @@ async def upsert_section(
     row = {"tenant_id": session_tenant(session), "run_id": run_id, "key": key, **columns}
     row.setdefault("position", 0)
     statement = insert(RunSection.__table__).values(**row)
-    changes = {name: statement.excluded[name] for name in columns}
+    changes: dict[str, Any] = {name: statement.excluded[name] for name in columns}
     changes["updated_at"] = func.now()
     await session.execute(
         statement.on_conflict_do_update(index_elements=["tenant_id", "run_id", "key"], set_=changes)
