@@ -88,6 +88,9 @@ class LLMClient:
         )
         self._can_tokenize: bool | None = None
         self.before_call: Callable[[], None] | None = None
+        #: Wall time spent inside LLM calls (all attempts): what the pipeline's own
+        #: overhead is measured against (bench/pipeline_overhead.py).
+        self.call_seconds = 0.0
 
     @property
     def _completions(self) -> Any:
@@ -113,7 +116,11 @@ class LLMClient:
                 with attempt:
                     if self.before_call is not None:
                         self.before_call()
-                    return await call()
+                    started = time.perf_counter()
+                    try:
+                        return await call()
+                    finally:
+                        self.call_seconds += time.perf_counter() - started
         except RetryError as exc:
             cause = exc.last_attempt.exception()
             raise LLMUnavailable(

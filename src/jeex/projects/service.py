@@ -6,7 +6,7 @@ import re
 import uuid
 
 from slugify import slugify
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex.db.context import session_tenant
@@ -48,6 +48,12 @@ async def _unique_slug(session: AsyncSession, base: str) -> str:
 
 async def create(session: AsyncSession, *, owner: Principal, data: ProjectCreate) -> Project:
     name = data.name or name_from_idea(data.idea)
+    # Two processes creating "the same" project at once must get two slugs: serialise
+    # project creation per tenant until this transaction ends.
+    await session.execute(
+        text("select pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"projects:{session_tenant(session)}"},
+    )
     project = Project(
         id=uuid.uuid4(),
         tenant_id=session_tenant(session),

@@ -9,9 +9,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -118,7 +118,7 @@ async def upsert_section(
     columns = {("metadata" if name == "metadata_" else name): v for name, v in values.items()}
     row = {"tenant_id": session_tenant(session), "run_id": run_id, "key": key, **columns}
     row.setdefault("position", 0)
-    statement = insert(RunSection.__table__).values(**row)
+    statement = insert(cast(Table, RunSection.__table__)).values(**row)
     changes: dict[str, Any] = {name: statement.excluded[name] for name in columns}
     changes["updated_at"] = func.now()
     await session.execute(

@@ -1,0 +1,68 @@
+"""End to end with the real bundled model: embedded PostgreSQL, embedded llama.cpp, no network.
+
+Slow (a few minutes on 2 cores); CI runs it. Sections are kept short so the whole
+four-step pipeline fits the suite's time budget; the structure must hold anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+import zipfile
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+
+
+def _front_matter(text: str) -> dict[str, object]:
+    assert text.startswith("---\n"), text[:80]
+    head, _, body = text[4:].partition("\n---\n")
+    meta = yaml.safe_load(head)
+    assert isinstance(meta, dict)
+    assert body.strip(), "document body is empty"
+    return meta
+
+
+def test_jeex_plan_with_the_bundled_model(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JEEX_")}
+    alias = f"smollm2-e2e-{uuid.uuid4().hex[:8]}"  # finds our llama.cpp server by its cmdline
+    env.update(
+        JEEX_DATA_DIR=str(tmp_path / "data"), JEEX_LLM_MAX_SECTION_TOKENS="96", JEEX_LLM_MODEL=alias
+    )
+    out = tmp_path / "plan"
+    result = subprocess.run(
+        [sys.executable, "-m", "jeex", "plan", "A shared grocery list app for families",
+         "--audience", "busy parents", "--language", "en", "--out", str(out), "--json"],
+        env=env, capture_output=True, text=True, timeout=1500, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    root = Path(report["out_dir"])
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.md"))
+    assert {"README.md", "docs/about.md", "docs/specs.md", "docs/architecture.md",
+            "docs/plans/overview.md"} <= set(files)  # fmt: skip
+    epics = [f for f in files if f.startswith("docs/plans/") and f[11:13].isdigit()]
+    assert [int(f[11:13]) for f in epics] == list(range(1, len(epics) + 1))
+    assert len(epics) >= 3
+    for name in files:
+        meta = _front_matter((root / name).read_text())
+        assert meta["language"] == "en"
+        assert meta["model"]
+    with zipfile.ZipFile(report["zip_path"]) as archive:
+        assert len(archive.namelist()) == len(files)
+    log = (tmp_path / "data" / "logs" / "llama-server.log").read_text()
+    assert "Uvicorn running on http://127.0.0.1" in log
+    leftovers = [
+        p.info["cmdline"]
+        for p in psutil.process_iter(["cmdline"])
+        if alias in " ".join(p.info["cmdline"] or [])
+        or str(tmp_path) in " ".join(p.info["cmdline"] or [])
+    ]
+    assert leftovers == [], "an embedded server outlived jeex"
