@@ -35,7 +35,7 @@ ALL_STEPS = (1, 2, 3, 4)
 #: A run in one of these states is continued (from its first unfinished section) rather
 #: than replaced, when the user asks for its step again; "cancelled" is included because
 #: Ctrl-C cancels, and the user's next `jeex plan --project` means "carry on".
-CONTINUABLE = frozenset({"pending", "paused", "failed", "running", "cancelled"})
+CONTINUABLE = runs_service.RESUMABLE
 
 
 def parse_steps(text: str) -> tuple[int, ...]:
@@ -78,9 +78,7 @@ async def _run_for_step(
         if run.step == step and run.status in CONTINUABLE
     ]
     if existing:
-        run = existing[-1]
-        run.desired_state = "run"  # continuing is the user's resume
-        return run
+        return await runs_service.resume(db_session, existing[-1].id)
     return await runs_service.create(
         db_session,
         project=project,

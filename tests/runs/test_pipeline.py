@@ -13,7 +13,7 @@ from jeex import pipeline
 from jeex.db.session import Database
 from jeex.documents import service as documents_service
 from jeex.documents.models import DocumentVersion
-from jeex.errors import GenerationFailed, LLMUnavailable
+from jeex.errors import GenerationFailed, InvalidTransition, LLMUnavailable
 from jeex.events.models import Event
 from jeex.llm.client import LLMClient
 from jeex.projects.schemas import ProjectCreate
@@ -181,7 +181,19 @@ async def test_timeout_fails_the_run_without_hanging(
     assert failed.status == "failed"
 
 
-async def test_malformed_json_gets_one_stricter_retry(
+async def test_invalid_structured_output_gets_one_stricter_retry(
+    deps: RunnerDeps, principal: Principal, llm_server: ScriptedLLM
+) -> None:
+    llm_server.script_json("DocumentExtraction", {"key_facts": "not a list"}, count=1)
+    _, runs = await _plan(deps, principal, steps=(1,))
+    run = await _run(deps, principal, runs[0])
+    assert run.status == "completed"
+    structured = [r for r in llm_server.requests if r.get("response_format")]
+    assert len(structured) == 2
+    assert "No empty strings" in _last_user(structured[1])
+
+
+async def test_cut_off_json_is_recovered_without_a_retry(
     deps: RunnerDeps, principal: Principal, llm_server: ScriptedLLM
 ) -> None:
     _, runs = await _plan(deps, principal, steps=(1,))
@@ -191,8 +203,9 @@ async def test_malformed_json_gets_one_stricter_retry(
     )
     assert run.status == "completed"
     structured = [r for r in llm_server.requests if r.get("response_format")]
-    assert len(structured) == 2
-    assert "No empty strings" in _last_user(structured[1])
+    assert len(structured) == 1
+    assert run.output is not None
+    assert run.output["key_facts"]
 
 
 async def test_unrepairable_output_fails_the_step_clearly(
@@ -253,10 +266,20 @@ async def test_pause_then_resume_skips_finished_sections(
     assert run.status == "paused"
     done = [s.key for s in await _sections(deps.db, principal, run.id) if s.status == "completed"]
     assert done == ["problem", "audience", "value"]
+    async with deps.db.tenant_session(principal.tenant_id) as session:
+        await runs_service.resume(session, run.id)
     before = llm_server.calls
     resumed = await _run(deps, principal, run)
     assert resumed.status == "completed"
     assert llm_server.calls - before == 4  # three sections and the extraction, nothing twice
+
+
+async def test_a_completed_run_cannot_be_resumed(deps: RunnerDeps, principal: Principal) -> None:
+    _, runs = await _plan(deps, principal, steps=(1,))
+    await _run(deps, principal, runs[0])
+    async with deps.db.tenant_session(principal.tenant_id) as session:
+        with pytest.raises(InvalidTransition, match="cannot resume a completed run"):
+            await runs_service.resume(session, runs[0].id)
 
 
 async def test_cancel_stops_at_the_next_section(deps: RunnerDeps, principal: Principal) -> None:

@@ -36,7 +36,7 @@ def _closers(text: str) -> str | None:
 def _close_truncated(text: str) -> Any:
     """Cut back to the last complete value, then close the open brackets."""
     for end in range(len(text), 0, -1):
-        if text[end - 1] not in "}]\"0123456789el":  # ends of complete JSON values
+        if text[end - 1] not in '}]"0123456789el':  # ends of complete JSON values
             continue
         head = text[:end].rstrip().rstrip(",")
         closers = _closers(head)

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex.db.context import session_tenant
-from jeex.errors import NotFound, RunCancelled, RunPaused
+from jeex.errors import InvalidTransition, NotFound, RunCancelled, RunPaused
 from jeex.events import service as events_service
 from jeex.projects.models import Project
 from jeex.runs.models import Run, RunSection
@@ -99,6 +99,19 @@ async def check_desired_state(session: AsyncSession, run_id: uuid.UUID) -> None:
 
 async def request_state(session: AsyncSession, run_id: uuid.UUID, desired: str) -> None:
     await session.execute(update(Run).where(Run.id == run_id).values(desired_state=desired))
+
+
+RESUMABLE = frozenset({"pending", "paused", "failed", "cancelled", "running"})
+
+
+async def resume(session: AsyncSession, run_id: uuid.UUID) -> Run:
+    """Let a stopped run continue from its first unfinished section when next executed."""
+    run = await get_or_raise(session, run_id)
+    if run.status not in RESUMABLE:
+        raise InvalidTransition(f"cannot resume a {run.status} run; run the step again instead")
+    run.desired_state = "run"
+    await session.flush()
+    return run
 
 
 async def get_section(session: AsyncSession, run_id: uuid.UUID, key: str) -> RunSection | None:
