@@ -1,0 +1,46 @@
+"""Settings: one class, every variable documented, bad values refused at start."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jeex.config import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_env_example_lists_every_setting() -> None:
+    documented = set(re.findall(r"JEEX_([A-Z0-9_]+)=", (ROOT / ".env.example").read_text()))
+    fields = {name.upper() for name in Settings.model_fields}
+    assert fields == documented
+
+
+def test_embedded_is_what_unset_urls_mean() -> None:
+    settings = Settings(database_url="", llm_base_url="")
+    assert settings.embedded_database
+    assert settings.embedded_llm
+    assert settings.structured_mode == "json_object_schema"
+    remote = Settings(llm_base_url="http://127.0.0.1:9/v1")
+    assert remote.structured_mode == "json_schema"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("JEEX_LLM_CONCURRENCY", "0"), ("JEEX_LLM_TIMEOUT_SECONDS", "-1"), ("JEEX_LOG_LEVEL", "LOUD")],
+)
+def test_bad_setting_is_a_one_line_error(variable: str, value: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JEEX_")}
+    env.update({variable: value, "JEEX_DATA_DIR": str(tmp_path)})
+    result = subprocess.run(
+        [sys.executable, "-m", "jeex", "projects", "list"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert f"invalid setting {variable}" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
