@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
 import zipfile
 from pathlib import Path
@@ -66,3 +68,40 @@ def test_jeex_plan_with_the_bundled_model(tmp_path: Path) -> None:
         or str(tmp_path) in " ".join(p.info["cmdline"] or [])
     ]
     assert leftovers == [], "an embedded server outlived jeex"
+
+
+def _leftovers(*markers: str) -> list[list[str]]:
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if any(marker in cmdline for marker in markers):
+            found.append(process.info["cmdline"])
+    return found
+
+
+def test_ctrl_c_cancels_and_stops_every_embedded_server(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JEEX_")}
+    alias = f"smollm2-e2e-{uuid.uuid4().hex[:8]}"
+    env.update(JEEX_DATA_DIR=str(tmp_path / "data"), JEEX_LLM_MODEL=alias)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jeex", "plan", "A shared grocery list app for families",
+         "--out", str(tmp_path / "plan"), "--quiet"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    log = tmp_path / "data" / "logs" / "llama-server.log"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        if log.exists() and "POST /v1/chat/completions" in log.read_text():
+            break
+        time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr[-2000:]
+    assert _leftovers(alias, str(tmp_path)) == []
+    listing = subprocess.run(
+        [sys.executable, "-m", "jeex", "runs", "list", "--json"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    statuses = [run["status"] for run in json.loads(listing.stdout)]
+    assert statuses[0] == "cancelled"
+    assert _leftovers(str(tmp_path)) == []

@@ -10,6 +10,7 @@ their order in the package is by number, whatever order they finish in.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from jeex.agents import prompts
@@ -18,19 +19,21 @@ from jeex.agents.contracts import (
     ChecklistItem,
     Epic,
     ImplementationPlannerOutput,
+    RawEpic,
     RawEpicPlan,
     StepOutput,
 )
 from jeex.agents.document import assemble, epics_table, review_block
+from jeex.agents.plan_features import complete_plan, feature_candidates
 from jeex.agents.quality import check_extraction, check_sections, confidence
-from jeex.agents.repair import Repaired, repair_epics
+from jeex.agents.repair import Repaired
 from jeex.templates import load_template
 
 EPIC_POSITION_STRIDE = 100
 
 
-def parse_epic_plan(data: Any) -> Repaired[list[Epic]]:
-    return repair_epics(RawEpicPlan.model_validate(data))
+def parse_epic_plan(data: Any, candidates: Sequence[RawEpic] = ()) -> Repaired[list[Epic]]:
+    return complete_plan(RawEpicPlan.model_validate(data), candidates)
 
 
 def epic_title(epic: Epic) -> str:
@@ -43,6 +46,8 @@ class ImplementationPlanner(DocumentAgent):
     step = 4
 
     async def plan_epics(self) -> Repaired[list[Epic]]:
+        documents = await self.ctx.earlier_documents(("about", "architecture"))
+        candidates = feature_candidates([doc.content for doc in documents])
         return await self.ctx.structured(
             key="plan/epics",
             position=0,
@@ -51,7 +56,7 @@ class ImplementationPlanner(DocumentAgent):
                 brief=self.ctx.brief, context=self.reference, strict=strict
             ),
             schema=prompts.EPIC_PLAN_SCHEMA,
-            parse=parse_epic_plan,
+            parse=lambda data: parse_epic_plan(data, candidates),
         )
 
     async def write_epic(self, epic: Epic, epics: list[Epic]) -> list[ChecklistItem]:
