@@ -470,19 +470,20 @@ def test_repair_epics_respects_a_smaller_cap(raw: RawEpicPlan, max_epics: int) -
 def test_repair_questions() -> None:
     result = repair_questions(
         ["1. What is the budget", "what is the budget?", "TBD", "- Who are the users?\n"
-         "- When is launch.", "Q2: Which platforms?!", "  ", "Is it paid??", "Why now?",
-         "Who pays?"]
+         "- When is launch.", "Q2: Which platforms are needed?!", "  ", "Is it paid??",
+         "Why now?", '".join("', "Why build it now?", "Who pays for it?"]
     )  # fmt: skip
     assert result.value == [
-        "What is the budget?", "Who are the users?", "When is launch?", "Which platforms?",
-        "Is it paid?",
+        "What is the budget?", "Who are the users?", "When is launch?",
+        "Which platforms are needed?", "Is it paid?",
     ]  # fmt: skip
     assert result.fixes == (
         "split 1 multi-line question item(s) into one question per line",
-        "stripped list markers, quotes or extra whitespace from 5 question(s)",
+        "stripped list markers, quotes or extra whitespace from 6 question(s)",
         "ended 4 question(s) with a single question mark",
         "removed 1 duplicate question(s)",
         "dropped 2 empty or placeholder question(s)",
+        "dropped 2 question(s) that were not sentences (under 3 words, mostly symbols, or code)",
         "dropped 2 question(s) beyond the limit of 5",
     )
 
@@ -493,19 +494,39 @@ def test_repair_questions_clean_input_has_no_fixes() -> None:
 
 def test_repair_key_facts() -> None:
     result = repair_key_facts(
-        ["* Users: teachers", "users teachers", "", "N/A", "  Budget   is  small ",
-         "1.5 million users", '"Quoted fact"', "a) Lettered"],
+        ["* Users are teachers", "users are teachers", "", "N/A", "  Budget   is  small ",
+         "1.5 million users", '"Quoted fact here"', "Families share one list"],
         limit=4,
     )  # fmt: skip
     assert result.value == [
-        "Users: teachers",
+        "Users are teachers",
         "Budget is small",
         "1.5 million users",
-        "Quoted fact",
+        "Quoted fact here",
     ]
     assert "removed 1 duplicate key fact(s)" in result.fixes
     assert "dropped 2 empty or placeholder key fact(s)" in result.fixes
     assert "dropped 1 key fact(s) beyond the limit of 4" in result.fixes
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    ['.join(', '".join("', "a) Lettered", "Users: teachers", "Budget (monthly) is small",
+     "x = 1 and y", "if (a) { b }", "end; of statement here", "see </div> for details",
+     "42 17 2025 ok", "?? !! -- ok"],
+)  # fmt: skip
+def test_repair_key_facts_drops_fragments_that_are_not_sentences(fragment: str) -> None:
+    result = repair_key_facts([fragment, "Families share one list"])
+    assert result.value == ["Families share one list"]
+    assert result.fixes[-1] == (
+        "dropped 1 key fact(s) that were not sentences (under 3 words, mostly symbols, or code)"
+    )
+
+
+@pytest.mark.parametrize("fact", ["a1 b2 c", "Launch in Q3 2025", "Supports 10,000 users by 2025"])
+def test_repair_key_facts_keeps_short_sentences_with_numbers(fact: str) -> None:
+    """At least 3 words and exactly 60% letters (``a1 b2 c``) is still a sentence."""
+    assert repair_key_facts([fact]) == Repaired([fact], ())
 
 
 list_items = st.lists(
@@ -513,13 +534,32 @@ list_items = st.lists(
         st.text(max_size=30),
         st.builds(
             lambda prefix, text, end: f"{prefix}{text}{end}",
-            st.sampled_from(["", "- ", "1. ", "Q1: ", "* ", '"']),
-            st.sampled_from(["What is the budget", "Who uses it", "TBD", "", "Users are teachers"]),
+            st.sampled_from(["", "- ", "1. ", "Q1: ", "* ", '"', ".join(", "a = "]),
+            st.sampled_from(
+                [
+                    "What is the budget",
+                    "Who uses it",
+                    "TBD",
+                    "",
+                    "Users are teachers",
+                    "Why now",
+                    "Budget (monthly) is small",
+                    "12 34 56 ok",
+                    "Launch in Q3 2025",
+                ]
+            ),
             st.sampled_from(["", "?", ".", "??", '"', "\n- Why?"]),
         ),
     ),
     max_size=15,
 )
+
+
+def _sentence_like(text: str) -> bool:
+    chars = text.replace(" ", "")
+    letters = sum(char.isalpha() for char in chars)
+    code = any(part in text for part in ["(", ")", "{", "}", ";", "=", ".join", "</"])
+    return len(text.split()) >= 3 and letters / len(chars) >= 0.6 and not code
 
 
 @given(list_items)
@@ -528,6 +568,7 @@ def test_repair_questions_properties(items: list[str]) -> None:
     result = repair_questions(items)
     assert len(result.value) <= 5
     assert all(q.endswith("?") and not is_placeholder(q) for q in result.value)
+    assert all(_sentence_like(q) for q in result.value)
     keys = [dedupe_key(q) for q in result.value]
     assert len(set(keys)) == len(keys)
     assert repair_questions(result.value) == Repaired(result.value, ())
@@ -539,6 +580,7 @@ def test_repair_key_facts_properties(items: list[str]) -> None:
     result = repair_key_facts(items)
     assert len(result.value) <= 10
     assert not any(is_placeholder(fact) or "\n" in fact for fact in result.value)
+    assert all(_sentence_like(fact) for fact in result.value)
     keys = [dedupe_key(fact) for fact in result.value]
     assert len(set(keys)) == len(keys)
     assert repair_key_facts(result.value) == Repaired(result.value, ())
@@ -640,17 +682,262 @@ def test_clean_section_empty_is_unrepairable(text: str) -> None:
         clean(text)
 
 
+# SmolLM2-135M's own output for sections of a grocery-list app document.
+SMOL_QUOTED = (
+    '"A shared grocery list app for families is designed to make life easier. It helps '
+    'reduce food waste."\n\nThis product solves a problem that is currently affecting many '
+    'people worldwide."'
+)
+SMOL_META = (
+    '"The Shared grocery list app for families is a fantastic product that offers '
+    "convenience to busy parents.\"\n\nIn this version, I've added a few key features:\n"
+    "1. A clear description of the product that addresses various aspects of life\n"
+    "2. Specific examples of what the app does well"
+)
+SMOL_LIST = """Features:
+1. **Easier shopping**: With just a few taps you can browse the shelves.
+2. **Cost-effective**: You'll save money.
+3. **Personalized shopping recommendations**: You can choose from a wide range of products.
+4. **Elevate your eating habits**: You'll be able to make healthier choices.
+5. **Personalized shopping recommendations**: You can choose from a wide range of products \
+that are available.
+6. **Personalized shopping recommendations**: You can choose from a wide range of products.
+7. **Personalized shopping recommendations**: You can"""
+
+
+def test_clean_section_repairs_real_smollm_output() -> None:
+    assert clean(SMOL_QUOTED) == Repaired(
+        "A shared grocery list app for families is designed to make life easier. It helps "
+        "reduce food waste.\n\nThis product solves a problem that is currently affecting "
+        "many people worldwide.",
+        ("removed quotation marks around or at the edge of 2 paragraph(s)",),
+    )
+    assert clean(SMOL_META) == Repaired(
+        "The Shared grocery list app for families is a fantastic product that offers "
+        "convenience to busy parents.",
+        (
+            "removed quotation marks around or at the edge of 1 paragraph(s)",
+            "removed 1 sentence(s) where the model talked about its own answer",
+            "removed 2 list item(s) describing the model's own changes, not the product",
+        ),
+    )
+    result = clean(SMOL_LIST)
+    assert result.value == "\n".join(SMOL_LIST.split("\n")[:5])
+    assert result.fixes == ("removed 3 duplicate list item(s)",)
+
+
+@pytest.mark.parametrize(
+    ("text", "cleaned"),
+    [
+        ('"Families save time."', "Families save time."),
+        ("“Families save time.”", "Families save time."),
+        ('" Families\nsave time. "', "Families\nsave time."),
+        ('"Families save time.', "Families save time."),
+        ("“Families save time.", "Families save time."),
+        ("Families save time.”", "Families save time."),
+        ('The word "fast" matters."', 'The word "fast" matters.'),
+        ('"The word "fast" matters.', 'The word "fast" matters.'),
+        ('Intro.\n\n"', "Intro."),
+        ('Intro.\n\n"\nFamilies save time.', "Intro.\n\nFamilies save time."),
+    ],
+)
+def test_clean_section_strips_wrapping_and_stray_quotes(text: str, cleaned: str) -> None:
+    result = clean(text)
+    assert result.value == cleaned
+    assert result.fixes == ("removed quotation marks around or at the edge of 1 paragraph(s)",)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'He said "go."', '"Fast" is the word.', '"Fast" and "cheap"', '""Odd" quotes"',
+        'The app is "simple', '"Fast", "cheap" and "simple"', '- "quoted item',
+        '"```', '"# Not a heading', "> \"quoted\"",
+    ],
+)  # fmt: skip
+def test_clean_section_keeps_quotes_inside_sentences(text: str) -> None:
+    assert clean(text) == Repaired(text, ())
+
+
+def test_clean_section_drops_the_models_talk_about_its_answer() -> None:
+    text = (
+        "Sure! Here's the revised section:\n\nFamilies waste food every week.\n\n"
+        "Here is the updated version:\n1. **Lists**: Shared by the family.\n"
+        "2. **Sync**: Works offline.\n\nI hope this helps! Let me know if you need changes."
+    )
+    result = clean(text)
+    assert result.value == (
+        "Families waste food every week.\n\n1. **Lists**: Shared by the family.\n"
+        "2. **Sync**: Works offline."
+    )
+    assert result.fixes == ("removed 5 sentence(s) where the model talked about its own answer",)
+
+
+@pytest.mark.parametrize(
+    ("text", "cleaned"),
+    [
+        ("Sure, here is the section: Families waste food.", "Families waste food."),
+        ("Certainly! Families waste food.", "Families waste food."),
+        ("As an AI language model, I can help. Families waste food.", "Families waste food."),
+        ("**Note:** This section is a draft.\n\nFamilies waste food.", "Families waste food."),
+        ("Families waste food.\n\nFeel free to adjust the tone", "Families waste food."),
+        ("In this response, I describe the problem.\nFamilies waste food.", "Families waste food."),
+        (
+            "Here's what I came up with:\n\n- Shared lists\n- Reminders",
+            "- Shared lists\n- Reminders",
+        ),
+        (
+            "Intro.\n\nIn this version, I've made these changes:\n\n- Shorter\n- Clearer\n\n"
+            "Families waste food.",
+            "Intro.\n\nFamilies waste food.",
+        ),
+        (
+            "- Lists\nI have rewritten the list:\n- Sync\n- Tags",
+            "- Lists",
+        ),
+        ("I've added a tagline.\nFamilies waste food.", "Families waste food."),
+        ("I added a tagline: Families waste food.", "Families waste food."),
+    ],
+)
+def test_clean_section_meta_talk_examples(text: str, cleaned: str) -> None:
+    assert clean(text).value == cleaned
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "This section describes the flow.", "This section will cover sync.",
+        "Here is how families use the app:\n- Shared lists\n- Reminders",
+        "Certainly, cost matters.", "Sure-footed design matters.",
+        "In this version of the app, users can share lists.",
+        "- In this version, I've added x:", "Sure! # Not a heading.",
+        "Here is the revised section: - not a list",
+    ],
+)  # fmt: skip
+def test_clean_section_keeps_prose_that_only_looks_like_talk(text: str) -> None:
+    """Talk that is not about the answer, list items, and talk before Markdown syntax stay."""
+    assert clean(text) == Repaired(text, ())
+
+
+@pytest.mark.parametrize(
+    ("text", "cleaned", "fixes"),
+    [
+        (
+            "1. **Lists**: Share one.\n2. **lists:** Share two.\n3. **Sync**: Offline.",
+            "1. **Lists**: Share one.\n2. **Sync**: Offline.",
+            ("removed 1 duplicate list item(s)",
+             "renumbered 1 numbered list(s) after removing items"),
+        ),
+        (
+            "3. Alpha.\n4. ALPHA!\n5. Beta.",
+            "3. Alpha.\n4. Beta.",
+            ("removed 1 duplicate list item(s)",
+             "renumbered 1 numbered list(s) after removing items"),
+        ),
+        (
+            "1. Alpha one.\n\n2. Beta two.\n\n3. alpha, one!\n\n4. Gamma.",
+            "1. Alpha one.\n\n2. Beta two.\n\n3. Gamma.",
+            ("removed 1 duplicate list item(s)",
+             "renumbered 1 numbered list(s) after removing items"),
+        ),
+        (
+            "1. Alpha.\n2. Beta.\n3. Alpha.",
+            "1. Alpha.\n2. Beta.",
+            ("removed 1 duplicate list item(s)",),
+        ),
+        (
+            "- Shared lists\n- shared  lists!\n- **Sync** - Offline\n  - detail\n"
+            "- **Sync** - Again\n  - more detail\n- Tags",
+            "- Shared lists\n- **Sync** - Offline\n  - detail\n- Tags",
+            ("removed 2 duplicate list item(s)",),
+        ),
+    ],
+)  # fmt: skip
+def test_clean_section_removes_duplicate_list_items(
+    text: str, cleaned: str, fixes: tuple[str, ...]
+) -> None:
+    assert clean(text) == Repaired(cleaned, fixes)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "- **Families** share lists.\n- **Families** plan meals.",
+        "- Same.\n* Same.\n+ Same.",
+        "1. Same.\n1) Same.",
+        "- Same.\n\nBetween.\n\n- Other.\n\n1. Same.",
+        "- ...\n- ...",
+        "- a\n- - -\n- b",
+        "```\n- Same.\n- Same.\n```",
+    ],
+)
+def test_clean_section_keeps_items_of_different_lists_or_not_repeated(text: str) -> None:
+    assert clean(text) == Repaired(text, ())
+
+
+@pytest.mark.parametrize(
+    ("text", "cleaned"),
+    [
+        ("Intro.\n\n1. **Lists**: Shared by all.\n2. **Reminders**: You can",
+         "Intro.\n\n1. **Lists**: Shared by all."),
+        ("- **Lists**: Shared by all.\n- **Sync**: Works", "- **Lists**: Shared by all."),
+        ("1. **Lists**: Shared by all.\n2. **Sync**:", "1. **Lists**: Shared by all."),
+        ("1. **Lists**: Shared.\n2. **Sync:**", "1. **Lists**: Shared."),
+        ("Intro.\n\n- Share lists with", "Intro."),
+        ("- Lists.\n- Sync across every device of the", "- Lists."),
+        ("- One.\n\n- Two and", "- One."),
+    ],
+)  # fmt: skip
+def test_clean_section_drops_a_cut_off_last_list_item(text: str, cleaned: str) -> None:
+    result = clean(text)
+    assert result.value == cleaned
+    assert result.fixes == ("removed a trailing list item that was cut off",)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "- **Lists**: shared\n- **Sync**: offline",
+        "- Shared lists\n- Reminders\n- Offline mode",
+        "- **Lists**: Shared by all.\n- **Sync**: Works offline for all members at once",
+        "- **Lists**: shared",
+        "- **Lists**: Shared.\n- **Sync**: Works offline too.\n- **Tags**: Colours.",
+        "- **Lists**: Shared by all.\n- **Sync**: You can\n\nClosing words.",
+        "- **Lists**: Shared by all.\n- **Sync**: You can\n\n```\ncode\n```",
+        "Intro.\n\n- Share lists with\n\nClosing words.",
+    ],
+)
+def test_clean_section_keeps_list_items_that_are_not_cut_off(text: str) -> None:
+    assert clean(text) == Repaired(text, ())
+
+
 MARKDOWN_LINES = [
     "# Problem statement", "## Overview", "### Detail", "**Problem statement**", "",
     "It is fast.", "It is fast. It is fast. It is fast.", "The sync uses a", "Done!",
     "- item", "1. step", "| a | b |", "|---|---|", "---", "> quote", "    indented",
     "```mermaid", "```", "~~~", "graph TD", "A --> B", "```markdown", "trailing   ",
+    '"Quoted paragraph."', "“Curly stray", 'stray end."', '"```', '"# x', '"',
+    "In this version, I've added a few key features:", "Here's the revised section:",
+    "I hope this helps!", "Sure! Families share lists.", "Sure! - item", "Note: this section",
+    "1. **Easy**: You can shop.", "2. **Easy**: You can", "- **Cost**: Cheap.", "- same item",
+    "- Same item!", "3. You can", "* star item", "  - nested", "1) other kind", "- **Cut**:",
 ]  # fmt: skip
 markdown_lines = st.lists(
     st.sampled_from(MARKDOWN_LINES)
     | st.text(alphabet=st.characters(codec="ascii", exclude_categories=["Cc"]), max_size=30),
     max_size=25,
 )
+
+
+def _list_keys(text: str) -> list[list[str]]:
+    """The dedupe keys of every list's items, as the repair's own parser sees them."""
+    from jeex.agents.repair_blocks import _find_lists, _item_text
+    from jeex.agents.repair_markdown import _parse
+
+    blocks = _parse(text)[0]
+    return [
+        [dedupe_key(_item_text(blocks, item)) for item in items] for items in _find_lists(blocks)
+    ]
 
 
 def _code_blocks(text: str) -> list[str]:
@@ -669,6 +956,9 @@ def test_clean_section_is_idempotent_and_never_touches_code(lines: list[str]) ->
     for block in _code_blocks(text):
         body = block.rstrip().split("\n")[1:]
         assert "\n".join(body).rstrip() in result.value
+    for keys in _list_keys(result.value):
+        words = [key for key in keys if key]
+        assert len(set(words)) == len(words)
 
 
 @given(markdown_lines)

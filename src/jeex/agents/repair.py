@@ -30,7 +30,8 @@ Epic plan decisions (`repair_epics`):
 * Estimates are clamped into 1..365 days; a missing estimate stays None.
 
 The text rules, the question / key-fact rules and the result types live in
-`agents.repair_text`, the section Markdown rules in `agents.repair_markdown`;
+`agents.repair_text`, the section Markdown rules in `agents.repair_markdown`
+(quotes, model talk and list rules in `agents.repair_blocks`);
 this module re-exports the public names, so callers import from here only.
 """
 

@@ -5,16 +5,27 @@ heading (the renderer already writes ``## {title}``), loops on the same
 paragraph or sentence, and stops mid-sentence when it runs out of tokens.
 The rules work on blocks (paragraphs separated by blank lines, and fenced code
 blocks); a fenced block is never edited, so tables, lists and Mermaid diagrams
-survive. The rules are repeated until nothing changes, which makes the result
-idempotent: a cleaned section cleans to itself.
+survive. The rules for quotes, the model's talk about its answer and broken
+lists live in `agents.repair_blocks` and run in the same passes. The rules are
+repeated until nothing changes, which makes the result idempotent: a cleaned
+section cleans to itself.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
 
+from jeex.agents.repair_blocks import (
+    CLOSERS,
+    RULE,
+    Block,
+    drop_cut_item,
+    drop_duplicate_items,
+    drop_meta_talk,
+    is_prose,
+    strip_edge_quotes,
+)
 from jeex.agents.repair_text import clean_title, dedupe_key
 
 _FENCE_OPEN = re.compile(r"^\s*(`{3,}|~{3,})\s*([^`]*?)\s*$")
@@ -22,20 +33,9 @@ _FENCE_CLOSE = re.compile(r"^\s*(`{3,}|~{3,})\s*$")
 _TITLE_LINE = re.compile(r"^ {0,3}(?:(#{1,6})(?:\s+(.*?))?\s*#*|\*\*([^*]+)\*\*:?)\s*$")
 _TOP_HEADING = re.compile(r"^ {0,3}#{1,2}(?=\s|$)")
 _ANY_HEADING = re.compile(r"^ {0,3}#{1,6}(?:\s|$)")
-_RULE = re.compile(r"^ {0,3}([-*_])(?:\s*\1){2,}\s*$")
-_NOT_PROSE = re.compile(r"^(?: {4}|\t|\s*(?:[-*+>|<]|\d+[.)]\s|#{1,6}(?:\s|$)|```|~~~))")
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]*_]*(?=\s)")
-_CLOSERS = "\"'”’)]*_"
 _WRAPPER_INFOS = frozenset({"markdown", "md"})
 _LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t]*\n)+")
-
-
-@dataclass
-class _Block:
-    """A paragraph (``code`` false) or a fenced code block with its fence lines."""
-
-    lines: list[str]
-    code: bool
 
 
 def _opening_fence(line: str) -> str | None:
@@ -48,31 +48,31 @@ def _closes(line: str, fence: str) -> bool:
     return match is not None and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence)
 
 
-def _parse(text: str) -> tuple[list[_Block], str | None]:
+def _parse(text: str) -> tuple[list[Block], str | None]:
     """Split into blocks; also return the fence left open by a truncated answer."""
-    blocks: list[_Block] = []
+    blocks: list[Block] = []
     current: list[str] = []
     fence: str | None = None
     for line in text.split("\n"):
         if fence is not None:
             current.append(line)
             if _closes(line, fence):
-                blocks.append(_Block(current, code=True))
+                blocks.append(Block(current, code=True))
                 current, fence = [], None
         elif (opener := _opening_fence(line)) is not None:
-            blocks.extend([_Block(current, code=False)] if current else [])
+            blocks.extend([Block(current, code=False)] if current else [])
             current, fence = [line], opener
         elif line.strip():
             current.append(line.rstrip())
         elif current:
-            blocks.append(_Block(current, code=False))
+            blocks.append(Block(current, code=False))
             current = []
     if current:
-        blocks.append(_Block(current, code=fence is not None))
+        blocks.append(Block(current, code=fence is not None))
     return blocks, fence
 
 
-def _render(blocks: list[_Block]) -> str:
+def _render(blocks: list[Block]) -> str:
     return "\n\n".join("\n".join(block.lines) for block in blocks).rstrip()
 
 
@@ -102,7 +102,7 @@ def _wrapped_body(text: str) -> str | None:
     return "\n".join(body) if info in _WRAPPER_INFOS or (not info and has_heading) else None
 
 
-def _drop_leading_headings(blocks: list[_Block], title: str, fixes: Counter[str]) -> None:
+def _drop_leading_headings(blocks: list[Block], title: str, fixes: Counter[str]) -> None:
     """Drop the heading that repeats the section title, or a leading H1/H2 of its own."""
     wanted = dedupe_key(clean_title(title))
     removed = 0
@@ -122,7 +122,7 @@ def _drop_leading_headings(blocks: list[_Block], title: str, fixes: Counter[str]
         fixes["heading"] += 1
 
 
-def _demote_headings(blocks: list[_Block], fixes: Counter[str]) -> None:
+def _demote_headings(blocks: list[Block], fixes: Counter[str]) -> None:
     """Keep the document outline: a section's own headings sit below its ``##``."""
     for block in blocks:
         if block.code:
@@ -133,15 +133,9 @@ def _demote_headings(blocks: list[_Block], fixes: Counter[str]) -> None:
                 fixes["demoted"] += 1
 
 
-def _is_prose(block: _Block) -> bool:
-    return not block.code and not any(
-        _NOT_PROSE.match(line) or _RULE.match(line) for line in block.lines
-    )
-
-
-def _collapse_repeated_sentences(blocks: list[_Block], fixes: Counter[str]) -> None:
+def _collapse_repeated_sentences(blocks: list[Block], fixes: Counter[str]) -> None:
     """Collapse a sentence said three or more times in a row: the model looped."""
-    for block in filter(_is_prose, blocks):
+    for block in filter(is_prose, blocks):
         sentences = re.split(r"(?<=[.!?])\s+", " ".join(line.strip() for line in block.lines))
         kept: list[str] = []
         run = 0
@@ -157,16 +151,16 @@ def _collapse_repeated_sentences(blocks: list[_Block], fixes: Counter[str]) -> N
             block.lines = [" ".join(kept)]
 
 
-def _drop_trailing_fragment(blocks: list[_Block], fixes: Counter[str]) -> None:
+def _drop_trailing_fragment(blocks: list[Block], fixes: Counter[str]) -> None:
     """Cut the half sentence left when the model ran out of tokens.
 
     Only when a complete sentence precedes it in the same paragraph: a last
     paragraph without any sentence end may be a label, so it is kept.
     """
-    if not blocks or not _is_prose(blocks[-1]):
+    if not blocks or not is_prose(blocks[-1]):
         return
     text = "\n".join(blocks[-1].lines)
-    if text.rstrip(_CLOSERS).endswith((".", "!", "?", ":", "…")):
+    if text.rstrip(CLOSERS).endswith((".", "!", "?", ":", "…")):
         return
     ends = list(_SENTENCE_END.finditer(text))
     if ends:
@@ -174,13 +168,13 @@ def _drop_trailing_fragment(blocks: list[_Block], fixes: Counter[str]) -> None:
         fixes["fragment"] += 1
 
 
-def _drop_duplicate_paragraphs(blocks: list[_Block], fixes: Counter[str]) -> None:
+def _drop_duplicate_paragraphs(blocks: list[Block], fixes: Counter[str]) -> None:
     """Remove a paragraph the model already wrote; code blocks and rules are kept."""
     seen: set[str] = set()
-    kept: list[_Block] = []
+    kept: list[Block] = []
     for block in blocks:
         key = "\n".join(block.lines)
-        if block.code or _RULE.match(key) or key not in seen:
+        if block.code or RULE.match(key) or key not in seen:
             kept.append(block)
             seen.add(key)
         else:
@@ -199,10 +193,14 @@ def _clean_once(text: str, title: str, fixes: Counter[str]) -> str:
     if open_fence is not None:
         blocks[-1].lines.append(open_fence)
         fixes["fence"] += 1
+    strip_edge_quotes(blocks, fixes)
+    drop_meta_talk(blocks, fixes)
     _drop_leading_headings(blocks, title, fixes)
     _demote_headings(blocks, fixes)
     _collapse_repeated_sentences(blocks, fixes)
     _drop_trailing_fragment(blocks, fixes)
+    drop_duplicate_items(blocks, fixes)
+    drop_cut_item(blocks, fixes)
     _drop_duplicate_paragraphs(blocks, fixes)
     return _render(blocks)
 
@@ -215,6 +213,12 @@ _MESSAGES = {
     "sentence": "collapsed {n} sentence(s) repeated three or more times in a row",
     "fragment": "removed a trailing incomplete sentence",
     "duplicate": "removed {n} duplicate paragraph(s)",
+    "quotes": "removed quotation marks around or at the edge of {n} paragraph(s)",
+    "meta": "removed {n} sentence(s) where the model talked about its own answer",
+    "meta_list": "removed {n} list item(s) describing the model's own changes, not the product",
+    "item": "removed {n} duplicate list item(s)",
+    "renumbered": "renumbered {n} numbered list(s) after removing items",
+    "cut_item": "removed a trailing list item that was cut off",
 }
 
 

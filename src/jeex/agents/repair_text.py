@@ -220,6 +220,8 @@ _ITEM_MESSAGES = {
     "split": "split {n} multi-line {noun} item(s) into one {noun} per line",
     "cleaned": "stripped list markers, quotes or extra whitespace from {n} {noun}(s)",
     "placeholder": "dropped {n} empty or placeholder {noun}(s)",
+    "fragment": "dropped {n} {noun}(s) that were not sentences (under 3 words, mostly symbols,"
+    " or code)",
     "finished": "ended {n} {noun}(s) with a single question mark",
     "duplicate": "removed {n} duplicate {noun}(s)",
     "capped": "dropped {n} {noun}(s) beyond the limit of {limit}",
@@ -236,10 +238,27 @@ def _split_lines(items: Iterable[str], counts: Counter[str]) -> list[str]:
     return lines
 
 
+_CODE_FRAGMENTS = ("(", ")", "{", "}", ";", "=", ".join", "</")
+
+
+def _is_sentence_like(text: str) -> bool:
+    """At least 3 words, at least 60% letters among non-space characters, and no code.
+
+    Broken JSON leaves fragments such as ``.join(`` in a list of facts.
+    """
+    chars = [char for char in text if not char.isspace()]
+    letters = sum(char.isalpha() for char in chars)
+    return (
+        len(text.split()) >= 3
+        and letters * 5 >= len(chars) * 3
+        and not any(fragment in text for fragment in _CODE_FRAGMENTS)
+    )
+
+
 def _repair_items(
     items: list[str], *, limit: int, noun: str, finish: Callable[[str], str]
 ) -> Repaired[list[str]]:
-    """The shared list rules: clean, drop filler, finish, dedupe, cap."""
+    """The shared list rules: clean, drop filler and fragments, finish, dedupe, cap."""
     counts: Counter[str] = Counter()
     kept: list[str] = []
     seen: set[str] = set()
@@ -250,6 +269,9 @@ def _repair_items(
             counts["placeholder"] += 1
             continue
         finished = finish(text)
+        if not _is_sentence_like(finished):
+            counts["fragment"] += 1
+            continue
         counts["finished"] += finished != text
         key = dedupe_key(finished)
         counts["duplicate"] += key in seen
