@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from fakellm import ScriptedLLM
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fakellm import ScriptedLLM
 from jeex.config import Settings
 from jeex.db.bootstrap import prepare
 from jeex.db.session import Database

@@ -787,7 +787,7 @@ def test_p6_key_checker_flags_a_global_unique_and_a_bare_fk(owner: sa.Engine) ->
     with owner.connect() as conn:
         tx = conn.begin()
         try:
-            conn.exec_driver_sql("create unique index rls_bad_uq on projects (slug)")
+            conn.exec_driver_sql("create unique index rls_bad_uq on projects (slug, id)")
             conn.exec_driver_sql("create unique index rls_bad_id on projects (id)")
             conn.exec_driver_sql(
                 "alter table exports add constraint rls_bad_fk "

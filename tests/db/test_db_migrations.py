@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError
 
 from jeex.config import Settings
 from jeex.db import migrate
-from jeex.db.bootstrap import check_app_role, prepare
+from jeex.db.bootstrap import BOOTSTRAP_LOCK_KEY, check_app_role, owner_connection, prepare
 from jeex.db.models import Base
 from jeex.db.urls import DatabaseUrls
 
@@ -249,3 +249,16 @@ def test_concurrent_prepare_is_serialised(target: tuple[URL, str]) -> None:
         for future in futures:
             future.result(timeout=60)  # re-raises whatever failed in the thread
     assert_prepared(url, role)
+
+
+def test_failed_bootstrap_work_keeps_its_error_and_releases_the_lock(empty_db: URL) -> None:
+    with pytest.raises(DBAPIError) as failed, owner_connection(empty_db) as conn:
+        conn.execute(text("select 1 / 0"))
+    # the real error, not "current transaction is aborted" from the unlock
+    assert failed.value.orig.sqlstate == "22012"  # type: ignore[union-attr]
+    other = sa.create_engine(empty_db, poolclass=sa.NullPool)
+    with other.connect() as conn:
+        lock = sa.func.pg_try_advisory_lock(BOOTSTRAP_LOCK_KEY)
+        assert conn.execute(sa.select(lock)).scalar_one() is True
+        conn.execute(sa.select(sa.func.pg_advisory_unlock(BOOTSTRAP_LOCK_KEY)))
+    other.dispose()

@@ -77,6 +77,11 @@ def owner_connection(url: URL) -> Iterator[Connection]:
             conn.commit()
             try:
                 yield conn
+            except BaseException:
+                # An error leaves the transaction aborted: end it, or the unlock below
+                # fails too and its error replaces the real one.
+                conn.rollback()
+                raise
             finally:
                 conn.execute(sa.select(sa.func.pg_advisory_unlock(BOOTSTRAP_LOCK_KEY)))
                 conn.commit()
@@ -136,6 +141,16 @@ def check_app_role(conn: Connection) -> None:
     ).scalar_one()
     if owned:
         raise DatabaseUnsafe("the application role owns tables; row-level security would not apply")
+    memberships = conn.execute(
+        sa.text(
+            "select count(*) from pg_auth_members "
+            "where member = (select oid from pg_roles where rolname = current_user)"
+        )
+    ).scalar_one()
+    if memberships:
+        raise DatabaseUnsafe(
+            "the application role is a member of other roles and could act as their owner"
+        )
 
 
 def prepare(urls: DatabaseUrls, settings: Settings) -> None:

@@ -41,9 +41,9 @@ class Database:
 
     def __init__(self, url: URL, *, pool_size: int = 5, **engine_kw: Any) -> None:
         self.url = url
-        self.engine: AsyncEngine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, **engine_kw
-        )
+        engine_kw.setdefault("max_overflow", pool_size)
+        engine_kw.setdefault("pool_pre_ping", True)
+        self.engine: AsyncEngine = create_async_engine(url, pool_size=pool_size, **engine_kw)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager
