@@ -22,7 +22,7 @@ def summary_rows(
         meta = doc.metadata_
         rows.append(
             {
-                "file": str(path.relative_to(package.root.parent)),
+                "file": path.relative_to(package.root).as_posix(),
                 "document_type": doc.document_type,
                 "epic_number": doc.epic_number,
                 "version": doc.version,

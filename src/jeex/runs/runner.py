@@ -51,7 +51,9 @@ class RunnerDeps:
     settings: Settings
 
 
-async def _start(deps: RunnerDeps, tenant_id: uuid.UUID, run_id: uuid.UUID) -> RunContext | None:
+async def _start(
+    deps: RunnerDeps, tenant_id: uuid.UUID, run_id: uuid.UUID, observer: RunObserver
+) -> RunContext | None:
     async with deps.db.tenant_session(tenant_id) as session:
         run = await runs_service.get_or_raise(session, run_id)
         if run.status == "completed":
@@ -86,6 +88,7 @@ async def _start(deps: RunnerDeps, tenant_id: uuid.UUID, run_id: uuid.UUID) -> R
                 clarifications=step_input.user_clarifications,
             ),
             created_by=run.created_by,
+            observer=observer,
         )
         event = "run.resumed" if resumed else "run.started"
         await _emit_status(ctx, session, event, {"step": run.step, "attempt": run.attempts})
@@ -135,11 +138,10 @@ async def execute_run(
     observer: RunObserver | None = None,
 ) -> Run:
     """Run (or continue) one step; returns the finished run, raises on failure."""
-    ctx = await _start(deps, tenant_id, run_id)
+    ctx = await _start(deps, tenant_id, run_id, observer or NullObserver())
     if ctx is None:
         async with deps.db.tenant_session(tenant_id) as session:
             return await runs_service.get_or_raise(session, run_id)
-    ctx.observer = observer or NullObserver()
     structlog.contextvars.bind_contextvars(run_id=str(run_id), tenant_id=str(tenant_id))
     try:
         output = await AGENTS[ctx.step](ctx).run()
