@@ -48,3 +48,11 @@ def test_no_object_is_an_error(text: str) -> None:
 @given(st.dictionaries(st.text(max_size=8), st.lists(st.text(max_size=20), max_size=4), max_size=4))
 def test_valid_json_round_trips(value: dict[str, list[str]]) -> None:
     assert loads_lenient(json.dumps(value)) == value
+
+
+def test_markdown_copied_into_key_facts_is_dropped() -> None:
+    from jeex.agents.repair import repair_key_facts
+
+    facts = ["# Implementation plan for Groceries", "| Component | Role |",
+             "Families share one grocery list", "> quoted line from the text"]  # fmt: skip
+    assert repair_key_facts(facts).value == ["Families share one grocery list"]

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from jeex.agents import prompts
 from jeex.agents.budget import context_budget_chars, earlier_context
 from jeex.agents.contracts import ChecklistItem, RawExtraction, StepOutput
+from jeex.agents.diagram import components, flowchart
 from jeex.agents.document import assemble, review_block
 from jeex.agents.quality import (
     WrittenSection,
@@ -41,6 +42,23 @@ def parse_extraction(data: Any) -> Repaired[RawExtraction]:
     questions = repair_questions(raw.suggested_questions)
     value = RawExtraction(key_facts=facts.value, suggested_questions=questions.value)
     return Repaired(value, facts.fixes + questions.fixes)
+
+
+def complete_diagrams(sections: Sequence[WrittenSection]) -> list[WrittenSection]:
+    """Mermaid sections without a diagram get one drawn from the document's component list.
+
+    The checklist is taken before this, so it still says the model wrote no diagram.
+    """
+    listed = [item for s in sections if s.spec.kind == "list" for item in components(s.content)]
+    completed = []
+    for section in sections:
+        if section.spec.kind == "mermaid" and "```mermaid" not in section.content:
+            drawn = flowchart(listed)
+            if drawn is not None:
+                note = "_Drawn from the Components section: the model wrote no diagram._"
+                section = WrittenSection(spec=section.spec, content=f"{drawn}\n\n{note}")
+        completed.append(section)
+    return completed
 
 
 class DocumentAgent:
@@ -133,11 +151,11 @@ class DocumentAgent:
         await self.load_reference()
         title = self.document_title()
         sections, usage = await self.write_sections(self.template, title=title, key_prefix="")
+        checklist = self.checklist(sections)
+        sections = complete_diagrams(sections)
         draft = assemble(title=title, sections=sections)
         extraction = await self.extract(draft, position=len(sections))
-        checklist = self.checklist(sections) + check_extraction(
-            extraction.value.key_facts, extraction.fixes
-        )
+        checklist += check_extraction(extraction.value.key_facts, extraction.fixes)
         return await self.finish(title, sections, extraction, checklist, usage)
 
     async def finish(

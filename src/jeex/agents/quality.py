@@ -71,7 +71,11 @@ def check_sections(sections: Sequence[WrittenSection], expected: int) -> list[Ch
 
 def check_mermaid(sections: Sequence[WrittenSection]) -> ChecklistItem:
     has_diagram = any("```mermaid" in s.content for s in sections)
-    return ChecklistItem(item="Contains a Mermaid diagram", passed=has_diagram)
+    return ChecklistItem(
+        item="The model wrote a Mermaid diagram",
+        passed=has_diagram,
+        detail="" if has_diagram else "none written; one is drawn from the component list",
+    )
 
 
 def check_extraction(key_facts: Sequence[str], fixes: Sequence[str]) -> list[ChecklistItem]:

@@ -239,10 +239,12 @@ def _split_lines(items: Iterable[str], counts: Counter[str]) -> list[str]:
 
 
 _CODE_FRAGMENTS = ("(", ")", "{", "}", ";", "=", ".join", "</")
+#: Markdown structure copied out of the document is not a fact: headings, tables, rules.
+_MARKUP_STARTS = ("#", "|", "---", "***", "```", ">")
 
 
 def _is_sentence_like(text: str) -> bool:
-    """At least 3 words, at least 60% letters among non-space characters, and no code.
+    """At least 3 words, 60% letters among non-space characters, no code, no Markdown markup.
 
     Broken JSON leaves fragments such as ``.join(`` in a list of facts.
     """
@@ -252,6 +254,7 @@ def _is_sentence_like(text: str) -> bool:
         len(text.split()) >= 3
         and letters * 5 >= len(chars) * 3
         and not any(fragment in text for fragment in _CODE_FRAGMENTS)
+        and not text.lstrip().startswith(_MARKUP_STARTS)
     )
 
 

@@ -137,7 +137,7 @@ class RunContext:
         """Stream one prose section (skipped when already done); one retry if it comes out empty."""
         row = await self._begin(key, position, title)
         if row is not None:
-            return SectionResult(content=row.content, usage=Usage(), reused=True)
+            return SectionResult(content=row.content, usage=_recorded_usage(row), reused=True)
         usage = Usage()
         for _attempt in range(2):
             text, call_usage = await self._stream(key, messages, max_tokens)
@@ -274,6 +274,14 @@ class RunContext:
                 },
             )
         return document
+
+
+def _recorded_usage(row: Any) -> Usage:
+    """What a section cost when it was written, so a resumed document still counts it."""
+    seconds = 0.0
+    if row.started_at is not None and row.finished_at is not None:
+        seconds = (row.finished_at - row.started_at).total_seconds()
+    return Usage(tokens_in=row.tokens_in, tokens_out=row.tokens_out, seconds=seconds)
 
 
 def _short(exc: BaseException) -> str:
