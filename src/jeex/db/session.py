@@ -10,6 +10,7 @@ runner commit section by section without losing its tenant.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -47,10 +48,10 @@ class Database:
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager
-    async def tenant_session(self, tenant_id: uuid.UUID) -> AsyncIterator[AsyncSession]:
-        """A session bound to one tenant; commits on success, rolls back on error."""
+    async def _transaction(self, tenant_id: uuid.UUID | None) -> AsyncIterator[AsyncSession]:
         async with self.sessionmaker() as session:
-            session.info[TENANT_KEY] = tenant_id
+            if tenant_id is not None:
+                session.info[TENANT_KEY] = tenant_id
             try:
                 yield session
                 await session.commit()
@@ -58,16 +59,15 @@ class Database:
                 await session.rollback()
                 raise
 
-    @asynccontextmanager
-    async def global_session(self) -> AsyncIterator[AsyncSession]:
+    def tenant_session(
+        self, tenant_id: uuid.UUID
+    ) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
+        """A session bound to one tenant; commits on success, rolls back on error."""
+        return self._transaction(tenant_id)
+
+    def global_session(self) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
         """A session with no tenant: sees only the global tables (tenants, users)."""
-        async with self.sessionmaker() as session:
-            try:
-                yield session
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                raise
+        return self._transaction(None)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
