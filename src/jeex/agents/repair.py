@@ -139,9 +139,25 @@ def _clamp_estimate(days: int | None, title: str, fixes: list[str]) -> int | Non
     return clamped
 
 
+MAX_TERM_WORDS = 4
+_TERM_TITLE = re.compile(r"^([^:]{3,60}):\s+(\S.*)$")
+
+
+def _split_sentence_title(title: str, goal: str) -> tuple[str, str]:
+    """A weak model writes "Sync: lists stay in step on every phone" as a title.
+
+    The short term before the colon (at most four words) is the title; the rest becomes
+    the goal when the goal is empty.
+    """
+    match = _TERM_TITLE.match(title)
+    if match and len(match.group(1).split()) <= MAX_TERM_WORDS:
+        title, goal = match.group(1), goal or match.group(2)
+    return clean_title(title), goal
+
+
 def _clean_draft(raw: RawEpic, fixes: list[str]) -> _Draft | None:
     """Clean one epic's fields; None when its title is filler and the epic is dropped."""
-    title = clean_title(raw.title)
+    title, goal = _split_sentence_title(clean_title(raw.title), raw.goal)
     if is_placeholder(title):
         fixes.append(f"dropped an epic with the empty or placeholder title {_quote(raw.title)}")
         return None
@@ -149,7 +165,7 @@ def _clean_draft(raw: RawEpic, fixes: list[str]) -> _Draft | None:
         fixes.append(f"cleaned the epic title {_quote(raw.title)} to {_quote(title)}")
     return _Draft(
         title=title,
-        goal=_clean_goal(raw.goal, title, fixes),
+        goal=_clean_goal(goal, title, fixes),
         raw_number=raw.number,
         depends_on=list(raw.depends_on),
         estimate_days=_clamp_estimate(raw.estimate_days, title, fixes),

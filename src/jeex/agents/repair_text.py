@@ -223,6 +223,7 @@ _ITEM_MESSAGES = {
     "fragment": "dropped {n} {noun}(s) that were not sentences (under 3 words, mostly symbols,"
     " or code)",
     "finished": "ended {n} {noun}(s) with a single question mark",
+    "statement": "dropped {n} {noun}(s) that were statements, not questions",
     "duplicate": "removed {n} duplicate {noun}(s)",
     "capped": "dropped {n} {noun}(s) beyond the limit of {limit}",
 }
@@ -272,6 +273,9 @@ def _repair_items(
             counts["placeholder"] += 1
             continue
         finished = finish(text)
+        if not finished:
+            counts["statement"] += 1
+            continue
         if not _is_sentence_like(finished):
             counts["fragment"] += 1
             continue
@@ -288,8 +292,21 @@ def _repair_items(
     return Repaired(kept[:limit], tuple(fixes))
 
 
+_TRAILING_PUNCTUATION = re.compile(r"[\s.,;:!?？…]*$")
+
+
 def _as_question(text: str) -> str:
-    return text.rstrip(" .,;:!?…") + "?"
+    """A question keeps one question mark; a statement is not a question and is dropped.
+
+    Appending "?" to "the team has taken great care" would invent a question nobody asked.
+    """
+    trailing = _TRAILING_PUNCTUATION.search(text)
+    ending = trailing.group() if trailing else ""
+    if "?" not in ending and "？" not in ending:
+        return ""
+    body = text[: len(text) - len(ending)]
+    mark = "？" if "？" in ending and "?" not in ending else "?"
+    return body[:1].upper() + body[1:] + mark
 
 
 def repair_questions(questions: list[str], *, limit: int = 5) -> Repaired[list[str]]:
