@@ -160,6 +160,7 @@ def _run_row(run: Any) -> dict[str, Any]:
         "cost": str(run.cost),
         "model": run.model,
         "error": run.error,
+        "desired_state": run.desired_state,
         "correlation_id": str(run.correlation_id),
         "created_at": run.created_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
@@ -195,12 +196,7 @@ def runs_show(
     """One run with its sections."""
 
     async def work(db: Database, principal: Principal) -> dict[str, Any]:
-        try:
-            run_id = uuid.UUID(run)
-        except ValueError:
-            from jeex.errors import InvalidInput
-
-            raise InvalidInput(f"{run!r} is not a run id") from None
+        run_id = _parse_run_id(run)
         async with db.tenant_session(principal.tenant_id) as session:
             found = await runs_service.get_or_raise(session, run_id)
             sections = await runs_service.list_sections(session, run_id)
@@ -232,3 +228,58 @@ def runs_show(
     )
     columns = ["key", "title", "status", "attempts", "words", "tokens_out"]
     stdout.print(_table("Sections", columns, [[s[c] for c in columns] for s in result["sections"]]))
+
+
+def _parse_run_id(run: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(run)
+    except ValueError:
+        from jeex.errors import InvalidInput
+
+        raise InvalidInput(f"{run!r} is not a run id") from None
+
+
+def _change(
+    run: str, action: Callable[[Any, uuid.UUID], Awaitable[Any]], json_output: bool
+) -> None:
+    async def work(db: Database, principal: Principal) -> dict[str, Any]:
+        run_id = _parse_run_id(run)
+        async with db.tenant_session(principal.tenant_id) as session:
+            changed = await action(session, run_id)
+            return _run_row(changed)
+
+    result = _with_db(work)
+    if json_output:
+        print_json(result)
+        return
+    stdout.print(
+        f"run {result['id']}: {result['status']} (desired: {result['desired_state']})",
+        highlight=False,
+    )
+
+
+RunArgument = Annotated[str, typer.Argument(help="Run id.")]
+
+
+@runs_app.command("pause")
+def runs_pause(run: RunArgument, json_output: JsonOption = False) -> None:
+    """Pause a run; a running one stops after its current section."""
+    _change(run, runs_service.pause, json_output)
+
+
+@runs_app.command("resume")
+def runs_resume(run: RunArgument, json_output: JsonOption = False) -> None:
+    """Queue a paused run again; it continues from its first unfinished section."""
+    _change(run, runs_service.resume, json_output)
+
+
+@runs_app.command("cancel")
+def runs_cancel(run: RunArgument, json_output: JsonOption = False) -> None:
+    """Cancel a run; a running one is aborted within seconds, finished sections stay."""
+    _change(run, runs_service.cancel, json_output)
+
+
+@runs_app.command("retry")
+def runs_retry(run: RunArgument, json_output: JsonOption = False) -> None:
+    """Queue a failed or cancelled run again, from its first unfinished section."""
+    _change(run, runs_service.retry, json_output)
