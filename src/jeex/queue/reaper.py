@@ -37,6 +37,12 @@ _ORPHANS = text(
 _WAITING = text("select 1 from procrastinate_jobs where lock = :lock and status = 'todo'")
 _FINISH = text("select procrastinate_finish_job_v1(:id, 'failed', false)")
 _RETRY = text("select procrastinate_retry_job_v2(:id, now(), null, null, null)")
+_PRUNE_JOBS = text(
+    "delete from procrastinate_jobs where status in ('succeeded', 'failed', 'cancelled', "
+    "'aborted') and id in (select job_id from procrastinate_events group by job_id "
+    "having max(at) < now() - make_interval(hours => :hours))"
+)
+PRUNE_EVERY_SECONDS = 600.0
 # procrastinate's NOTIFY fires on insert only: wake the workers for a retried job too.
 _WAKE = text("select pg_notify(:channel, :payload)")
 
@@ -86,7 +92,6 @@ async def _reap(session: AsyncSession, row: object, settings: Settings) -> Reape
 
 async def _fail_run(db: Database, item: Reaped, attempts: int) -> None:
     from jeex.runs import service as runs_service
-    from jeex.runs.tasks import _event
 
     assert item.tenant_id is not None
     assert item.run_id is not None
@@ -95,12 +100,24 @@ async def _fail_run(db: Database, item: Reaped, attempts: int) -> None:
         run = await runs_service.get_or_raise(session, uuid.UUID(item.run_id))
         if run.status not in runs_service.TERMINAL:
             await runs_service.set_status(session, run, "failed", error=message)
-            await _event(session, run, "run.failed", {"error": message})
+            await runs_service.emit(session, run, "run.failed", error=message)
+
+
+async def prune(db: Database, settings: Settings) -> None:
+    """Delete finished jobs older than the retention period (the runs keep the history)."""
+    async with db.global_session() as session:
+        if (await session.execute(_TRY_LOCK, {"key": SWEEP_LOCK_KEY})).scalar_one():
+            await session.execute(_PRUNE_JOBS, {"hours": settings.queue_job_retention_hours})
 
 
 async def sweep_forever(db: Database, settings: Settings) -> None:
     """The worker's side task: sweep every heartbeat interval, never die of an error."""
+    loop = asyncio.get_running_loop()
+    pruned_at = loop.time()
     while True:
         with contextlib.suppress(Exception):
             await sweep(db, settings)
+            if loop.time() - pruned_at > PRUNE_EVERY_SECONDS:
+                pruned_at = loop.time()
+                await prune(db, settings)
         await asyncio.sleep(settings.queue_heartbeat_seconds)

@@ -136,12 +136,17 @@ def _refuse(run: Run, action: str, hint: str = "") -> InvalidTransition:
 async def settle(session: AsyncSession, run: Run, status: str) -> None:
     """A run no worker is executing takes its new state (paused, cancelled) and its event."""
     await set_status(session, run, status)
+    await emit(session, run, f"run.{status}")
+
+
+async def emit(session: AsyncSession, run: Run, type: str, **data: Any) -> None:
+    """Append a run event (with its step) in the session's transaction."""
     await events_service.append(
         session,
         project_id=run.project_id,
         run_id=run.id,
-        type=f"run.{status}",
-        data={"step": run.step},
+        type=type,
+        data={"step": run.step, **data},
     )
 
 
@@ -203,9 +208,7 @@ async def _requeue(session: AsyncSession, run: Run, event: str) -> None:
     run.status, run.error, run.finished_at = "pending", None, None
     run.queued_at = now()
     await queue.enqueue_run(session, run.id)
-    await events_service.append(
-        session, project_id=run.project_id, run_id=run.id, type=event, data={"step": run.step}
-    )
+    await emit(session, run, event)
 
 
 async def get_section(session: AsyncSession, run_id: uuid.UUID, key: str) -> RunSection | None:

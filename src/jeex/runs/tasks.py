@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
 
 import structlog
 from procrastinate import JobContext
 from procrastinate.job_context import AbortReason
 
 from jeex.errors import AppError, WorkerStopping
-from jeex.events import service as events_service
 from jeex.queue.app import EXECUTE_RUN, RUNS_QUEUE, app, enqueue_run
 from jeex.runs import service as runs_service
 from jeex.runs.models import Run
@@ -110,7 +108,7 @@ async def _requeue(
             return
         await runs_service.set_status(session, run, "pending", queued_at=runs_service.now())
         await enqueue_run(session, rid, attempt=attempt)
-        await _event(session, run, "run.queued", {"reason": reason})
+        await runs_service.emit(session, run, "run.queued", reason=reason)
     log.info("run re-queued", run_id=str(rid), reason=reason)
 
 
@@ -146,16 +144,6 @@ async def _failed(
                 log.warning("run failed, retrying", run_id=str(rid), attempt=attempt, delay=delay)
             elif run.status != "failed":
                 await runs_service.set_status(session, run, "failed", error=message)
-                await _event(session, run, "run.failed", {"error": message, "attempt": attempt})
+                await runs_service.emit(session, run, "run.failed", error=message, attempt=attempt)
     except Exception:
         log.exception("could not record the failed run", run_id=str(rid))
-
-
-async def _event(session: Any, run: Run, type: str, data: dict[str, Any]) -> None:
-    await events_service.append(
-        session,
-        project_id=run.project_id,
-        run_id=run.id,
-        type=type,
-        data={"step": run.step, **data},
-    )
