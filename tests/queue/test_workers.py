@@ -150,10 +150,13 @@ def detach(env: dict[str, str], *extra: str) -> dict[str, Any]:
     return document
 
 
-def wait_completed(owner: sa.Engine, run_id: str, timeout: float) -> None:
+def wait_completed(
+    owner: sa.Engine, run_id: str, timeout: float, *, failing_first: bool = False
+) -> None:
     def done() -> bool | None:
         status = run_status(owner, run_id)
-        assert status not in ("failed", "cancelled"), status
+        # Between job attempts a run is "failed" for a moment.
+        assert status not in ({"cancelled"} if failing_first else {"failed", "cancelled"}), status
         return status == "completed" or None
 
     wait_for(done, timeout, what=f"run {run_id} completed")
@@ -298,3 +301,58 @@ def test_run_commands_refuse_unknown_and_malformed_ids(env: dict[str, str]) -> N
     malformed = jeex(env, "runs", "cancel", "nope")
     assert malformed.returncode == 2
     assert "is not a run id" in malformed.stderr
+
+
+def test_a_failure_beyond_the_llm_retries_is_retried_as_a_new_job(
+    env: dict[str, str], workers: Workers, owner_engine: sa.Engine, llm_server: ScriptedLLM
+) -> None:
+    llm_server.inject("status", code=503, count=2)  # both tries of the first call
+    run_id = detach(env, "--steps", "1")["run_ids"][0]
+    workers.start()
+    wait_completed(owner_engine, run_id, 120, failing_first=True)
+    jobs = rows(owner_engine, "select status, args from procrastinate_jobs where lock = :r "
+                "order by id", r=run_id)  # fmt: skip
+    assert [(job.status, job.args["attempt"]) for job in jobs] == [("failed", 1), ("succeeded", 2)]
+    assert scalar(owner_engine, "select attempts from runs where id = :r", r=run_id) == 2
+
+
+def test_faults_at_random_calls_are_absorbed(
+    env: dict[str, str], workers: Workers, owner_engine: sa.Engine, llm_server: ScriptedLLM
+) -> None:
+    faults: list[tuple[str, dict[str, Any]]] = [
+        ("status", {"code": 429}),
+        ("malformed_json", {}),
+        ("status", {"code": 500}),
+        ("delay", {"seconds": 0.5}),
+        ("drop", {}),
+    ]
+    for kind, params in faults:
+        llm_server.inject(kind, count=1, **params)
+        llm_server.inject("delay", count=2, seconds=0.01)  # spread the faults over the run
+    run_id = detach(env, "--steps", "1")["run_ids"][0]
+    workers.start()
+    wait_completed(owner_engine, run_id, 120)
+    assert set(section_completions(owner_engine, run_id).values()) == {1}
+    assert scalar(owner_engine, "select count(*) from document_versions where run_id = :r",
+                  r=run_id) == 1  # fmt: skip
+
+
+def test_a_run_failing_every_attempt_stays_failed_until_retried(
+    env: dict[str, str], workers: Workers, owner_engine: sa.Engine, llm_server: ScriptedLLM
+) -> None:
+    llm_server.inject("status", code=503, count=6)  # 3 attempts x 2 tries
+    run_id = detach(env, "--steps", "1")["run_ids"][0]
+    workers.start()
+    live = "select count(*) from procrastinate_jobs where lock = :r and status in ('todo','doing')"
+
+    def failed_for_good() -> bool | None:
+        settled = run_status(owner_engine, run_id) == "failed"
+        return (settled and scalar(owner_engine, live, r=run_id) == 0) or None
+
+    wait_for(failed_for_good, 60, what="the last attempt")
+    assert "HTTP 503" in scalar(owner_engine, "select error from runs where id = :r", r=run_id)
+    jobs = "select count(*) from procrastinate_jobs where lock = :r and status = 'failed'"
+    assert scalar(owner_engine, jobs, r=run_id) == 3
+    retried = jeex(env, "runs", "retry", run_id, "--json")
+    assert retried.returncode == 0, retried.stderr
+    wait_completed(owner_engine, run_id, 120)

@@ -192,7 +192,9 @@ async def cancel(session: AsyncSession, run_id: uuid.UUID) -> Run:
     from jeex.queue import app as queue
 
     run = await _locked(session, run_id)
-    if run.status in TERMINAL or run.desired_state == "cancelled":
+    # A failed run whose next attempt is queued is not over yet: it can be cancelled.
+    retrying = run.status == "failed" and bool(await queue.live_jobs(session, run.id))
+    if (run.status in TERMINAL and not retrying) or run.desired_state == "cancelled":
         raise _refuse(run, "cancel")
     run.desired_state = "cancelled"
     if run.status != "running":
