@@ -168,10 +168,8 @@ async def cancel_runs(
             run = await runs_service.get_or_raise(session, run_id)
             if run.status in runs_service.TERMINAL:
                 continue
-            run.desired_state, run.error = "cancelled", reason
-            await runs_service.settle(session, run, "cancelled")
-            project = await projects_service.get_or_raise(session, run.project_id)
-            project.status = "cancelled"
+            run.desired_state = "cancelled"
+            await runs_service.settle(session, run, "cancelled", error=reason)
             await queue.request_abort(session, run.id)
     deadline = asyncio.get_running_loop().time() + wait_seconds
     while asyncio.get_running_loop().time() < deadline:

@@ -220,6 +220,8 @@ def test_cancel_during_a_slow_section_takes_effect_within_5_seconds(
     live = "select count(*) from procrastinate_jobs where lock = :r and status in ('todo','doing')"
     wait_for(lambda: scalar(owner_engine, live, r=run_id) == 0 or None, 5, what="worker free")
     assert time.monotonic() - asked <= 5
+    project = "select p.status from projects p join runs r on r.project_id = p.id where r.id = :r"
+    assert scalar(owner_engine, project, r=run_id) == "cancelled"
     retry = jeex(env, "runs", "cancel", run_id)
     assert retry.returncode == 2
     assert "cannot cancel a cancelled run" in retry.stderr

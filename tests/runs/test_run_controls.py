@@ -8,6 +8,7 @@ import pytest
 
 from jeex import pipeline
 from jeex.errors import InvalidTransition, NotFound
+from jeex.projects import service as projects_service
 from jeex.projects.schemas import ProjectCreate
 from jeex.queue import app as queue
 from jeex.runs import service as runs_service
@@ -59,6 +60,9 @@ async def test_cancel_a_queued_run_cancels_its_job_and_retry_queues_it_again(
     run = await _queued_run(deps, principal)
     cancelled = await _do(deps, principal, runs_service.cancel, run)
     assert cancelled.status == "cancelled"
+    async with deps.db.tenant_session(principal.tenant_id) as session:
+        project = await projects_service.get_or_raise(session, run.project_id)
+        assert project.status == "cancelled"
     assert await _jobs(deps, principal, run) == []
     with pytest.raises(InvalidTransition, match="cannot resume a cancelled run; retry it"):
         await _do(deps, principal, runs_service.resume, run)

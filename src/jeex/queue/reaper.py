@@ -99,8 +99,7 @@ async def _fail_run(db: Database, item: Reaped, attempts: int) -> None:
     async with db.tenant_session(uuid.UUID(item.tenant_id)) as session:
         run = await runs_service.get_or_raise(session, uuid.UUID(item.run_id))
         if run.status not in runs_service.TERMINAL:
-            await runs_service.set_status(session, run, "failed", error=message)
-            await runs_service.emit(session, run, "run.failed", error=message)
+            await runs_service.settle(session, run, "failed", error=message)
 
 
 async def prune(db: Database, settings: Settings) -> None:

@@ -133,10 +133,13 @@ def _refuse(run: Run, action: str, hint: str = "") -> InvalidTransition:
     return InvalidTransition(f"cannot {action} a {state}{hint}")
 
 
-async def settle(session: AsyncSession, run: Run, status: str) -> None:
-    """A run no worker is executing takes its new state (paused, cancelled) and its event."""
-    await set_status(session, run, status)
-    await emit(session, run, f"run.{status}")
+async def settle(session: AsyncSession, run: Run, status: str, **values: Any) -> None:
+    """A run no worker is executing takes its new state (paused, cancelled, failed), its
+    event, and its project the same status (so the project is no longer "running")."""
+    await set_status(session, run, status, **values)
+    project = (await session.scalars(select(Project).where(Project.id == run.project_id))).one()
+    project.status = status
+    await emit(session, run, f"run.{status}", **({"error": run.error} if run.error else {}))
 
 
 async def emit(session: AsyncSession, run: Run, type: str, **data: Any) -> None:

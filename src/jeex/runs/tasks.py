@@ -143,7 +143,6 @@ async def _failed(
                 await enqueue_run(session, rid, attempt=attempt + 1, delay_seconds=delay)
                 log.warning("run failed, retrying", run_id=str(rid), attempt=attempt, delay=delay)
             elif run.status != "failed":
-                await runs_service.set_status(session, run, "failed", error=message)
-                await runs_service.emit(session, run, "run.failed", error=message, attempt=attempt)
+                await runs_service.settle(session, run, "failed", error=message)
     except Exception:
         log.exception("could not record the failed run", run_id=str(rid))
