@@ -358,3 +358,31 @@ def test_a_run_failing_every_attempt_stays_failed_until_retried(
     retried = jeex(env, "runs", "retry", run_id, "--json")
     assert retried.returncode == 0, retried.stderr
     wait_completed(owner_engine, run_id, 120)
+
+
+def test_watch_follows_a_run_live_and_replays_from_a_sequence(
+    env: dict[str, str], workers: Workers, owner_engine: sa.Engine
+) -> None:
+    report = detach(env, "--steps", "1")
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "jeex", "runs", "watch", report["project_slug"], "--json"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        workers.start()
+        out, err = watcher.communicate(timeout=120)
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+    assert watcher.returncode == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    seqs = [e["seq"] for e in events]
+    assert seqs == list(range(1, len(seqs) + 1))
+    types = [e["type"] for e in events]
+    assert types[0] == "run.queued"
+    assert types[-1] == "run.completed"
+    assert types.count("section.completed") == STEP1_SECTIONS + 1
+    assert "document.created" in types
+    replay = jeex(env, "runs", "watch", report["project_slug"], "--after", str(seqs[-3]), "--json")
+    assert replay.returncode == 0, replay.stderr
+    assert [json.loads(line)["seq"] for line in replay.stdout.splitlines()] == seqs[-2:]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
@@ -283,3 +285,49 @@ def runs_cancel(run: RunArgument, json_output: JsonOption = False) -> None:
 def runs_retry(run: RunArgument, json_output: JsonOption = False) -> None:
     """Queue a failed or cancelled run again, from its first unfinished section."""
     _change(run, runs_service.retry, json_output)
+
+
+@runs_app.command("watch")
+def runs_watch(
+    project: Annotated[str, typer.Argument(help="Project id or slug.")],
+    after: Annotated[int, typer.Option(help="Replay events after this sequence number.")] = 0,
+    follow: Annotated[
+        bool, typer.Option(help="Keep following after the runs settle (until Ctrl-C).")
+    ] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="One JSON object per event per line (JSON Lines).")
+    ] = False,
+) -> None:
+    """Print a project's events as they happen, from any machine; ends when no run is
+    pending or running (unless --follow)."""
+    from jeex.events.follow import follow as follow_events
+
+    async def work(db: Database, principal: Principal) -> None:
+        async with db.tenant_session(principal.tenant_id) as session:
+            project_id = (await projects_service.get_or_raise(session, project)).id
+        events = follow_events(
+            db, db.url, tenant_id=principal.tenant_id, project_id=project_id,
+            after_seq=after, until_settled=not follow,
+        )  # fmt: skip
+        async for event in events:
+            _print_event(event, json_output=json_output)
+
+    _with_db(work)
+
+
+def _print_event(event: Any, *, json_output: bool) -> None:
+    document = {
+        "seq": event.seq,
+        "type": event.type,
+        "run_id": str(event.run_id) if event.run_id else None,
+        "data": event.data,
+        "created_at": event.created_at.isoformat(),
+    }
+    if json_output:
+        sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+        return
+    data = event.data
+    detail = data.get("text") if event.type == "section.delta" else data.get("key") or ""
+    line = f"{event.seq:>6} {event.created_at:%H:%M:%S} {event.type:<18} {detail}".rstrip()
+    typer.echo(line.replace("\n", " ") if event.type == "section.delta" else line)
