@@ -383,6 +383,9 @@ def test_watch_follows_a_run_live_and_replays_from_a_sequence(
     assert types[-1] == "run.completed"
     assert types.count("section.completed") == STEP1_SECTIONS + 1
     assert "document.created" in types
+    snapshot = jeex(env, "runs", "progress", report["project_slug"], "--json")
+    assert snapshot.returncode == 0, snapshot.stderr
+    assert json.loads(snapshot.stdout)["percentage"] == 100
     replay = jeex(env, "runs", "watch", report["project_slug"], "--after", str(seqs[-3]), "--json")
     assert replay.returncode == 0, replay.stderr
     assert [json.loads(line)["seq"] for line in replay.stdout.splitlines()] == seqs[-2:]

@@ -104,3 +104,46 @@ async def test_another_tenants_run_is_not_found(
     async with deps.db.tenant_session(other.tenant_id) as session:
         with pytest.raises(NotFound):
             await runs_service.cancel(session, run.id)
+
+
+async def test_progress_snapshot_before_during_and_after(
+    deps: RunnerDeps, principal: Principal, empty_queue: None
+) -> None:
+    from jeex.runs import progress
+
+    run = await _queued_run(deps, principal)
+    async with deps.db.tenant_session(principal.tenant_id) as session:
+        before = await progress.snapshot(session, run.project_id)
+    assert before.percentage == 0
+    assert before.eta_seconds is None
+    assert [r.status for r in before.runs] == ["pending"]
+    assert before.log == [before.log[0]]
+    assert "run.queued" in before.log[0]
+    await execute_run(deps, tenant_id=principal.tenant_id, run_id=run.id)
+    async with deps.db.tenant_session(principal.tenant_id) as session:
+        after = await progress.snapshot(session, run.project_id)
+        with pytest.raises(NotFound):
+            await progress.snapshot(session, uuid.uuid4())
+    assert after.percentage == 100
+    assert after.eta_seconds == 0
+    assert after.tokens_out > 0
+    assert after.runs[0].sections_done == after.runs[0].sections_expected == 7
+    assert {s.status for s in after.runs[0].sections} == {"completed"}
+    assert any("run.completed" in line for line in after.log)
+    assert len(after.log) <= progress.LOG_LINES
+    assert after.as_dict()["runs"][0]["step"] == 1
+
+
+async def test_nul_characters_never_reach_the_database(
+    deps: RunnerDeps, principal: Principal, empty_queue: None
+) -> None:
+    run = await _queued_run(deps, principal)
+    async with deps.db.tenant_session(principal.tenant_id) as session:
+        await runs_service.upsert_section(
+            session, run_id=run.id, key="k", title="t\x00", status="completed",
+            content='{"title": "\\u0000"}\x00', metadata_={"fixes": ["dropped '\x00'"]},
+        )  # fmt: skip
+        section = await runs_service.get_section(session, run.id, "k")
+    assert section is not None
+    assert section.title == "t"
+    assert section.metadata_ == {"fixes": ["dropped ''"]}

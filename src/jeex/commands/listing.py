@@ -331,3 +331,31 @@ def _print_event(event: Any, *, json_output: bool) -> None:
     detail = data.get("text") if event.type == "section.delta" else data.get("key") or ""
     line = f"{event.seq:>6} {event.created_at:%H:%M:%S} {event.type:<18} {detail}".rstrip()
     typer.echo(line.replace("\n", " ") if event.type == "section.delta" else line)
+
+
+@runs_app.command("progress")
+def runs_progress(
+    project: Annotated[str, typer.Argument(help="Project id or slug.")],
+    json_output: JsonOption = False,
+) -> None:
+    """A project's progress now: runs, sections, percentage, elapsed, ETA, tokens, cost, log."""
+    from jeex.runs import progress
+
+    async def work(db: Database, principal: Principal) -> dict[str, Any]:
+        async with db.tenant_session(principal.tenant_id) as session:
+            return (await progress.snapshot(session, project)).as_dict()
+
+    result = _with_db(work)
+    if json_output:
+        print_json(result)
+        return
+    eta = "–" if result["eta_seconds"] is None else f"{result['eta_seconds']:.0f} s"
+    stdout.print(
+        f"{result['status']}: {result['percentage']:.0f} %, {result['elapsed_seconds']:.0f} s "
+        f"elapsed, ETA {eta}, {result['tokens_out']} tokens out, cost {result['cost']}",
+        highlight=False,
+    )
+    columns = ["step", "status", "desired_state", "sections_done", "sections_expected", "id"]
+    stdout.print(_table("Runs", columns, [[r[c] for c in columns] for r in result["runs"]]))
+    for line in result["log"]:
+        stdout.print(line, highlight=False)

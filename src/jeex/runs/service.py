@@ -230,7 +230,9 @@ async def upsert_section(
     session: AsyncSession, *, run_id: uuid.UUID, key: str, **values: Any
 ) -> None:
     """Insert or update one section; the key makes a repeated write harmless."""
-    columns = {("metadata" if name == "metadata_" else name): v for name, v in values.items()}
+    columns = {
+        ("metadata" if name == "metadata_" else name): _without_nul(v) for name, v in values.items()
+    }
     row = {"tenant_id": session_tenant(session), "run_id": run_id, "key": key, **columns}
     row.setdefault("position", 0)
     statement = insert(cast(Table, RunSection.__table__)).values(**row)
@@ -239,6 +241,18 @@ async def upsert_section(
     await session.execute(
         statement.on_conflict_do_update(index_elements=["tenant_id", "run_id", "key"], set_=changes)
     )
+
+
+def _without_nul(value: Any) -> Any:
+    """PostgreSQL text and jsonb cannot hold U+0000, which a model (or a repair message quoting
+    it) can produce; it carries no meaning, so it is dropped."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {k: _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(v) for v in value]
+    return value
 
 
 async def add_usage(
