@@ -15,6 +15,7 @@ from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jeex.agents.repair_json import without_nul
 from jeex.db.context import session_tenant
 from jeex.errors import InvalidTransition, NotFound, RunCancelled, RunPaused
 from jeex.events import service as events_service
@@ -231,7 +232,7 @@ async def upsert_section(
 ) -> None:
     """Insert or update one section; the key makes a repeated write harmless."""
     columns = {
-        ("metadata" if name == "metadata_" else name): _without_nul(v) for name, v in values.items()
+        ("metadata" if name == "metadata_" else name): without_nul(v) for name, v in values.items()
     }
     row = {"tenant_id": session_tenant(session), "run_id": run_id, "key": key, **columns}
     row.setdefault("position", 0)
@@ -241,18 +242,6 @@ async def upsert_section(
     await session.execute(
         statement.on_conflict_do_update(index_elements=["tenant_id", "run_id", "key"], set_=changes)
     )
-
-
-def _without_nul(value: Any) -> Any:
-    """PostgreSQL text and jsonb cannot hold U+0000, which a model (or a repair message quoting
-    it) can produce; it carries no meaning, so it is dropped."""
-    if isinstance(value, str):
-        return value.replace("\x00", "")
-    if isinstance(value, dict):
-        return {k: _without_nul(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_without_nul(v) for v in value]
-    return value
 
 
 async def add_usage(
