@@ -20,11 +20,16 @@ setup:  ## create .venv with the locked dependencies (builds llama.cpp once, ~5 
 plan: setup  ## write the documentation package of $(IDEA) into $(OUT) on the embedded defaults
 	@$(UV) run --frozen jeex plan "$(IDEA)" --audience "$(AUDIENCE)" --language $(LANGUAGE) --out $(OUT)
 
+# Our own --basetemp: pytest rotates away the temp folders of older sessions, and the
+# embedded servers of a slow test must not lose their folder to a concurrent pytest.
 test: setup  ## the whole test suite with coverage (uses 127.0.0.1:5432 when it answers, else pgserver)
 	@export JEEX_TEST_DATABASE_URL="$${JEEX_TEST_DATABASE_URL:-$$(scripts/test-database-url)}"; \
 	echo "test database: $${JEEX_TEST_DATABASE_URL:-embedded pgserver}"; \
-	$(UV) run --frozen pytest --cov=jeex --cov-report=term --cov-report=xml $(PYTEST_ARGS) && \
-	$(UV) run --frozen python scripts/coverage_gate.py
+	basetemp="$$(mktemp -d -t jeex-pytest-XXXXXX)"; \
+	$(UV) run --frozen pytest --basetemp="$$basetemp" --cov=jeex --cov-report=term \
+		--cov-report=xml $(PYTEST_ARGS) && \
+	$(UV) run --frozen python scripts/coverage_gate.py; \
+	status=$$?; rm -rf "$$basetemp"; exit $$status
 
 test-fast: PYTEST_ARGS = -m "not slow"
 test-fast: test  ## the suite without the real-model end-to-end tests

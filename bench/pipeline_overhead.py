@@ -58,16 +58,16 @@ from jeex.tenants.service import ensure_principal
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 APP_ROLE = "jeex_app"
-SECONDS_PER_TOKEN = 0.003
+#: Per-token latencies of the scripted server: 15 ms is the bundled model's speed here
+#: (~66 tok/s, measured below), the case the goal is about; 3 ms is a fast remote model,
+#: where JEEX's per-section database work weighs five times more.
+LATENCIES = (0.015, 0.003)
 MAX_TOKENS = 200
 THREADS = os.cpu_count() or 1
 IDEA = "A shared grocery list app for families"
 AUDIENCE = "busy parents"
 OVERHEAD_GOAL = 1.05
 THROUGHPUT_GOAL = 0.9
-
-
-# --------------------------------------------------------------------------- machine
 
 
 def machine_facts() -> list[str]:
@@ -96,12 +96,9 @@ def other_llama_servers() -> list[int]:
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         with contextlib.suppress(OSError):
-            if b"llama_cpp.server" in (entry / "cmdline").read_bytes():
+            if b"-m\x00llama_cpp.server" in (entry / "cmdline").read_bytes():
                 found.append(int(entry.name))
     return found
-
-
-# --------------------------------------------------------------------------- database
 
 
 def _answers(url: URL) -> bool:
@@ -147,9 +144,6 @@ def fresh_database() -> Iterator[tuple[DatabaseUrls, str]]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
         admin.dispose()
-
-
-# --------------------------------------------------------------------------- 1. pipeline
 
 
 @dataclass
@@ -201,17 +195,17 @@ async def one_pipeline(urls: DatabaseUrls, base_url: str, data_dir: Path) -> Pip
         await db.dispose()
 
 
-def bench_pipeline(repeats: int) -> list[PipelineRun]:
+def bench_pipeline(repeats: int, seconds_per_token: float) -> list[PipelineRun]:
     sys.path.insert(0, str(ROOT / "tests"))
     from fakellm import ScriptedLLM
 
     results: list[PipelineRun] = []
     with (
         fresh_database() as (urls, where),
-        ScriptedLLM(seconds_per_token=SECONDS_PER_TOKEN) as fake,
+        ScriptedLLM(seconds_per_token=seconds_per_token) as fake,
         tempfile.TemporaryDirectory(prefix="jeex-bench-") as tmp,
     ):
-        print(f"database: fresh jeex_bench_* on {where}; LLM: scripted, {SECONDS_PER_TOKEN}s/token")
+        print(f"database: fresh jeex_bench_* on {where}; LLM: scripted, {seconds_per_token}s/token")
         for i in range(repeats):
             fake.reset()
             result = asyncio.run(one_pipeline(urls, fake.base_url, Path(tmp)))
@@ -225,14 +219,12 @@ def bench_pipeline(repeats: int) -> list[PipelineRun]:
     return results
 
 
-# --------------------------------------------------------------------------- 2. throughput
-
-
 @dataclass
 class Generation:
     tokens: int
     seconds: float
     text: str
+    first_token: float  # seconds to the first content: prompt processing + one token
 
     @property
     def rate(self) -> float:
@@ -257,14 +249,23 @@ def section_prompts() -> list[list[Message]]:
 
 
 async def ours(llm: LLMClient, messages: list[Message]) -> Generation:
-    completion = await llm.stream_text(messages, max_tokens=MAX_TOKENS)
+    """Tokens as the client counts them, over the seconds the client records for the call."""
+    firsts: list[float] = []
+    started = time.perf_counter()
+    completion = await llm.stream_text(
+        messages,
+        max_tokens=MAX_TOKENS,
+        on_delta=lambda _: firsts.append(time.perf_counter()) if not firsts else None,
+    )
     assert not completion.usage.estimated, "token count was estimated, not tokenized"
-    return Generation(completion.usage.tokens_out, completion.usage.seconds, completion.text)
+    usage = completion.usage
+    first = (firsts[0] if firsts else time.perf_counter()) - started
+    return Generation(usage.tokens_out, usage.seconds, completion.text, first)
 
 
 def direct(model: Any, messages: list[Message]) -> Generation:
     started = time.perf_counter()
-    last = started
+    last = first = started
     parts: list[str] = []
     stream = model.create_chat_completion(
         messages=messages,
@@ -280,12 +281,13 @@ def direct(model: Any, messages: list[Message]) -> Generation:
     for chunk in stream:
         content = chunk["choices"][0]["delta"].get("content") if chunk["choices"] else None
         if content:
-            parts.append(content)
             last = time.perf_counter()
+            first = first if parts else last
+            parts.append(content)
     text = "".join(parts)
     # The same tokenizer call the server's /extras/tokenize makes for our side.
     tokens = len(model.tokenize(text.encode("utf-8"), special=True)) if text else 0
-    return Generation(tokens, last - started, text)
+    return Generation(tokens, last - started, text, first - started)
 
 
 async def bench_throughput(repeats: int) -> tuple[list[Generation], list[Generation]]:
@@ -325,8 +327,10 @@ async def bench_throughput(repeats: int) -> tuple[list[Generation], list[Generat
                     a, b = mine[-1], theirs[-1]
                     print(
                         f"  pair {i + 1}: ours {a.tokens} tokens / {a.seconds:.2f} s = "
-                        f"{a.rate:.1f} tok/s; direct {b.tokens} tokens / {b.seconds:.2f} s = "
-                        f"{b.rate:.1f} tok/s; same text: {'yes' if a.text == b.text else 'no'}"
+                        f"{a.rate:.1f} tok/s (first token {a.first_token:.2f} s); "
+                        f"direct {b.tokens} tokens / {b.seconds:.2f} s = {b.rate:.1f} tok/s "
+                        f"(first token {b.first_token:.2f} s); "
+                        f"same text: {'yes' if a.text == b.text else 'no'}"
                     )
             finally:
                 await llm.close()
@@ -334,11 +338,22 @@ async def bench_throughput(repeats: int) -> tuple[list[Generation], list[Generat
     return mine, theirs
 
 
-# --------------------------------------------------------------------------- report
-
-
 def verdict(ok: bool) -> str:
     return "yes" if ok else "**no**"
+
+
+def pipeline_row(repeats: int, latency: float) -> str:
+    print(f"\n1. Pipeline overhead (steps 1-4), {latency * 1000:.0f} ms/token")
+    runs = bench_pipeline(repeats, latency)
+    ratio = statistics.median(r.ratio for r in runs)
+    mid = min(runs, key=lambda r: abs(r.ratio - ratio))
+    print(f"  median wall / LLM time: {ratio:.3f} (goal <= {OVERHEAD_GOAL})")
+    return (
+        f"| Pipeline overhead: steps 1-4, scripted LLM at "
+        f"{latency * 1000:.0f} ms/token ({mid.sections} sections, {mid.calls} LLM calls) "
+        f"| {mid.wall:.2f} s wall (execute_runs) | {mid.llm_seconds:.2f} s inside LLM calls "
+        f"| {ratio:.3f} | <= {OVERHEAD_GOAL} | {verdict(ratio <= OVERHEAD_GOAL)} |"
+    )
 
 
 def main() -> None:
@@ -354,18 +369,8 @@ def main() -> None:
     rows: list[str] = []
 
     if args.part in {"all", "pipeline"}:
-        print("\n1. Pipeline overhead (steps 1-4)")
-        runs = bench_pipeline(repeats)
-        ratio = statistics.median(r.ratio for r in runs)
-        mid = min(runs, key=lambda r: abs(r.ratio - ratio))
-        print(f"  median wall / LLM time: {ratio:.3f} (goal <= {OVERHEAD_GOAL})")
-        rows.append(
-            f"| Pipeline overhead: steps 1-4, scripted LLM at "
-            f"{SECONDS_PER_TOKEN * 1000:.0f} ms/token ({mid.sections} sections, "
-            f"{mid.calls} LLM calls) "
-            f"| {mid.wall:.2f} s wall (execute_runs) | {mid.llm_seconds:.2f} s inside LLM calls "
-            f"| {ratio:.3f} | <= {OVERHEAD_GOAL} | {verdict(ratio <= OVERHEAD_GOAL)} |"
-        )
+        for latency in LATENCIES:
+            rows.append(pipeline_row(repeats, latency))
 
     if args.part in {"all", "model"}:
         print(f"\n2. Embedded model throughput ({MAX_TOKENS} max tokens, {THREADS} threads)")
@@ -376,9 +381,11 @@ def main() -> None:
         our_rate = statistics.median(g.rate for g in mine)
         their_rate = statistics.median(g.rate for g in theirs)
         ratio = our_rate / their_rate
+        paired = statistics.median(a.rate / b.rate for a, b in zip(mine, theirs, strict=True))
         print(
             f"  median ours {our_rate:.1f} tok/s, direct {their_rate:.1f} tok/s, "
-            f"ours/direct {ratio:.3f} (goal >= {THROUGHPUT_GOAL})"
+            f"ours/direct {ratio:.3f} (goal >= {THROUGHPUT_GOAL}); "
+            f"median of the pairs' ratios {paired:.3f}"
         )
         rows.append(
             f"| Embedded model throughput: {bundled_model_path().name}, max_tokens {MAX_TOKENS}, "

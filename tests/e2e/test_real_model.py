@@ -36,7 +36,10 @@ def test_jeex_plan_with_the_bundled_model(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JEEX_")}
     alias = f"smollm2-e2e-{uuid.uuid4().hex[:8]}"  # finds our llama.cpp server by its cmdline
     env.update(
-        JEEX_DATA_DIR=str(tmp_path / "data"), JEEX_LLM_MAX_SECTION_TOKENS="96", JEEX_LLM_MODEL=alias
+        JEEX_DATA_DIR=str(tmp_path / "data"),
+        JEEX_LLM_MAX_SECTION_TOKENS="96",
+        JEEX_LLM_CONTEXT_SIZE="2048",
+        JEEX_LLM_MODEL=alias,
     )
     out = tmp_path / "plan"
     result = subprocess.run(

@@ -8,17 +8,36 @@ lock); NOTIFY carries only ``tenant:project:seq`` and is delivered on commit.
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex.db.context import session_tenant
 from jeex.events.models import EVENT_TYPES, Event
-from jeex.projects.models import Project
 
 NOTIFY_CHANNEL = "jeex_events"
+
+
+_APPEND = text(
+    """
+    with allocated as (
+        update projects set last_event_seq = last_event_seq + 1
+        where id = :project_id
+        returning tenant_id, id, last_event_seq
+    ), inserted as (
+        insert into events (tenant_id, project_id, seq, run_id, type, data)
+        select tenant_id, id, last_event_seq, :run_id, :type, cast(:data as jsonb)
+        from allocated
+        returning tenant_id, project_id, seq, created_at
+    )
+    select seq, created_at,
+           pg_notify(:channel, tenant_id::text || ':' || project_id::text || ':' || seq::text)
+    from inserted
+    """
+)
 
 
 async def append(
@@ -29,32 +48,31 @@ async def append(
     run_id: uuid.UUID | None = None,
     data: dict[str, Any] | None = None,
 ) -> Event:
+    """One round trip: allocate ``seq``, insert the event, queue its NOTIFY."""
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type!r}")
-    tenant_id = session_tenant(session)
-    seq = (
+    payload = data or {}
+    row = (
         await session.execute(
-            update(Project)
-            .where(Project.id == project_id)
-            .values(last_event_seq=Project.last_event_seq + 1)
-            .returning(Project.last_event_seq)
+            _APPEND,
+            {
+                "project_id": project_id,
+                "run_id": run_id,
+                "type": type,
+                "data": json.dumps(payload, default=str),
+                "channel": NOTIFY_CHANNEL,
+            },
         )
-    ).scalar_one()
-    event = Event(
-        tenant_id=tenant_id,
+    ).one()
+    return Event(
+        tenant_id=session_tenant(session),
         project_id=project_id,
-        seq=seq,
+        seq=row.seq,
         run_id=run_id,
         type=type,
-        data=data or {},
+        data=payload,
+        created_at=row.created_at,
     )
-    session.add(event)
-    await session.flush()
-    await session.execute(
-        text("select pg_notify(:channel, :payload)"),
-        {"channel": NOTIFY_CHANNEL, "payload": f"{tenant_id}:{project_id}:{seq}"},
-    )
-    return event
 
 
 async def list_after(

@@ -175,8 +175,9 @@ class LLMClient:
         if finish is None:
             raise IncompleteStream("the stream ended before the answer was finished")
         text = "".join(parts)
+        seconds = time.perf_counter() - started  # generation only, not the token counting
         measured = await self._usage(messages, text, usage)
-        measured.seconds = time.perf_counter() - started
+        measured.seconds = seconds
         return Completion(text=text, usage=measured, finish_reason=finish)
 
     async def complete_json(
@@ -194,8 +195,9 @@ class LLMClient:
                 response_format=self._response_format(schema, name),
             )
             text = response.choices[0].message.content or "" if response.choices else ""
+            seconds = time.perf_counter() - started
             usage = await self._usage(messages, text, response.usage)
-            usage.seconds = time.perf_counter() - started
+            usage.seconds = seconds
             return Completion(text=text, usage=usage, finish_reason=_finish(response))
 
         return await self._retrying(call, lambda: None)

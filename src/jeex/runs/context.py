@@ -100,11 +100,20 @@ class RunContext:
         return None
 
     async def _finish(
-        self, key: str, *, content: str, usage: Usage, metadata: dict[str, Any]
+        self, key: str, *, content: str, usage: Usage, metadata: dict[str, Any], tail: str = ""
     ) -> None:
+        """Checkpoint a finished section; the last streamed text rides in the same transaction."""
         cost = usage.cost(self.settings)
         self.usage.add(usage)
         async with self.session() as session:
+            if tail:
+                await events_service.append(
+                    session,
+                    project_id=self.project_id,
+                    run_id=self.run_id,
+                    type="section.delta",
+                    data={"key": key, "text": tail},
+                )
             await runs_service.upsert_section(
                 session,
                 run_id=self.run_id,
@@ -144,21 +153,26 @@ class RunContext:
             return SectionResult(content=row.content, usage=_recorded_usage(row), reused=True)
         usage = Usage()
         for _attempt in range(2):
-            text, call_usage = await self._stream(key, messages, max_tokens)
+            text, call_usage, tail = await self._stream(key, messages, max_tokens)
             usage.add(call_usage)
             try:
                 cleaned = clean_section_markdown(text, title=title)
             except UnrepairableOutput:
                 continue
             await self._finish(
-                key, content=cleaned.value, usage=usage, metadata={"fixes": list(cleaned.fixes)}
+                key,
+                content=cleaned.value,
+                usage=usage,
+                metadata={"fixes": list(cleaned.fixes)},
+                tail=tail,
             )
             return SectionResult(content=cleaned.value, usage=usage, fixes=cleaned.fixes)
         raise GenerationFailed(f"the model wrote nothing usable for section {title!r}, twice")
 
     async def _stream(
         self, key: str, messages: list[Message], max_tokens: int
-    ) -> tuple[str, Usage]:
+    ) -> tuple[str, Usage, str]:
+        """Stream one answer; returns its text, its usage and the text not yet in an event."""
         pending: list[str] = []
 
         def on_delta(text: str) -> None:
@@ -192,8 +206,7 @@ class RunContext:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await flush()
-        return completion.text, completion.usage
+        return completion.text, completion.usage, "".join(pending)
 
     async def structured(
         self,
