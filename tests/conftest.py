@@ -61,6 +61,16 @@ def database_urls(server_url: URL) -> Iterator[DatabaseUrls]:
     admin.dispose()
 
 
+@pytest.fixture
+def empty_queue(database_urls: DatabaseUrls) -> None:
+    """No job or worker left by an earlier test: jobs of its runs would run in this one."""
+    engine = sa.create_engine(database_urls.owner, poolclass=sa.NullPool)
+    with engine.begin() as conn:
+        conn.execute(sa.text("delete from procrastinate_jobs where status in ('todo', 'doing')"))
+        conn.execute(sa.text("delete from procrastinate_workers"))
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def fake_llm() -> Iterator[ScriptedLLM]:
     with ScriptedLLM() as server:

@@ -22,7 +22,9 @@ IDEA = "A shared grocery list app for families"
 
 
 @pytest.fixture
-def cli_env(database_urls: DatabaseUrls, llm_server: ScriptedLLM, tmp_path: Path) -> dict[str, str]:
+def cli_env(
+    database_urls: DatabaseUrls, llm_server: ScriptedLLM, tmp_path: Path, empty_queue: None
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JEEX_")}
     env.update(
         JEEX_DATABASE_URL=database_urls.owner.render_as_string(hide_password=False),
@@ -30,6 +32,7 @@ def cli_env(database_urls: DatabaseUrls, llm_server: ScriptedLLM, tmp_path: Path
         JEEX_DATA_DIR=str(tmp_path / "data"),
         JEEX_LLM_MAX_RETRIES="1",
         JEEX_LLM_RETRY_MAX_WAIT_SECONDS="0.05",
+        JEEX_QUEUE_RETRY_BASE_SECONDS="0.1",
         COLUMNS="200",
     )
     return env

@@ -44,3 +44,17 @@ def test_bad_setting_is_a_one_line_error(variable: str, value: str, tmp_path: Pa
     assert result.returncode == 2
     assert f"invalid setting {variable}" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_stall_threshold_below_the_shutdown_timeout_is_refused(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JEEX_")}
+    env.update(
+        JEEX_QUEUE_STALL_SECONDS="10", JEEX_QUEUE_SHUTDOWN_SECONDS="20", JEEX_DATA_DIR=str(tmp_path)
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "jeex", "worker"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "queue_stall_seconds must exceed queue_shutdown_seconds" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

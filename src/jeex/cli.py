@@ -1,4 +1,4 @@
-"""The ``jeex`` command line: plan, db, projects, docs, runs.
+"""The ``jeex`` command line: plan, worker, db, projects, docs, runs.
 
 Commands that report something take ``--json`` and then print exactly one JSON
 document on stdout; progress and errors go to stderr.
@@ -15,6 +15,7 @@ from jeex.cli_support import guarded, settings_or_exit
 from jeex.commands import db as commands_db
 from jeex.commands import listing as commands_docs
 from jeex.commands import plan as commands_plan
+from jeex.commands import worker as commands_worker
 
 app = typer.Typer(
     name="jeex",
@@ -46,6 +47,9 @@ def plan(
     steps: Annotated[str, typer.Option(help="Steps to run: 1-4, 2-4, 3 …")] = "1-4",
     json_output: JsonOption = False,
     quiet: Annotated[bool, typer.Option(help="No live progress display.")] = False,
+    detach: Annotated[
+        bool, typer.Option(help="Only queue the steps; `jeex worker` processes execute them.")
+    ] = False,
 ) -> None:
     """Write the documentation package for an idea (or continue a project's steps)."""
     settings = settings_or_exit()
@@ -60,7 +64,21 @@ def plan(
             steps=steps,
         )
     )
-    commands_plan.plan(settings, request, json_output=json_output, quiet=quiet)
+    commands_plan.plan(settings, request, json_output=json_output, quiet=quiet, detach=detach)
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, max=64, help="Jobs at once (JEEX_QUEUE_CONCURRENCY).")
+    ] = None,
+    queues: Annotated[
+        list[str] | None, typer.Option("--queues", help="Queues to serve (default: runs).")
+    ] = None,
+) -> None:
+    """Execute queued runs until SIGTERM/Ctrl-C (then finish the current section and exit)."""
+    settings = settings_or_exit()
+    commands_worker.worker(settings, concurrency=concurrency, queues=queues or None)
 
 
 def main() -> None:  # pragma: no cover - console script entry

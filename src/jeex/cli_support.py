@@ -34,6 +34,8 @@ def settings_or_exit() -> Settings:
         settings = get_settings()
     except ValidationError as exc:
         first = exc.errors()[0]
+        if not first["loc"]:  # a rule across settings
+            fail(f"invalid settings: {first['msg'].removeprefix('Value error, ')}")
         fail(f"invalid setting JEEX_{str(first['loc'][0]).upper()}: {first['msg']}")
     configure_logging(settings)
     return settings

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 StructuredMode = Literal["auto", "json_object_schema", "json_schema"]
@@ -58,6 +58,15 @@ class Settings(BaseSettings):
     llm_startup_timeout_seconds: float = Field(default=120.0, gt=0)
     llm_threads: int | None = Field(default=None, ge=1)
 
+    # Job queue (procrastinate on the same PostgreSQL).
+    queue_concurrency: int = Field(default=1, ge=1, le=64)
+    queue_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    queue_max_attempts: int = Field(default=3, ge=1, le=10)
+    queue_retry_base_seconds: float = Field(default=10.0, ge=0)
+    queue_shutdown_seconds: float = Field(default=15.0, ge=0)
+    queue_stall_seconds: float = Field(default=30.0, gt=0)
+    queue_job_retention_hours: int = Field(default=168, ge=1)
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     log_json: bool = False
 
@@ -65,6 +74,22 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
+
+    @model_validator(mode="after")
+    def _stall_outlasts_shutdown(self) -> Settings:
+        # A draining worker stops heart-beating while it waits for its jobs; were it
+        # declared stalled during that wait, its job would run twice (SECURITY.md).
+        if self.queue_shutdown_seconds + self.queue_heartbeat_seconds >= self.queue_stall_seconds:
+            raise ValueError(
+                "queue_stall_seconds must exceed queue_shutdown_seconds plus the heartbeat "
+                f"interval ({self.queue_heartbeat_seconds:g} s, a third of the stall threshold)"
+            )
+        return self
+
+    @property
+    def queue_heartbeat_seconds(self) -> float:
+        """Workers beat three times per stall threshold, so one late beat is no stall."""
+        return self.queue_stall_seconds / 3
 
     @property
     def embedded_database(self) -> bool:

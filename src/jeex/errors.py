@@ -80,3 +80,10 @@ class DatabaseUnsafe(AppError):
 
     status_code = 500
     exit_code = 1
+
+
+class WorkerStopping(Exception):  # noqa: N818 - a signal, not a failure
+    """The worker is shutting down: the run stops at a section boundary and is re-queued.
+
+    Not an AppError on purpose: the run has not failed and must not be marked so.
+    """

@@ -10,8 +10,30 @@ import structlog
 from jeex.config import Settings
 
 
+class _OneLine(logging.Formatter):
+    """The queue library's records as one line each: a failed run is reported by us,
+    with its reason; its traceback is for DEBUG."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"[{record.levelname.lower():<8}] {record.name}: {record.getMessage()}"
+
+
+def _configure_stdlib(level: int) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(levelname)s %(name)s: %(message)s")
+        if level <= logging.DEBUG
+        else _OneLine()
+    )
+    queue_logger = logging.getLogger("procrastinate")
+    queue_logger.handlers[:] = [handler]
+    queue_logger.setLevel(max(level, logging.WARNING) if level > logging.DEBUG else level)
+    queue_logger.propagate = False
+
+
 def configure_logging(settings: Settings) -> None:
     level = logging.getLevelNamesMapping()[settings.log_level]
+    _configure_stdlib(level)
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
         if settings.log_json

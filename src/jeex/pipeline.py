@@ -1,13 +1,15 @@
 """The whole job behind ``jeex plan``: a project, its runs, their execution, the package.
 
 The CLI (and later the HTTP API) call these functions; they hold no terminal or
-HTTP concerns. Runs are created up front in one transaction, so the plan of
-work is recorded before any of it starts; each is then executed in order, and a
-failure stops the chain with every finished section kept.
+HTTP concerns. Runs are created up front in one transaction, with the job of the first one, so
+the plan of work is recorded before any of it starts; a worker executes them in
+order (each completed run queues the next pending one), and a failure stops the
+chain with every finished section kept.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -25,6 +27,7 @@ from jeex.exports.package import PackageDocument, PackageProject, PackageResult,
 from jeex.projects import service as projects_service
 from jeex.projects.models import Project
 from jeex.projects.schemas import ProjectCreate
+from jeex.queue import app as queue
 from jeex.runs import service as runs_service
 from jeex.runs.models import Run
 from jeex.runs.observer import RunObserver
@@ -78,7 +81,7 @@ async def _run_for_step(
         if run.step == step and run.status in CONTINUABLE
     ]
     if existing:
-        return await runs_service.resume(db_session, existing[-1].id)
+        return await runs_service.reopen(db_session, existing[-1].id)
     return await runs_service.create(
         db_session,
         project=project,
@@ -97,6 +100,7 @@ async def create_plan(
     async with db.tenant_session(principal.tenant_id) as session:
         project = await projects_service.create(session, owner=principal, data=data)
         runs = [await _run_for_step(session, project, step, principal, model) for step in steps]
+        await queue.enqueue_run(session, runs[0].id)
     return project, runs
 
 
@@ -108,6 +112,7 @@ async def continue_plan(
         if project.status == "running":
             raise Conflict(f"project {project.slug!r} is already running")
         runs = [await _run_for_step(session, project, step, principal, model) for step in steps]
+        await queue.enqueue_run(session, runs[0].id)
     return project, runs
 
 
@@ -119,6 +124,59 @@ async def execute_runs(
         await execute_run(deps, tenant_id=principal.tenant_id, run_id=run.id, observer=observer)
         for run in runs
     ]
+
+
+#: A run in one of these states, with no job waiting or executing, will not move on its own.
+SETTLED = frozenset({"failed", "cancelled", "paused"})
+
+
+async def wait_for_runs(
+    db: Database,
+    principal: Principal,
+    run_ids: Sequence[uuid.UUID],
+    serving: asyncio.Task[None],
+    *,
+    poll_seconds: float = 0.25,
+) -> list[Run]:
+    """Wait until every run completed, or one has settled short of it (failed for good,
+    cancelled, paused); raises if the worker serving them stops first."""
+    while True:
+        if serving.done():
+            serving.result()
+            raise RuntimeError("the worker stopped before the runs finished")
+        async with db.tenant_session(principal.tenant_id) as session:
+            runs = [await runs_service.get_or_raise(session, run_id) for run_id in run_ids]
+            if all(run.status == "completed" for run in runs):
+                return runs
+            for run in runs:
+                if run.status in SETTLED and not await queue.live_jobs(session, run.id):
+                    return runs
+        await asyncio.sleep(poll_seconds)
+
+
+async def cancel_runs(
+    db: Database,
+    principal: Principal,
+    run_ids: Sequence[uuid.UUID],
+    *,
+    reason: str,
+    wait_seconds: float = 10.0,
+) -> None:
+    """Cancel unfinished runs (finished sections stay) and wait for their jobs to let go."""
+    async with db.tenant_session(principal.tenant_id) as session:
+        for run_id in run_ids:
+            run = await runs_service.get_or_raise(session, run_id)
+            if run.status in runs_service.TERMINAL:
+                continue
+            run.desired_state = "cancelled"
+            await runs_service.settle(session, run, "cancelled", error=reason)
+            await queue.request_abort(session, run.id)
+    deadline = asyncio.get_running_loop().time() + wait_seconds
+    while asyncio.get_running_loop().time() < deadline:
+        async with db.tenant_session(principal.tenant_id) as session:
+            if not any([await queue.live_jobs(session, run_id) for run_id in run_ids]):
+                return
+        await asyncio.sleep(0.1)
 
 
 def _package_document(doc: DocumentVersion) -> PackageDocument:

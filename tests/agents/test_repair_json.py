@@ -47,7 +47,9 @@ def test_no_object_is_an_error(text: str) -> None:
 
 @given(st.dictionaries(st.text(max_size=8), st.lists(st.text(max_size=20), max_size=4), max_size=4))
 def test_valid_json_round_trips(value: dict[str, list[str]]) -> None:
-    assert loads_lenient(json.dumps(value)) == value
+    from jeex.agents.repair_json import without_nul
+
+    assert loads_lenient(json.dumps(value)) == without_nul(value)
 
 
 def test_markdown_copied_into_key_facts_is_dropped() -> None:
@@ -56,3 +58,11 @@ def test_markdown_copied_into_key_facts_is_dropped() -> None:
     facts = ["# Implementation plan for Groceries", "| Component | Role |",
              "Families share one grocery list", "> quoted line from the text"]  # fmt: skip
     assert repair_key_facts(facts).value == ["Families share one grocery list"]
+
+
+def test_nul_characters_are_dropped_from_parsed_answers() -> None:
+    from jeex.agents.repair_json import loads_lenient
+
+    assert loads_lenient('{"a\\u0000": ["x\\u0000y", {"t": "\\u0000"}]}') == {
+        "a": ["xy", {"t": ""}]
+    }

@@ -41,6 +41,12 @@ SCHEMA_TABLES = {
     "exhibits",
     "exports",
 }
+QUEUE_TABLES = {
+    "procrastinate_jobs",
+    "procrastinate_workers",
+    "procrastinate_events",
+    "procrastinate_periodic_defers",
+}
 HEAD = ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
 
 
@@ -125,10 +131,11 @@ def test_upgrade_downgrade_upgrade(owner: sa.Engine) -> None:
     with owner.connect() as conn:
         assert public_tables(conn) == set()
         migrate.upgrade(conn)
-        assert public_tables(conn) == SCHEMA_TABLES | {"alembic_version"}
+        assert public_tables(conn) == SCHEMA_TABLES | QUEUE_TABLES | {"alembic_version"}
         assert migrate.current(conn) == HEAD
         assert function_exists(conn, "jeex_set_updated_at")
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        context = MigrationContext.configure(conn, opts={"include_name": migrate.include_name})
+        assert compare_metadata(context, Base.metadata) == []
         first = schema_snapshot(conn)
         assert first["policies"]
         assert first["triggers"]
@@ -138,6 +145,9 @@ def test_upgrade_downgrade_upgrade(owner: sa.Engine) -> None:
         assert public_tables(conn) <= {"alembic_version"}
         assert migrate.current(conn) is None
         assert not function_exists(conn, "jeex_set_updated_at")
+        assert not function_exists(conn, "procrastinate_fetch_job_v2")
+        types = "select count(*) from pg_type where typname like 'procrastinate%'"
+        assert conn.execute(text(types)).scalar_one() == 0
         leftovers = schema_snapshot(conn)
         assert leftovers["policies"] == []
         assert leftovers["triggers"] == []
@@ -212,7 +222,7 @@ def assert_prepared(url: URL, role: str) -> None:
     owner = sa.create_engine(url, poolclass=sa.NullPool)
     with owner.connect() as conn:
         assert migrate.current(conn) == HEAD
-        assert public_tables(conn) == SCHEMA_TABLES | {"alembic_version"}
+        assert public_tables(conn) == SCHEMA_TABLES | QUEUE_TABLES | {"alembic_version"}
         assert conn.execute(text("select count(*) from alembic_version")).scalar_one() == 1
     owner.dispose()
     app = sa.create_engine(url.set(username=role, password=None), poolclass=sa.NullPool)

@@ -49,8 +49,25 @@ def _close_truncated(text: str) -> Any:
     raise ValueError("no JSON object could be recovered from the answer")
 
 
+def without_nul(value: Any) -> Any:
+    """U+0000 removed from every string (keys too): PostgreSQL text and jsonb cannot hold it,
+    a model can write it (``\\u0000`` in JSON), and it never means anything."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_nul(v) for v in value]
+    return value
+
+
 def loads_lenient(text: str) -> Any:
-    """``json.loads`` that tolerates fences, surrounding prose, raw newlines and truncation."""
+    """``json.loads`` that tolerates fences, surrounding prose, raw newlines and truncation;
+    strings come back without U+0000."""
+    return without_nul(_loads(text))
+
+
+def _loads(text: str) -> Any:
     fenced = _FENCE.match(text)
     body = fenced.group(1) if fenced else text
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
@@ -160,6 +162,7 @@ def _run_row(run: Any) -> dict[str, Any]:
         "cost": str(run.cost),
         "model": run.model,
         "error": run.error,
+        "desired_state": run.desired_state,
         "correlation_id": str(run.correlation_id),
         "created_at": run.created_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
@@ -195,12 +198,7 @@ def runs_show(
     """One run with its sections."""
 
     async def work(db: Database, principal: Principal) -> dict[str, Any]:
-        try:
-            run_id = uuid.UUID(run)
-        except ValueError:
-            from jeex.errors import InvalidInput
-
-            raise InvalidInput(f"{run!r} is not a run id") from None
+        run_id = _parse_run_id(run)
         async with db.tenant_session(principal.tenant_id) as session:
             found = await runs_service.get_or_raise(session, run_id)
             sections = await runs_service.list_sections(session, run_id)
@@ -232,3 +230,132 @@ def runs_show(
     )
     columns = ["key", "title", "status", "attempts", "words", "tokens_out"]
     stdout.print(_table("Sections", columns, [[s[c] for c in columns] for s in result["sections"]]))
+
+
+def _parse_run_id(run: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(run)
+    except ValueError:
+        from jeex.errors import InvalidInput
+
+        raise InvalidInput(f"{run!r} is not a run id") from None
+
+
+def _change(
+    run: str, action: Callable[[Any, uuid.UUID], Awaitable[Any]], json_output: bool
+) -> None:
+    async def work(db: Database, principal: Principal) -> dict[str, Any]:
+        run_id = _parse_run_id(run)
+        async with db.tenant_session(principal.tenant_id) as session:
+            changed = await action(session, run_id)
+            return _run_row(changed)
+
+    result = _with_db(work)
+    if json_output:
+        print_json(result)
+        return
+    stdout.print(
+        f"run {result['id']}: {result['status']} (desired: {result['desired_state']})",
+        highlight=False,
+    )
+
+
+RunArgument = Annotated[str, typer.Argument(help="Run id.")]
+
+
+@runs_app.command("pause")
+def runs_pause(run: RunArgument, json_output: JsonOption = False) -> None:
+    """Pause a run; a running one stops after its current section."""
+    _change(run, runs_service.pause, json_output)
+
+
+@runs_app.command("resume")
+def runs_resume(run: RunArgument, json_output: JsonOption = False) -> None:
+    """Queue a paused run again; it continues from its first unfinished section."""
+    _change(run, runs_service.resume, json_output)
+
+
+@runs_app.command("cancel")
+def runs_cancel(run: RunArgument, json_output: JsonOption = False) -> None:
+    """Cancel a run; a running one is aborted within seconds, finished sections stay."""
+    _change(run, runs_service.cancel, json_output)
+
+
+@runs_app.command("retry")
+def runs_retry(run: RunArgument, json_output: JsonOption = False) -> None:
+    """Queue a failed or cancelled run again, from its first unfinished section."""
+    _change(run, runs_service.retry, json_output)
+
+
+@runs_app.command("watch")
+def runs_watch(
+    project: Annotated[str, typer.Argument(help="Project id or slug.")],
+    after: Annotated[int, typer.Option(help="Replay events after this sequence number.")] = 0,
+    follow: Annotated[
+        bool, typer.Option(help="Keep following after the runs settle (until Ctrl-C).")
+    ] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="One JSON object per event per line (JSON Lines).")
+    ] = False,
+) -> None:
+    """Print a project's events as they happen, from any machine; ends when no run is
+    pending or running (unless --follow)."""
+    from jeex.events.follow import follow as follow_events
+
+    async def work(db: Database, principal: Principal) -> None:
+        async with db.tenant_session(principal.tenant_id) as session:
+            project_id = (await projects_service.get_or_raise(session, project)).id
+        events = follow_events(
+            db, db.url, tenant_id=principal.tenant_id, project_id=project_id,
+            after_seq=after, until_settled=not follow,
+        )  # fmt: skip
+        async for event in events:
+            _print_event(event, json_output=json_output)
+
+    _with_db(work)
+
+
+def _print_event(event: Any, *, json_output: bool) -> None:
+    document = {
+        "seq": event.seq,
+        "type": event.type,
+        "run_id": str(event.run_id) if event.run_id else None,
+        "data": event.data,
+        "created_at": event.created_at.isoformat(),
+    }
+    if json_output:
+        sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+        return
+    data = event.data
+    detail = data.get("text") if event.type == "section.delta" else data.get("key") or ""
+    line = f"{event.seq:>6} {event.created_at:%H:%M:%S} {event.type:<18} {detail}".rstrip()
+    typer.echo(line.replace("\n", " ") if event.type == "section.delta" else line)
+
+
+@runs_app.command("progress")
+def runs_progress(
+    project: Annotated[str, typer.Argument(help="Project id or slug.")],
+    json_output: JsonOption = False,
+) -> None:
+    """A project's progress now: runs, sections, percentage, elapsed, ETA, tokens, cost, log."""
+    from jeex.runs import progress
+
+    async def work(db: Database, principal: Principal) -> dict[str, Any]:
+        async with db.tenant_session(principal.tenant_id) as session:
+            return (await progress.snapshot(session, project)).as_dict()
+
+    result = _with_db(work)
+    if json_output:
+        print_json(result)
+        return
+    eta = "–" if result["eta_seconds"] is None else f"{result['eta_seconds']:.0f} s"
+    stdout.print(
+        f"{result['status']}: {result['percentage']:.0f} %, {result['elapsed_seconds']:.0f} s "
+        f"elapsed, ETA {eta}, {result['tokens_out']} tokens out, cost {result['cost']}",
+        highlight=False,
+    )
+    columns = ["step", "status", "desired_state", "sections_done", "sections_expected", "id"]
+    stdout.print(_table("Runs", columns, [[r[c] for c in columns] for r in result["runs"]]))
+    for line in result["log"]:
+        stdout.print(line, highlight=False)

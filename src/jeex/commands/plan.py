@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,8 @@ from jeex.console.progress import PlanProgress
 from jeex.console.summary import summary_rows, summary_table
 from jeex.errors import AppError, InvalidInput
 from jeex.projects.schemas import ProjectCreate
+from jeex.queue.worker import QueueWorker
 from jeex.runs.models import Run
-from jeex.runs.runner import RunnerDeps, mark_interrupted
 from jeex.runtime import Runtime
 from jeex.tenants.service import ensure_local_principal
 
@@ -65,9 +66,10 @@ class Outcome:
     report: dict[str, Any] | None = None
 
 
-async def _execute(runtime: Runtime, request: PlanRequest, *, quiet: bool) -> Outcome:
+async def _execute(
+    runtime: Runtime, request: PlanRequest, *, quiet: bool, detach: bool = False
+) -> Outcome:
     db, llm = runtime.database(), runtime.llm_client()
-    deps = RunnerDeps(db=db, llm=llm, settings=runtime.settings)
     outcome = Outcome()
     try:
         principal = await ensure_local_principal(db)
@@ -82,7 +84,9 @@ async def _execute(runtime: Runtime, request: PlanRequest, *, quiet: bool) -> Ou
             )
         outcome.project_id, outcome.project_slug = str(project.id), project.slug
         outcome.run_ids = [str(run.id) for run in runs]
-        await _run_live(deps, principal, runs, outcome, quiet=quiet)
+        if detach:
+            return outcome
+        await _run_live(runtime, llm, principal, runs, outcome, quiet=quiet)
         if outcome.failure is None:
             package, documents = await pipeline.write_project_package(
                 db, principal, project.id, request.out
@@ -101,41 +105,48 @@ async def _execute(runtime: Runtime, request: PlanRequest, *, quiet: bool) -> Ou
 
 
 async def _run_live(
-    deps: RunnerDeps, principal: Any, runs: list[Run], outcome: Outcome, *, quiet: bool
+    runtime: Runtime, llm: Any, principal: Any, runs: list[Run], outcome: Outcome, *, quiet: bool
 ) -> None:
+    """The embedded shape: an in-process worker serves the queue until these runs settle."""
     observer = PlanProgress(runs, console=stderr)
+    assert runtime.urls is not None
+    worker = QueueWorker(runtime.settings, app_url=runtime.urls.app, llm=llm, observer=observer)
+    serving = asyncio.create_task(worker.run())
+    ids = [run.id for run in runs]
     try:
-        if quiet:
-            await pipeline.execute_runs(deps, principal, runs, observer)
-        else:
-            with observer:
-                await pipeline.execute_runs(deps, principal, runs, observer)
+        with contextlib.nullcontext() if quiet else observer:
+            settled = await pipeline.wait_for_runs(worker.db, principal, ids, serving)
     except asyncio.CancelledError:
-        for run in runs:
-            await mark_interrupted(
-                deps, tenant_id=principal.tenant_id, run_id=run.id, reason="interrupted by user"
-            )
+        await pipeline.cancel_runs(worker.db, principal, ids, reason="interrupted by user")
+        await _stop(worker, serving)
         raise
-    except AppError as exc:
-        outcome.failure = exc
-        outcome.failed_step = await _failed_step(deps, principal, runs)
+    await _stop(worker, serving)
+    unfinished = [run for run in settled if run.status != "completed"]
+    if unfinished:
+        run = unfinished[0]
+        outcome.failed_step = run.step
+        outcome.failure = AppError(run.error or f"the run is {run.status}")
 
 
-async def _failed_step(deps: RunnerDeps, principal: Any, runs: list[Run]) -> int | None:
-    from jeex.runs import service as runs_service
-
-    async with deps.db.tenant_session(principal.tenant_id) as session:
-        for run in runs:
-            current = await runs_service.get_or_raise(session, run.id)
-            if current.status != "completed":
-                return current.step
-    return None
+async def _stop(worker: QueueWorker, serving: asyncio.Task[None]) -> None:
+    worker.stop()
+    with contextlib.suppress(asyncio.CancelledError):
+        await serving
 
 
-def plan(settings: Settings, request: PlanRequest, *, json_output: bool, quiet: bool) -> None:
+def plan(
+    settings: Settings,
+    request: PlanRequest,
+    *,
+    json_output: bool,
+    quiet: bool,
+    detach: bool = False,
+) -> None:
     try:
-        with Runtime(settings, need_llm=True) as runtime:
-            outcome = run_async(lambda: _execute(runtime, request, quiet=quiet or json_output))
+        with Runtime(settings, need_llm=not detach) as runtime:
+            outcome = run_async(
+                lambda: _execute(runtime, request, quiet=quiet or json_output, detach=detach)
+            )
     except KeyboardInterrupt:
         fail(
             "interrupted: the run is marked cancelled and finished sections are kept; "
@@ -146,7 +157,29 @@ def plan(settings: Settings, request: PlanRequest, *, json_output: bool, quiet: 
         fail(exc.message, exc.exit_code)
     except OSError as exc:
         fail(f"cannot write the package: {exc}", 2)
+    if detach:
+        _report_detached(outcome, json_output=json_output)
     _report(outcome, json_output=json_output)
+
+
+def _report_detached(outcome: Outcome, *, json_output: bool) -> None:
+    document = {
+        "project_id": outcome.project_id,
+        "project_slug": outcome.project_slug,
+        "run_ids": outcome.run_ids or [],
+        "status": "queued",
+    }
+    if json_output:
+        print_json(document)
+    else:
+        stdout.print(
+            f"Queued project {outcome.project_slug} ({outcome.project_id}); runs: "
+            + ", ".join(document["run_ids"])
+            + f"\nFollow it with `jeex runs list --project {outcome.project_slug}`; "
+            "a `jeex worker` executes it.",
+            highlight=False,
+        )
+    raise typer.Exit(0)
 
 
 def _report(outcome: Outcome, *, json_output: bool) -> None:

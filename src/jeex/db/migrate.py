@@ -10,6 +10,13 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection
 
+QUEUE_TABLE_PREFIX = "procrastinate_"
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Autogenerate compares our models only: the queue's tables belong to procrastinate."""
+    return not (type_ == "table" and name is not None and name.startswith(QUEUE_TABLE_PREFIX))
+
 
 def alembic_config(conn: Connection | None = None) -> Config:
     config = Config()

@@ -9,13 +9,16 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
+from jeex.db.migrate import include_name
 from jeex.db.models import Base
 
 target_metadata = Base.metadata
 
 
 def _run(connection: sa.engine.Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata)
+    context.configure(
+        connection=connection, target_metadata=target_metadata, include_name=include_name
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -26,7 +26,7 @@ from jeex.config import Settings
 from jeex.db.session import Database
 from jeex.documents import service as documents_service
 from jeex.documents.models import DocumentVersion
-from jeex.errors import GenerationFailed
+from jeex.errors import GenerationFailed, WorkerStopping
 from jeex.events import service as events_service
 from jeex.llm.client import LLMClient, Message
 from jeex.llm.usage import Usage
@@ -61,6 +61,8 @@ class RunContext:
     created_by: uuid.UUID | None
     observer: RunObserver = field(default_factory=NullObserver)
     usage: Usage = field(default_factory=Usage)
+    #: True once the worker is shutting down: the run then stops at the next section.
+    stopping: Callable[[], bool] = field(default=lambda: False)
 
     def session(self) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
         return self.db.tenant_session(self.tenant_id)
@@ -82,6 +84,8 @@ class RunContext:
             if row is not None and (row.status == "completed" or row.locked):
                 return row
             await runs_service.check_desired_state(session, self.run_id)
+            if self.stopping():
+                raise WorkerStopping(f"worker stopping before section {key!r}")
             await runs_service.upsert_section(
                 session,
                 run_id=self.run_id,

@@ -10,7 +10,8 @@ finished section kept) and then raised, so the caller can report them.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -49,6 +50,8 @@ class RunnerDeps:
     db: Database
     llm: LLMClient
     settings: Settings
+    #: A worker sets this while draining, so runs stop at their next section boundary.
+    stopping: Callable[[], bool] = field(default=lambda: False)
 
 
 async def _start(
@@ -59,7 +62,7 @@ async def _start(
         if run.status == "completed":
             return None
         project = await projects_service.get_or_raise(session, run.project_id)
-        resumed = run.status in {"paused", "failed", "running", "cancelled"} and run.attempts > 0
+        resumed = run.attempts > 0
         await runs_service.set_status(
             session,
             run,
@@ -89,6 +92,7 @@ async def _start(
             ),
             created_by=run.created_by,
             observer=observer,
+            stopping=deps.stopping,
         )
         event = "run.resumed" if resumed else "run.started"
         await _emit_status(ctx, session, event, {"step": run.step, "attempt": run.attempts})

@@ -15,6 +15,7 @@ from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jeex.agents.repair_json import without_nul
 from jeex.db.context import session_tenant
 from jeex.errors import InvalidTransition, NotFound, RunCancelled, RunPaused
 from jeex.events import service as events_service
@@ -101,17 +102,119 @@ async def request_state(session: AsyncSession, run_id: uuid.UUID, desired: str) 
     await session.execute(update(Run).where(Run.id == run_id).values(desired_state=desired))
 
 
+#: States from which ``jeex plan --project`` carries a step on rather than starting anew.
 RESUMABLE = frozenset({"pending", "paused", "failed", "cancelled", "running"})
 
 
-async def resume(session: AsyncSession, run_id: uuid.UUID) -> Run:
+async def reopen(session: AsyncSession, run_id: uuid.UUID) -> Run:
     """Let a stopped run continue from its first unfinished section when next executed."""
     run = await get_or_raise(session, run_id)
     if run.status not in RESUMABLE:
         raise InvalidTransition(f"cannot resume a {run.status} run; run the step again instead")
     run.desired_state = "run"
+    if run.status != "pending":
+        # Pending again, so that the step before it queues it when it completes.
+        await set_status(session, run, "pending", finished_at=None)
     await session.flush()
     return run
+
+
+async def _locked(session: AsyncSession, run_id: uuid.UUID) -> Run:
+    """The run, row-locked: a state change and the worker's own writes are serialised."""
+    statement = select(Run).where(Run.id == run_id).with_for_update()
+    run = (await session.scalars(statement)).one_or_none()
+    if run is None:
+        raise NotFound(f"no run {run_id}")
+    return run
+
+
+def _refuse(run: Run, action: str, hint: str = "") -> InvalidTransition:
+    requested = run.desired_state not in ("run", run.status)
+    state = f"{run.status} run" + (f" ({run.desired_state} requested)" if requested else "")
+    return InvalidTransition(f"cannot {action} a {state}{hint}")
+
+
+async def settle(session: AsyncSession, run: Run, status: str, **values: Any) -> None:
+    """A run no worker is executing takes its new state (paused, cancelled, failed), its
+    event, and its project the same status (so the project is no longer "running")."""
+    await set_status(session, run, status, **values)
+    project = (await session.scalars(select(Project).where(Project.id == run.project_id))).one()
+    project.status = status
+    await emit(session, run, f"run.{status}", **({"error": run.error} if run.error else {}))
+
+
+async def emit(session: AsyncSession, run: Run, type: str, **data: Any) -> None:
+    """Append a run event (with its step) in the session's transaction."""
+    await events_service.append(
+        session,
+        project_id=run.project_id,
+        run_id=run.id,
+        type=type,
+        data={"step": run.step, **data},
+    )
+
+
+async def pause(session: AsyncSession, run_id: uuid.UUID) -> Run:
+    """Pause a queued or running run; a running one stops at its next section boundary."""
+    run = await _locked(session, run_id)
+    if run.status not in ("pending", "running") or run.desired_state != "run":
+        raise _refuse(run, "pause")
+    run.desired_state = "paused"
+    if run.status == "pending":
+        await settle(session, run, "paused")
+    await session.flush()
+    return run
+
+
+async def resume(session: AsyncSession, run_id: uuid.UUID) -> Run:
+    """Continue a paused run from its first unfinished section (re-queued)."""
+    run = await _locked(session, run_id)
+    pausing = run.status == "running" and run.desired_state == "paused"
+    if run.status != "paused" and not pausing:
+        retryable = run.status in ("failed", "cancelled")
+        raise _refuse(run, "resume", "; retry it instead" if retryable else "")
+    run.desired_state = "run"
+    if not pausing:
+        await _requeue(session, run, "run.resumed")
+    await session.flush()
+    return run
+
+
+async def retry(session: AsyncSession, run_id: uuid.UUID) -> Run:
+    """Run a failed or cancelled run again from its first unfinished section."""
+    run = await _locked(session, run_id)
+    if run.status not in ("failed", "cancelled"):
+        raise _refuse(run, "retry")
+    run.desired_state = "run"
+    await _requeue(session, run, "run.queued")
+    await session.flush()
+    return run
+
+
+async def cancel(session: AsyncSession, run_id: uuid.UUID) -> Run:
+    """Cancel a run; a running one is aborted by its worker within seconds."""
+    from jeex.queue import app as queue
+
+    run = await _locked(session, run_id)
+    # A failed run whose next attempt is queued is not over yet: it can be cancelled.
+    retrying = run.status == "failed" and bool(await queue.live_jobs(session, run.id))
+    if (run.status in TERMINAL and not retrying) or run.desired_state == "cancelled":
+        raise _refuse(run, "cancel")
+    run.desired_state = "cancelled"
+    if run.status != "running":
+        await settle(session, run, "cancelled")
+    await queue.request_abort(session, run.id)
+    await session.flush()
+    return run
+
+
+async def _requeue(session: AsyncSession, run: Run, event: str) -> None:
+    from jeex.queue import app as queue
+
+    run.status, run.error, run.finished_at = "pending", None, None
+    run.queued_at = now()
+    await queue.enqueue_run(session, run.id)
+    await emit(session, run, event)
 
 
 async def get_section(session: AsyncSession, run_id: uuid.UUID, key: str) -> RunSection | None:
@@ -128,7 +231,9 @@ async def upsert_section(
     session: AsyncSession, *, run_id: uuid.UUID, key: str, **values: Any
 ) -> None:
     """Insert or update one section; the key makes a repeated write harmless."""
-    columns = {("metadata" if name == "metadata_" else name): v for name, v in values.items()}
+    columns = {
+        ("metadata" if name == "metadata_" else name): without_nul(v) for name, v in values.items()
+    }
     row = {"tenant_id": session_tenant(session), "run_id": run_id, "key": key, **columns}
     row.setdefault("position", 0)
     statement = insert(cast(Table, RunSection.__table__)).values(**row)

@@ -1,0 +1,91 @@
+"""The procrastinate App, and enqueueing through the caller's own transaction.
+
+A job is written with the SQLAlchemy session's psycopg connection, so it commits or
+rolls back with the write that causes it (a run row and its ``run.queued`` event).
+Each run has at most one waiting job: ``queueing_lock`` is the run id, and so is
+``lock``, so two jobs of one run never execute at the same time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from procrastinate import App, PsycopgConnector
+from procrastinate.exceptions import AlreadyEnqueued
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jeex.db.context import session_tenant
+
+RUNS_QUEUE = "runs"
+EXECUTE_RUN = "runs.execute"
+
+#: Tasks register on this App at import; a worker swaps in a connector with its own pool
+#: (``App.replace_connector``). Deferring uses the caller's connection, never the pool.
+app = App(connector=PsycopgConnector(), import_paths=["jeex.runs.tasks"])
+
+_LIVE_JOBS = text(
+    "select id, status from procrastinate_jobs "
+    "where lock = :lock and status in ('todo', 'doing') order by id"
+)
+_ABORT_JOBS = text(
+    "select procrastinate_cancel_job_v1(id, true, false) from procrastinate_jobs "
+    "where lock = :lock and status in ('todo', 'doing')"
+)
+
+
+async def _driver_connection(session: AsyncSession) -> Any:
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection
+
+
+async def defer(
+    session: AsyncSession,
+    task_name: str,
+    *,
+    lock: str,
+    args: dict[str, Any],
+    delay_seconds: float = 0.0,
+) -> int | None:
+    """Defer a job in the session's transaction; None if one with this lock is waiting."""
+    schedule = {"schedule_in": {"seconds": delay_seconds}} if delay_seconds > 0 else {}
+    driver = await _driver_connection(session)
+    deferrer = app.configure_task(
+        task_name,
+        allow_unknown=False,
+        lock=lock,
+        queueing_lock=lock,
+        connection=driver,
+        **schedule,
+    )
+    try:
+        # psycopg makes this a savepoint (the session's transaction is open), so the
+        # unique-index violation of a second waiting job leaves the caller's work intact.
+        async with driver.transaction():
+            job_id: int = await deferrer.defer_async(**args)
+            return job_id
+    except AlreadyEnqueued:
+        return None
+
+
+async def enqueue_run(
+    session: AsyncSession, run_id: uuid.UUID, *, attempt: int = 1, delay_seconds: float = 0.0
+) -> int | None:
+    """Queue ``runs.execute`` for a run of the session's tenant (no-op if already waiting)."""
+    args = {"tenant_id": str(session_tenant(session)), "run_id": str(run_id), "attempt": attempt}
+    return await defer(
+        session, EXECUTE_RUN, lock=str(run_id), args=args, delay_seconds=delay_seconds
+    )
+
+
+async def live_jobs(session: AsyncSession, run_id: uuid.UUID) -> list[tuple[int, str]]:
+    """The run's jobs that are waiting (``todo``) or executing (``doing``)."""
+    rows = await session.execute(_LIVE_JOBS, {"lock": str(run_id)})
+    return [(row.id, row.status) for row in rows]
+
+
+async def request_abort(session: AsyncSession, run_id: uuid.UUID) -> None:
+    """Cancel the run's waiting job and ask the worker executing it to abort (NOTIFY)."""
+    await session.execute(_ABORT_JOBS, {"lock": str(run_id)})

@@ -1,0 +1,105 @@
+"""A procrastinate worker with JEEX's process-wide resources, and its graceful stop.
+
+``QueueWorker.run()`` serves jobs until ``stop()``: ``jeex worker`` calls it from
+SIGTERM/SIGINT, ``jeex plan`` when its own runs are done. Stopping drains: running
+runs stop at their next section boundary and are re-queued (``WorkerStopping``);
+whatever is still running after ``JEEX_QUEUE_SHUTDOWN_SECONDS`` is aborted and
+re-queued. The worker also sweeps for the jobs of dead workers (``reaper``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import Sequence
+
+from procrastinate import PsycopgConnector
+from sqlalchemy.engine import URL
+
+from jeex.config import Settings
+from jeex.db.session import Database
+from jeex.db.urls import libpq_dsn
+from jeex.llm.client import LLMClient
+from jeex.queue import reaper
+from jeex.queue.app import RUNS_QUEUE, app
+from jeex.runs.observer import RunObserver
+from jeex.runs.runner import RunnerDeps
+
+
+class QueueWorker:
+    """One worker: a database engine, an LLM client and a procrastinate worker loop."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        app_url: URL,
+        llm: LLMClient,
+        concurrency: int | None = None,
+        queues: Sequence[str] = (RUNS_QUEUE,),
+        observer: RunObserver | None = None,
+    ) -> None:
+        self.settings = settings
+        self.app_url = app_url
+        self.llm = llm
+        self.concurrency = concurrency or settings.queue_concurrency
+        self.queues = list(queues)
+        self.observer = observer
+        self.name = f"{socket.gethostname()}-{os.getpid()}"
+        self.stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self.db = Database(app_url, pool_size=max(settings.database_pool_size, self.concurrency))
+
+    def stop(self) -> None:
+        """Drain: runs stop at their next section, then the worker exits."""
+        self.stopping = True
+        if self._task is not None:
+            self._task.cancel()
+
+    def _connector(self) -> PsycopgConnector:
+        return PsycopgConnector(
+            conninfo=libpq_dsn(self.app_url),
+            min_size=1,
+            max_size=self.concurrency + 4,
+        )
+
+    async def run(self) -> None:
+        """Serve jobs until stopped; returns after the graceful shutdown."""
+        deps = RunnerDeps(
+            db=self.db, llm=self.llm, settings=self.settings, stopping=lambda: self.stopping
+        )
+        context = {"deps": deps, "observer": self.observer}
+        settings = self.settings
+        try:
+            with app.replace_connector(self._connector()):
+                async with app.open_async():
+                    sweeper = asyncio.create_task(reaper.sweep_forever(self.db, settings))
+                    self._task = asyncio.create_task(
+                        app.run_worker_async(
+                            queues=self.queues,
+                            name=self.name,
+                            concurrency=self.concurrency,
+                            install_signal_handlers=False,
+                            additional_context=context,
+                            shutdown_graceful_timeout=settings.queue_shutdown_seconds,
+                            update_heartbeat_interval=settings.queue_heartbeat_seconds,
+                            stalled_worker_timeout=settings.queue_stall_seconds,
+                            fetch_job_polling_interval=settings.queue_poll_seconds,
+                            abort_job_polling_interval=settings.queue_poll_seconds,
+                        )
+                    )
+                    if self.stopping:
+                        self._task.cancel()
+                    try:
+                        await self._task
+                    except asyncio.CancelledError:
+                        if not self.stopping:
+                            raise
+                    finally:
+                        sweeper.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await sweeper
+        finally:
+            await self.db.dispose()

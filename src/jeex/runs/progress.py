@@ -1,0 +1,142 @@
+"""A project's progress as one snapshot: what the CLI prints now and the API serves next.
+
+Built from the database only (runs, sections, events), so any process on any machine
+gives the same answer. The ETA divides the tokens still expected by the tokens per second
+observed so far; before the first finished section there is none.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jeex.events.models import Event
+from jeex.projects import service as projects_service
+from jeex.runs import service as runs_service
+from jeex.runs.models import Run, RunSection
+
+LOG_LINES = 50
+
+
+@dataclass
+class SectionProgress:
+    key: str
+    title: str
+    status: str
+    tokens_out: int
+
+
+@dataclass
+class RunProgress:
+    id: str
+    step: int
+    status: str
+    desired_state: str
+    sections_done: int
+    sections_expected: int
+    tokens_in: int
+    tokens_out: int
+    cost: str
+    elapsed_seconds: float
+    sections: list[SectionProgress] = field(default_factory=list)
+
+
+@dataclass
+class ProjectProgress:
+    project_id: str
+    status: str
+    percentage: float
+    elapsed_seconds: float
+    eta_seconds: float | None
+    tokens_per_second: float | None
+    tokens_in: int
+    tokens_out: int
+    cost: str
+    runs: list[RunProgress]
+    log: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _expected(run: Run, sections: list[RunSection]) -> int:
+    from jeex.console.progress import expected_sections
+
+    return max(expected_sections(run.step), len(sections))
+
+
+def _elapsed(run: Run, now: datetime) -> float:
+    if run.started_at is None:
+        return 0.0
+    return ((run.finished_at or now) - run.started_at).total_seconds()
+
+
+async def _run_progress(session: AsyncSession, run: Run, now: datetime) -> RunProgress:
+    sections = await runs_service.list_sections(session, run.id)
+    done = sum(1 for s in sections if s.status == "completed")
+    expected = _expected(run, sections)
+    return RunProgress(
+        id=str(run.id),
+        step=run.step,
+        status=run.status,
+        desired_state=run.desired_state,
+        sections_done=expected if run.status == "completed" else done,
+        sections_expected=expected,
+        tokens_in=run.tokens_in,
+        tokens_out=run.tokens_out,
+        cost=str(run.cost),
+        elapsed_seconds=round(_elapsed(run, now), 3),
+        sections=[SectionProgress(s.key, s.title, s.status, s.tokens_out) for s in sections],
+    )
+
+
+async def _log(session: AsyncSession, project_id: uuid.UUID) -> list[str]:
+    statement = (
+        select(Event)
+        .where(Event.project_id == project_id, Event.type != "section.delta")
+        .order_by(Event.seq.desc())
+        .limit(LOG_LINES)
+    )
+    events = list(reversed((await session.scalars(statement)).all()))
+    return [
+        f"{e.created_at:%H:%M:%S} {e.type} {e.data.get('key') or e.data.get('step') or ''}".strip()
+        for e in events
+    ]
+
+
+async def snapshot(session: AsyncSession, project_ref: str | uuid.UUID) -> ProjectProgress:
+    """The project's progress now (raises NotFound for an unknown project)."""
+    project = await projects_service.get_or_raise(session, project_ref)
+    now = runs_service.now()
+    runs = [
+        await _run_progress(session, run, now)
+        for run in await runs_service.list_(session, project_id=project.id)
+    ]
+    done = sum(r.sections_done for r in runs)
+    expected = sum(r.sections_expected for r in runs) or 1
+    tokens_out = sum(r.tokens_out for r in runs)
+    elapsed = sum(r.elapsed_seconds for r in runs)
+    rate = tokens_out / elapsed if elapsed > 0 and tokens_out else None
+    eta = None
+    if rate and done:
+        remaining_tokens = tokens_out / done * (expected - done)
+        eta = round(remaining_tokens / rate, 1)
+    return ProjectProgress(
+        project_id=str(project.id),
+        status=project.status,
+        percentage=round(100 * done / expected, 1),
+        elapsed_seconds=round(elapsed, 3),
+        eta_seconds=eta,
+        tokens_per_second=round(rate, 2) if rate else None,
+        tokens_in=sum(r.tokens_in for r in runs),
+        tokens_out=tokens_out,
+        cost=str(sum((Decimal(r.cost) for r in runs), Decimal(0))),
+        runs=runs,
+        log=await _log(session, project.id),
+    )

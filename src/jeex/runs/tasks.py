@@ -1,0 +1,148 @@
+"""``runs.execute``: the job that executes one run (one step) on a worker.
+
+The job takes ids plus the tenant and is safe to run twice: ``execute_run``
+continues from the first unfinished section. Every way a job can end leaves the
+run in a state that says what happens next:
+
+- completed → the project's next pending step is queued (steps run in order);
+- paused or cancelled at a section boundary → nothing is queued;
+- the worker is draining (SIGTERM) → the run is re-queued at its next section;
+- aborted by ``jeex runs cancel`` → the run is cancelled, finished sections kept;
+- aborted by a worker shutdown timeout → the run is re-queued;
+- failed → a new job for attempt n+1 is queued after an exponential back-off, up to
+  ``JEEX_QUEUE_MAX_ATTEMPTS``; the last failure leaves the run ``failed``.
+
+Retries are new jobs rather than procrastinate's in-place retry, so a run never has
+two waiting jobs (the queueing lock) and a retried job can never collide with one
+queued by ``jeex runs resume`` (docs/decisions.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import structlog
+from procrastinate import JobContext
+from procrastinate.job_context import AbortReason
+
+from jeex.errors import AppError, WorkerStopping
+from jeex.queue.app import EXECUTE_RUN, RUNS_QUEUE, app, enqueue_run
+from jeex.runs import service as runs_service
+from jeex.runs.models import Run
+from jeex.runs.observer import RunObserver
+from jeex.runs.runner import RunnerDeps, execute_run
+
+log = structlog.get_logger(__name__)
+
+
+@app.task(name=EXECUTE_RUN, queue=RUNS_QUEUE, pass_context=True)
+async def execute(context: JobContext, tenant_id: str, run_id: str, attempt: int = 1) -> str:
+    """Execute (or continue) a run with the worker's process-wide resources."""
+    deps: RunnerDeps = context.additional_context["deps"]
+    observer: RunObserver | None = context.additional_context.get("observer")
+    tid, rid = uuid.UUID(tenant_id), uuid.UUID(run_id)
+    try:
+        return await _execute(deps, tid, rid, observer)
+    except WorkerStopping:
+        await _requeue(deps, tid, rid, attempt, reason="worker stopping")
+        return "requeued"
+    except asyncio.CancelledError:
+        await _aborted(context, deps, tid, rid, attempt)
+        raise
+    except Exception as exc:
+        await _failed(deps, tid, rid, attempt, exc)
+        raise
+
+
+async def _execute(
+    deps: RunnerDeps, tid: uuid.UUID, rid: uuid.UUID, observer: RunObserver | None
+) -> str:
+    while await _wanted(deps, tid, rid):
+        run = await execute_run(deps, tenant_id=tid, run_id=rid, observer=observer)
+        if run.status == "completed":
+            await _queue_next_step(deps, tid, run)
+            return "completed"
+        # Resumed while it was pausing: carry on here rather than leave it stranded.
+        if not (run.status == "paused" and await _desired(deps, tid, rid) == "run"):
+            return run.status
+    return "skipped"
+
+
+async def _desired(deps: RunnerDeps, tid: uuid.UUID, rid: uuid.UUID) -> str:
+    async with deps.db.tenant_session(tid) as session:
+        return (await runs_service.get_or_raise(session, rid)).desired_state
+
+
+async def _wanted(deps: RunnerDeps, tid: uuid.UUID, rid: uuid.UUID) -> bool:
+    """False when there is nothing to do; a pause or cancel asked for meanwhile is applied."""
+    async with deps.db.tenant_session(tid) as session:
+        run = await runs_service.get_or_raise(session, rid)
+        if run.status == "completed":
+            return False
+        if run.desired_state in ("paused", "cancelled"):
+            if run.status != run.desired_state and run.status not in runs_service.TERMINAL:
+                await runs_service.settle(session, run, run.desired_state)
+            return False
+        return True
+
+
+async def _queue_next_step(deps: RunnerDeps, tid: uuid.UUID, done: Run) -> None:
+    async with deps.db.tenant_session(tid) as session:
+        later = [
+            run
+            for run in await runs_service.list_(session, project_id=done.project_id)
+            if run.step > done.step and run.status == "pending" and run.desired_state == "run"
+        ]
+        if later:
+            await enqueue_run(session, min(later, key=lambda r: r.step).id)
+
+
+async def _requeue(
+    deps: RunnerDeps, tid: uuid.UUID, rid: uuid.UUID, attempt: int, *, reason: str
+) -> None:
+    """Hand the run to the next free worker; finished sections stay."""
+    async with deps.db.tenant_session(tid) as session:
+        run = await runs_service.get_or_raise(session, rid)
+        if run.status in runs_service.TERMINAL:
+            return
+        await runs_service.set_status(session, run, "pending", queued_at=runs_service.now())
+        await enqueue_run(session, rid, attempt=attempt)
+        await runs_service.emit(session, run, "run.queued", reason=reason)
+    log.info("run re-queued", run_id=str(rid), reason=reason)
+
+
+async def _aborted(
+    context: JobContext, deps: RunnerDeps, tid: uuid.UUID, rid: uuid.UUID, attempt: int
+) -> None:
+    try:
+        async with deps.db.tenant_session(tid) as session:
+            desired = (await runs_service.get_or_raise(session, rid)).desired_state
+        if desired == "cancelled" or context.abort_reason() == AbortReason.USER_REQUEST:
+            async with deps.db.tenant_session(tid) as session:
+                run = await runs_service.get_or_raise(session, rid)
+                if run.status not in runs_service.TERMINAL:
+                    run.desired_state = "cancelled"
+                    await runs_service.settle(session, run, "cancelled")
+            return
+        await _requeue(deps, tid, rid, attempt, reason="worker shutdown timeout")
+    except Exception:  # the abort itself must still reach the worker
+        log.exception("could not record the aborted run", run_id=str(rid))
+
+
+async def _failed(
+    deps: RunnerDeps, tid: uuid.UUID, rid: uuid.UUID, attempt: int, exc: Exception
+) -> None:
+    settings = deps.settings
+    message = exc.message if isinstance(exc, AppError) else f"{type(exc).__name__}: {exc}"
+    try:
+        async with deps.db.tenant_session(tid) as session:
+            run = await runs_service.get_or_raise(session, rid)
+            if attempt < settings.queue_max_attempts and run.desired_state == "run":
+                delay = settings.queue_retry_base_seconds * 2 ** (attempt - 1)
+                await enqueue_run(session, rid, attempt=attempt + 1, delay_seconds=delay)
+                log.warning("run failed, retrying", run_id=str(rid), attempt=attempt, delay=delay)
+            elif run.status != "failed":
+                await runs_service.settle(session, run, "failed", error=message)
+    except Exception:
+        log.exception("could not record the failed run", run_id=str(rid))

@@ -1,0 +1,113 @@
+"""The stalled-job sweep: a dead worker's job is retried; a poison job ends failed; one sweeper."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from jeex import pipeline
+from jeex.config import Settings
+from jeex.projects.schemas import ProjectCreate
+from jeex.queue import reaper
+from jeex.runs.runner import RunnerDeps
+from jeex.tenants.service import Principal
+
+
+def _job_of(owner: sa.Engine, run_id: str) -> sa.Row[tuple[int, str, int]]:
+    with owner.connect() as conn:
+        return conn.execute(
+            sa.text("select id, status, attempts from procrastinate_jobs where lock = :r"),
+            {"r": run_id},
+        ).one()
+
+
+def _kill_worker_holding(owner: sa.Engine, run_id: str, *, attempts: int) -> None:
+    """What a SIGKILLed worker leaves: its job ``doing``, its heartbeat long stopped."""
+    with owner.begin() as conn:
+        worker = conn.execute(
+            sa.text(
+                "insert into procrastinate_workers (last_heartbeat) "
+                "values (now() - interval '1 hour') returning id"
+            )
+        ).scalar_one()
+        conn.execute(
+            sa.text(
+                "update procrastinate_jobs set status = 'doing', worker_id = :w, "
+                "attempts = :a where lock = :r"
+            ),
+            {"w": worker, "a": attempts, "r": run_id},
+        )
+
+
+async def _run_id(deps: RunnerDeps, principal: Principal) -> str:
+    data = ProjectCreate(idea="A shared grocery list app for families", language="en")
+    _, runs = await pipeline.create_plan(deps.db, principal, data, steps=(1,), model="m")
+    return str(runs[0].id)
+
+
+async def test_a_dead_workers_job_is_retried(
+    deps: RunnerDeps, principal: Principal, owner_engine: sa.Engine, empty_queue: None
+) -> None:
+    run_id = await _run_id(deps, principal)
+    _kill_worker_holding(owner_engine, run_id, attempts=0)
+    reaped = await reaper.sweep(deps.db, deps.settings)
+    assert [(r.outcome, r.run_id) for r in reaped] == [("retried", run_id)]
+    job = _job_of(owner_engine, run_id)
+    assert (job.status, job.attempts) == ("todo", 1)
+    assert await reaper.sweep(deps.db, deps.settings) == []
+
+
+async def test_a_job_that_keeps_killing_its_worker_fails_with_its_run(
+    deps: RunnerDeps, principal: Principal, owner_engine: sa.Engine, empty_queue: None
+) -> None:
+    run_id = await _run_id(deps, principal)
+    settings = deps.settings.model_copy(update={"queue_max_attempts": 3})
+    _kill_worker_holding(owner_engine, run_id, attempts=2)
+    reaped = await reaper.sweep(deps.db, settings)
+    assert [r.outcome for r in reaped] == ["poisoned"]
+    assert _job_of(owner_engine, run_id).status == "failed"
+    with owner_engine.connect() as conn:
+        run = conn.execute(sa.text("select status, error from runs where id = :r"),
+                           {"r": run_id}).one()  # fmt: skip
+    assert run.status == "failed"
+    assert "died 3 times" in run.error
+
+
+async def test_a_fresh_worker_is_left_alone(
+    deps: RunnerDeps, principal: Principal, owner_engine: sa.Engine, empty_queue: None
+) -> None:
+    run_id = await _run_id(deps, principal)
+    _kill_worker_holding(owner_engine, run_id, attempts=0)
+    with owner_engine.begin() as conn:
+        conn.execute(sa.text("update procrastinate_workers set last_heartbeat = now()"))
+    assert await reaper.sweep(deps.db, deps.settings) == []
+    assert _job_of(owner_engine, run_id).status == "doing"
+
+
+def test_stall_threshold_must_outlast_the_graceful_shutdown() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    Settings(queue_stall_seconds=30, queue_shutdown_seconds=15)
+    with pytest.raises(ValidationError, match="queue_stall_seconds must exceed"):
+        Settings(queue_stall_seconds=30, queue_shutdown_seconds=25)
+
+
+async def test_old_finished_jobs_are_pruned(
+    deps: RunnerDeps, principal: Principal, owner_engine: sa.Engine, empty_queue: None
+) -> None:
+    old, recent = await _run_id(deps, principal), await _run_id(deps, principal)
+    with owner_engine.begin() as conn:
+        conn.execute(sa.text("update procrastinate_jobs set status = 'succeeded' "
+                             "where lock = any(:r)"), {"r": [old, recent]})  # fmt: skip
+        conn.execute(
+            sa.text(
+                "update procrastinate_events set at = now() - interval '200 hours' "
+                "where job_id = (select id from procrastinate_jobs where lock = :r)"
+            ),
+            {"r": old},
+        )
+    await reaper.prune(deps.db, deps.settings)
+    with owner_engine.connect() as conn:
+        left = conn.execute(sa.text("select lock from procrastinate_jobs where lock = any(:r)"),
+                            {"r": [old, recent]}).scalars().all()  # fmt: skip
+    assert left == [recent]

@@ -1,0 +1,391 @@
+"""Runs as queued jobs on real ``jeex worker`` processes: crash, pause, cancel, drain, scale.
+
+Every worker is a subprocess against the test database and the scripted LLM server; the
+test reads the outcome through the owner connection (superuser: it sees every tenant).
+Short queue timings (stall 6 s, heartbeat 2 s) keep the crash tests quick.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import sqlalchemy as sa
+
+from fakellm import ScriptedLLM
+from jeex import pipeline
+from jeex.db.session import Database
+from jeex.db.urls import DatabaseUrls
+from jeex.projects.schemas import ProjectCreate
+from jeex.tenants.service import Principal
+
+T = TypeVar("T")
+IDEA = "A shared grocery list app for families"
+STEP1_SECTIONS = 6
+
+
+@pytest.fixture
+def env(
+    database_urls: DatabaseUrls, llm_server: ScriptedLLM, tmp_path: Path, empty_queue: None
+) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("JEEX_")}
+    base.update(
+        JEEX_DATABASE_URL=database_urls.owner.render_as_string(hide_password=False),
+        JEEX_LLM_BASE_URL=llm_server.base_url,
+        JEEX_DATA_DIR=str(tmp_path / "data"),
+        JEEX_LLM_MAX_RETRIES="1",
+        JEEX_LLM_RETRY_MAX_WAIT_SECONDS="0.05",
+        JEEX_QUEUE_STALL_SECONDS="6",
+        JEEX_QUEUE_SHUTDOWN_SECONDS="3",
+        JEEX_QUEUE_POLL_SECONDS="0.5",
+        JEEX_QUEUE_RETRY_BASE_SECONDS="0.1",
+        COLUMNS="200",
+    )
+    return base
+
+
+@pytest.fixture
+def slow_llm(llm_server: ScriptedLLM) -> Iterator[ScriptedLLM]:
+    """Sections take seconds, so a test can act in the middle of one."""
+    llm_server.seconds_per_token = 0.02
+    yield llm_server
+    llm_server.seconds_per_token = 0.0
+
+
+class Workers:
+    """``jeex worker`` subprocesses, killed at the end of the test whatever happens."""
+
+    def __init__(self, env: dict[str, str], logs: Path, owner: sa.Engine) -> None:
+        self.env, self.logs, self.owner = env, logs, owner
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        before = self.registered()
+        log = (self.logs / f"worker-{len(self.procs)}.log").open("wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jeex", "worker", *args],
+            env=env or self.env, stdout=subprocess.DEVNULL, stderr=log,
+        )  # fmt: skip
+        self.procs.append(proc)
+        wait_for(lambda: self.registered() > before or None, 60, what="worker registered")
+        return proc
+
+    def registered(self) -> int:
+        return scalar(self.owner, "select count(*) from procrastinate_workers")
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=30)
+
+
+@pytest.fixture
+def workers(env: dict[str, str], tmp_path: Path, owner_engine: sa.Engine) -> Iterator[Workers]:
+    group = Workers(env, tmp_path, owner_engine)
+    try:
+        yield group
+    finally:
+        group.stop_all()
+
+
+def jeex(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "jeex", *args],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def wait_for(probe: Callable[[], T | None], timeout: float, *, what: str) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def scalar(owner: sa.Engine, sql: str, **params: Any) -> Any:
+    with owner.connect() as conn:
+        return conn.execute(sa.text(sql), params).scalar()
+
+
+def rows(owner: sa.Engine, sql: str, **params: Any) -> list[Any]:
+    with owner.connect() as conn:
+        return list(conn.execute(sa.text(sql), params))
+
+
+def run_status(owner: sa.Engine, run_id: str) -> str:
+    return str(scalar(owner, "select status from runs where id = :r", r=run_id))
+
+
+def completed_sections(owner: sa.Engine, run_id: str) -> int:
+    sql = "select count(*) from run_sections where run_id = :r and status = 'completed'"
+    return int(scalar(owner, sql, r=run_id))
+
+
+def section_completions(owner: sa.Engine, run_id: str) -> dict[str, int]:
+    found = rows(
+        owner,
+        "select data->>'key' as key, count(*) as n from events "
+        "where run_id = :r and type = 'section.completed' group by 1",
+        r=run_id,
+    )
+    return {row.key: row.n for row in found}
+
+
+def detach(env: dict[str, str], *extra: str) -> dict[str, Any]:
+    result = jeex(env, "plan", IDEA, "--detach", "--json", *extra)
+    assert result.returncode == 0, result.stderr
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
+
+
+def wait_completed(
+    owner: sa.Engine, run_id: str, timeout: float, *, failing_first: bool = False
+) -> None:
+    def done() -> bool | None:
+        status = run_status(owner, run_id)
+        # Between job attempts a run is "failed" for a moment.
+        assert status not in ({"cancelled"} if failing_first else {"failed", "cancelled"}), status
+        return status == "completed" or None
+
+    wait_for(done, timeout, what=f"run {run_id} completed")
+
+
+def test_sigkill_mid_section_the_other_worker_finishes_the_run(
+    env: dict[str, str], workers: Workers, owner_engine: sa.Engine, slow_llm: ScriptedLLM
+) -> None:
+    run_id = detach(env, "--steps", "1")["run_ids"][0]
+    first = workers.start()
+    wait_for(lambda: completed_sections(owner_engine, run_id) >= 1 or None, 90, what="a section")
+    workers.start()
+    running = "select count(*) from run_sections where run_id = :r and status = 'running'"
+    wait_for(lambda: scalar(owner_engine, running, r=run_id) or None, 30, what="mid-section")
+    first.send_signal(signal.SIGKILL)
+    killed_at = time.monotonic()
+    wait_completed(owner_engine, run_id, 120)
+    assert time.monotonic() - killed_at <= 60
+    assert set(section_completions(owner_engine, run_id).values()) == {1}
+    assert len(section_completions(owner_engine, run_id)) == STEP1_SECTIONS + 1  # + extraction
+    assert scalar(owner_engine, "select count(*) from document_versions where run_id = :r",
+                  r=run_id) == 1  # fmt: skip
+    assert scalar(owner_engine, "select attempts from runs where id = :r", r=run_id) == 2
+
+
+def test_pause_mid_run_then_resume_skips_finished_sections(
+    env: dict[str, str], workers: Workers, owner_engine: sa.Engine, slow_llm: ScriptedLLM
+) -> None:
+    run_id = detach(env, "--steps", "1")["run_ids"][0]
+    workers.start()
+    wait_for(lambda: completed_sections(owner_engine, run_id) >= 2 or None, 90, what="2 sections")
+    paused = jeex(env, "runs", "pause", run_id, "--json")
+    assert paused.returncode == 0, paused.stderr
+    assert json.loads(paused.stdout)["desired_state"] == "paused"
+    wait_for(lambda: run_status(owner_engine, run_id) == "paused" or None, 30, what="paused")
+    done = completed_sections(owner_engine, run_id)
+    assert done < STEP1_SECTIONS
+    again = jeex(env, "runs", "pause", run_id)
+    assert again.returncode == 2
+    assert "cannot pause a paused run" in again.stderr
+    calls = slow_llm.calls
+    resumed = jeex(env, "runs", "resume", run_id, "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    wait_completed(owner_engine, run_id, 120)
+    # The unfinished sections and the extraction; nothing finished is written again.
+    assert slow_llm.calls - calls == (STEP1_SECTIONS - done) + 1
+    assert set(section_completions(owner_engine, run_id).values()) == {1}
+
+
+def test_cancel_during_a_slow_section_takes_effect_within_5_seconds(
+    env: dict[str, str], workers: Workers, owner_engine: sa.Engine, llm_server: ScriptedLLM
+) -> None:
+    llm_server.inject("delay", count=1, seconds=60)
+    run_id = detach(env, "--steps", "1")["run_ids"][0]
+    workers.start()
+    wait_for(lambda: llm_server.calls >= 1 or None, 60, what="the slow call")
+    cancelled = jeex(env, "runs", "cancel", run_id, "--json")
+    assert cancelled.returncode == 0, cancelled.stderr
+    asked = time.monotonic()
+    wait_for(lambda: run_status(owner_engine, run_id) == "cancelled" or None, 5, what="cancel")
+    live = "select count(*) from procrastinate_jobs where lock = :r and status in ('todo','doing')"
+    wait_for(lambda: scalar(owner_engine, live, r=run_id) == 0 or None, 5, what="worker free")
+    assert time.monotonic() - asked <= 5
+    project = "select p.status from projects p join runs r on r.project_id = p.id where r.id = :r"
+    assert scalar(owner_engine, project, r=run_id) == "cancelled"
+    retry = jeex(env, "runs", "cancel", run_id)
+    assert retry.returncode == 2
+    assert "cannot cancel a cancelled run" in retry.stderr
+
+
+def test_sigterm_finishes_the_current_section_and_requeues_the_run(
+    env: dict[str, str], workers: Workers, owner_engine: sa.Engine, slow_llm: ScriptedLLM
+) -> None:
+    draining = {**env, "JEEX_QUEUE_SHUTDOWN_SECONDS": "20", "JEEX_QUEUE_STALL_SECONDS": "40"}
+    run_id = detach(env, "--steps", "1")["run_ids"][0]
+    proc = workers.start(env=draining)
+    wait_for(lambda: completed_sections(owner_engine, run_id) >= 1 or None, 90, what="a section")
+    running = "select count(*) from run_sections where run_id = :r and status = 'running'"
+    wait_for(lambda: scalar(owner_engine, running, r=run_id) or None, 30, what="mid-section")
+    before = completed_sections(owner_engine, run_id)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    assert completed_sections(owner_engine, run_id) == before + 1
+    assert scalar(owner_engine, running, r=run_id) == 0
+    assert run_status(owner_engine, run_id) == "pending"
+    waiting = "select count(*) from procrastinate_jobs where lock = :r and status = 'todo'"
+    assert scalar(owner_engine, waiting, r=run_id) == 1
+    slow_llm.seconds_per_token = 0.0
+    workers.start()
+    wait_completed(owner_engine, run_id, 120)
+    assert set(section_completions(owner_engine, run_id).values()) == {1}
+
+
+async def test_eight_runs_on_two_workers_all_complete_each_once(
+    env: dict[str, str], workers: Workers, owner_engine: sa.Engine, db: Database,
+    principal: Principal,
+) -> None:  # fmt: skip
+    run_ids = []
+    for n in range(8):
+        data = ProjectCreate(idea=f"{IDEA}, variant {n}", audience="parents", language="en")
+        _, runs = await pipeline.create_plan(db, principal, data, steps=(1,), model="m")
+        run_ids.append(str(runs[0].id))
+    workers.start("--concurrency", "2")
+    workers.start("--concurrency", "2")
+    for run_id in run_ids:
+        wait_completed(owner_engine, run_id, 240)
+    for run_id in run_ids:
+        assert scalar(owner_engine, "select attempts from runs where id = :r", r=run_id) == 1
+        starts = "select count(*) from events where run_id = :r and type = 'run.started'"
+        assert scalar(owner_engine, starts, r=run_id) == 1
+        assert set(section_completions(owner_engine, run_id).values()) == {1}
+    jobs = rows(owner_engine, "select lock, status from procrastinate_jobs where lock = any(:r)",
+                r=run_ids)  # fmt: skip
+    assert sorted(job.lock for job in jobs) == sorted(run_ids)
+    assert {job.status for job in jobs} == {"succeeded"}
+
+
+def test_detached_plan_is_executed_step_by_step_by_a_worker(
+    env: dict[str, str], workers: Workers, owner_engine: sa.Engine
+) -> None:
+    report = detach(env)
+    assert set(report) >= {"project_id", "project_slug", "run_ids"}
+    assert len(report["run_ids"]) == 4
+    assert run_status(owner_engine, report["run_ids"][0]) == "pending"
+    workers.start()
+    for run_id in report["run_ids"]:
+        wait_completed(owner_engine, run_id, 240)
+    timings = rows(
+        owner_engine,
+        "select step, started_at, finished_at from runs where id = any(:r) order by step",
+        r=report["run_ids"],
+    )
+    for earlier, later in zip(timings, timings[1:], strict=False):
+        assert later.started_at >= earlier.finished_at
+    docs = json.loads(jeex(env, "docs", "list", report["project_slug"], "--json").stdout)
+    assert {d["document_type"] for d in docs} >= {"about", "specs", "architecture"}
+    assert all(d["version"] == 1 for d in docs)
+
+
+def test_run_commands_refuse_unknown_and_malformed_ids(env: dict[str, str]) -> None:
+    missing = jeex(env, "runs", "resume", "00000000-0000-0000-0000-000000000000")
+    assert missing.returncode == 2
+    assert "no run" in missing.stderr
+    malformed = jeex(env, "runs", "cancel", "nope")
+    assert malformed.returncode == 2
+    assert "is not a run id" in malformed.stderr
+
+
+def test_a_failure_beyond_the_llm_retries_is_retried_as_a_new_job(
+    env: dict[str, str], workers: Workers, owner_engine: sa.Engine, llm_server: ScriptedLLM
+) -> None:
+    llm_server.inject("status", code=503, count=2)  # both tries of the first call
+    run_id = detach(env, "--steps", "1")["run_ids"][0]
+    workers.start()
+    wait_completed(owner_engine, run_id, 120, failing_first=True)
+    jobs = rows(owner_engine, "select status, args from procrastinate_jobs where lock = :r "
+                "order by id", r=run_id)  # fmt: skip
+    assert [(job.status, job.args["attempt"]) for job in jobs] == [("failed", 1), ("succeeded", 2)]
+    assert scalar(owner_engine, "select attempts from runs where id = :r", r=run_id) == 2
+
+
+def test_faults_at_random_calls_are_absorbed(
+    env: dict[str, str], workers: Workers, owner_engine: sa.Engine, llm_server: ScriptedLLM
+) -> None:
+    faults: list[tuple[str, dict[str, Any]]] = [
+        ("status", {"code": 429}),
+        ("malformed_json", {}),
+        ("status", {"code": 500}),
+        ("delay", {"seconds": 0.5}),
+        ("drop", {}),
+    ]
+    for kind, params in faults:
+        llm_server.inject(kind, count=1, **params)
+        llm_server.inject("delay", count=2, seconds=0.01)  # spread the faults over the run
+    run_id = detach(env, "--steps", "1")["run_ids"][0]
+    workers.start()
+    wait_completed(owner_engine, run_id, 120)
+    assert set(section_completions(owner_engine, run_id).values()) == {1}
+    assert scalar(owner_engine, "select count(*) from document_versions where run_id = :r",
+                  r=run_id) == 1  # fmt: skip
+
+
+def test_a_run_failing_every_attempt_stays_failed_until_retried(
+    env: dict[str, str], workers: Workers, owner_engine: sa.Engine, llm_server: ScriptedLLM
+) -> None:
+    llm_server.inject("status", code=503, count=6)  # 3 attempts x 2 tries
+    run_id = detach(env, "--steps", "1")["run_ids"][0]
+    workers.start()
+    live = "select count(*) from procrastinate_jobs where lock = :r and status in ('todo','doing')"
+
+    def failed_for_good() -> bool | None:
+        settled = run_status(owner_engine, run_id) == "failed"
+        return (settled and scalar(owner_engine, live, r=run_id) == 0) or None
+
+    wait_for(failed_for_good, 60, what="the last attempt")
+    assert "HTTP 503" in scalar(owner_engine, "select error from runs where id = :r", r=run_id)
+    jobs = "select count(*) from procrastinate_jobs where lock = :r and status = 'failed'"
+    assert scalar(owner_engine, jobs, r=run_id) == 3
+    retried = jeex(env, "runs", "retry", run_id, "--json")
+    assert retried.returncode == 0, retried.stderr
+    wait_completed(owner_engine, run_id, 120)
+
+
+def test_watch_follows_a_run_live_and_replays_from_a_sequence(
+    env: dict[str, str], workers: Workers, owner_engine: sa.Engine
+) -> None:
+    report = detach(env, "--steps", "1")
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "jeex", "runs", "watch", report["project_slug"], "--json"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        workers.start()
+        out, err = watcher.communicate(timeout=120)
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+    assert watcher.returncode == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    seqs = [e["seq"] for e in events]
+    assert seqs == list(range(1, len(seqs) + 1))
+    types = [e["type"] for e in events]
+    assert types[0] == "run.queued"
+    assert types[-1] == "run.completed"
+    assert types.count("section.completed") == STEP1_SECTIONS + 1
+    assert "document.created" in types
+    snapshot = jeex(env, "runs", "progress", report["project_slug"], "--json")
+    assert snapshot.returncode == 0, snapshot.stderr
+    assert json.loads(snapshot.stdout)["percentage"] == 100
+    replay = jeex(env, "runs", "watch", report["project_slug"], "--after", str(seqs[-3]), "--json")
+    assert replay.returncode == 0, replay.stderr
+    assert [json.loads(line)["seq"] for line in replay.stdout.splitlines()] == seqs[-2:]
