@@ -104,6 +104,17 @@ async def test_stream_delivers_deltas_that_add_up_to_the_text(
     assert llm_server.calls == 1
 
 
+async def test_nul_characters_never_reach_the_text(
+    client: LLMClient, llm_server: ScriptedLLM
+) -> None:
+    llm_server.script_text("Section:", "Lists stay\x00 in step on every phone.")
+    deltas = Deltas()
+    result = await client.stream_text(MESSAGES, max_tokens=200, on_delta=deltas.on_delta)
+    assert "\x00" not in result.text
+    assert "\x00" not in "".join(deltas.shown)
+    assert "Lists stay in step" in result.text
+
+
 async def test_usage_reported_by_the_server_is_used_and_priced(
     client: LLMClient, llm_server: ScriptedLLM
 ) -> None:

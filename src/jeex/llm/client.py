@@ -168,10 +168,12 @@ class LLMClient:
                 usage = chunk.usage or usage
                 for choice in chunk.choices:
                     finish = choice.finish_reason or finish
-                    if choice.delta.content:
-                        parts.append(choice.delta.content)
+                    # PostgreSQL text cannot hold U+0000; a model can emit it.
+                    content = (choice.delta.content or "").replace("\x00", "")
+                    if content:
+                        parts.append(content)
                         if on_delta is not None:
-                            on_delta(choice.delta.content)
+                            on_delta(content)
         if finish is None:
             raise IncompleteStream("the stream ended before the answer was finished")
         text = "".join(parts)

@@ -34,7 +34,7 @@ from jeex.runs import service as runs_service
 from jeex.runs.observer import NullObserver, RunObserver
 
 T = TypeVar("T")
-DELTA_FLUSH_SECONDS = 1.0
+DELTA_FLUSH_SECONDS = 0.25
 
 
 @dataclass
