@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from jeex import __version__
-from jeex.agents.base import DocumentAgent
 from jeex.agents.contracts import StepInput
 from jeex.agents.prompts import PROMPT_VERSION
 from jeex.db.session import Database
@@ -35,10 +36,6 @@ from jeex.runs.runner import AGENTS, RunnerDeps, execute_run
 from jeex.tenants.service import Principal
 
 ALL_STEPS = (1, 2, 3, 4)
-#: A run in one of these states is continued (from its first unfinished section) rather
-#: than replaced, when the user asks for its step again; "cancelled" is included because
-#: Ctrl-C cancels, and the user's next `jeex plan --project` means "carry on".
-CONTINUABLE = runs_service.RESUMABLE
 
 
 def parse_steps(text: str) -> tuple[int, ...]:
@@ -64,21 +61,14 @@ def step_input(project: Project, clarifications: dict[str, str] | None = None) -
     )
 
 
-def _agent(step: int) -> type[DocumentAgent]:
-    return AGENTS[step]
-
-
 async def _run_for_step(
-    db_session: object, project: Project, step: int, principal: Principal, model: str
+    db_session: AsyncSession, project: Project, step: int, principal: Principal, model: str
 ) -> Run:
     """The unfinished run of this step to continue, or a new one (a new version)."""
-    from sqlalchemy.ext.asyncio import AsyncSession
-
-    assert isinstance(db_session, AsyncSession)
     existing = [
         run
         for run in await runs_service.list_(db_session, project_id=project.id)
-        if run.step == step and run.status in CONTINUABLE
+        if run.step == step and run.status in runs_service.RESUMABLE
     ]
     if existing:
         return await runs_service.reopen(db_session, existing[-1].id)
@@ -90,7 +80,7 @@ async def _run_for_step(
         created_by=principal.user_id,
         model=model,
         prompt_version=PROMPT_VERSION,
-        template_version=_agent(step).template_version(),
+        template_version=AGENTS[step].template_version(),
     )
 
 
@@ -219,7 +209,3 @@ async def write_project_package(
         jeex_version=__version__,
     )
     return write_package(out_dir, info, docs), documents
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

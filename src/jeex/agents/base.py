@@ -71,6 +71,7 @@ class DocumentAgent:
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
         self.reference = ""
+        self.earlier: dict[str, str] = {}
 
     @property
     def template(self) -> DocumentTemplate:
@@ -83,6 +84,7 @@ class DocumentAgent:
 
     async def load_reference(self) -> None:
         documents = await self.ctx.earlier_documents(EARLIER_TYPES[self.step])
+        self.earlier = {doc.document_type: doc.content for doc in documents}
         budget = context_budget_chars(
             self.ctx.settings,
             output_tokens=self.ctx.settings.llm_max_section_tokens,

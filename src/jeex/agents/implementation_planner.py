@@ -46,8 +46,8 @@ class ImplementationPlanner(DocumentAgent):
     step = 4
 
     async def plan_epics(self) -> Repaired[list[Epic]]:
-        documents = await self.ctx.earlier_documents(("about", "architecture"))
-        candidates = feature_candidates([doc.content for doc in documents])
+        sources = [self.earlier[kind] for kind in ("about", "architecture") if kind in self.earlier]
+        candidates = feature_candidates(sources)
         return await self.ctx.structured(
             key="plan/epics",
             position=0,

@@ -95,12 +95,8 @@ async def _start(
             stopping=deps.stopping,
         )
         event = "run.resumed" if resumed else "run.started"
-        await _emit_status(ctx, session, event, {"step": run.step, "attempt": run.attempts})
+        await ctx.emit(session, event, {"step": run.step, "attempt": run.attempts})
     return ctx
-
-
-async def _emit_status(ctx: RunContext, session: Any, type: str, data: dict[str, Any]) -> None:
-    await ctx.emit(session, type, data)
 
 
 async def _finish(
@@ -165,27 +161,3 @@ async def execute_run(
         output=output.model_dump(mode="json"),
         project_status="ready",
     )
-
-
-async def mark_interrupted(
-    deps: RunnerDeps, *, tenant_id: uuid.UUID, run_id: uuid.UUID, reason: str
-) -> None:
-    """After Ctrl-C: the run is cancelled, its finished sections stay."""
-    async with deps.db.tenant_session(tenant_id) as session:
-        run = await runs_service.get_or_raise(session, run_id)
-        if run.status in runs_service.TERMINAL:
-            return
-        await runs_service.set_status(
-            session, run, "cancelled", desired_state="cancelled", error=reason
-        )
-        project = await projects_service.get_or_raise(session, run.project_id)
-        project.status = "cancelled"
-        from jeex.events import service as events_service
-
-        await events_service.append(
-            session,
-            project_id=run.project_id,
-            run_id=run.id,
-            type="run.cancelled",
-            data={"step": run.step, "reason": reason},
-        )
