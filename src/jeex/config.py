@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     queue_shutdown_seconds: float = Field(default=15.0, ge=0)
     queue_stall_seconds: float = Field(default=30.0, gt=0)
     queue_job_retention_hours: int = Field(default=168, ge=1)
+    #: Helper jobs a step-4 run queues so other workers write some of its epics.
+    queue_fanout_jobs: int = Field(default=3, ge=0, le=32)
+    #: Streamed text is redundant once its section is checkpointed; keep it this long.
+    events_delta_retention_hours: int = Field(default=24, ge=1)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     log_json: bool = False

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
+
 import sqlalchemy as sa
 
 from jeex import pipeline
 from jeex.config import Settings
+from jeex.events import service as events_service
 from jeex.projects.schemas import ProjectCreate
 from jeex.queue import reaper
+from jeex.runs import service as runs_service
 from jeex.runs.runner import RunnerDeps
-from jeex.tenants.service import Principal
+from jeex.tenants.service import Principal, ensure_principal
 
 
 def _job_of(owner: sa.Engine, run_id: str) -> sa.Row[tuple[int, str, int]]:
@@ -111,3 +115,40 @@ async def test_old_finished_jobs_are_pruned(
         left = conn.execute(sa.text("select lock from procrastinate_jobs where lock = any(:r)"),
                             {"r": [old, recent]}).scalars().all()  # fmt: skip
     assert left == [recent]
+
+
+async def test_old_streamed_deltas_are_pruned_in_every_tenant(
+    deps: RunnerDeps, principal: Principal, owner_engine: sa.Engine
+) -> None:
+    slug = f"t-{uuid.uuid4().hex[:12]}"
+    other = await ensure_principal(deps.db, tenant_slug=slug, tenant_name=slug, email=f"{slug}@x")
+    projects = []
+    for owner in (principal, other):
+        run_id = await _run_id(deps, owner)
+        async with deps.db.tenant_session(owner.tenant_id) as session:
+            run = await runs_service.get_or_raise(session, uuid.UUID(run_id))
+            for kind in ("section.delta", "section.delta", "section.started"):
+                await events_service.append(
+                    session, project_id=run.project_id, run_id=run.id, type=kind, data={}
+                )
+            projects.append(str(run.project_id))
+    with owner_engine.begin() as conn:  # age every event but each project's last delta
+        conn.execute(
+            sa.text(
+                "update events set created_at = now() - interval '48 hours' "
+                "where project_id = any(:p) and seq <> (select max(seq) from events e "
+                "where e.project_id = events.project_id and e.type = 'section.delta')"
+            ),
+            {"p": projects},
+        )
+    deleted = await reaper.prune(deps.db, deps.settings)
+    assert deleted >= 2
+    with owner_engine.connect() as conn:
+        left = conn.execute(
+            sa.text("select project_id::text, type from events where project_id = any(:p) "
+                    "and type like 'section.%' order by project_id, seq"),
+            {"p": projects},
+        ).all()  # fmt: skip
+    for project in projects:
+        kinds = [kind for pid, kind in left if pid == project]
+        assert kinds == ["section.delta", "section.started"]  # the old delta gone, the rest kept

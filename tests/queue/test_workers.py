@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -188,6 +189,8 @@ def test_pause_mid_run_then_resume_skips_finished_sections(
     run_id = detach(env, "--steps", "1")["run_ids"][0]
     workers.start()
     wait_for(lambda: completed_sections(owner_engine, run_id) >= 2 or None, 90, what="2 sections")
+    # Slower from here: the rest of the run outlasts a `jeex` start-up on a busy machine.
+    slow_llm.seconds_per_token = 0.08
     paused = jeex(env, "runs", "pause", run_id, "--json")
     assert paused.returncode == 0, paused.stderr
     assert json.loads(paused.stdout)["desired_state"] == "paused"
@@ -389,3 +392,124 @@ def test_watch_follows_a_run_live_and_replays_from_a_sequence(
     replay = jeex(env, "runs", "watch", report["project_slug"], "--after", str(seqs[-3]), "--json")
     assert replay.returncode == 0, replay.stderr
     assert [json.loads(line)["seq"] for line in replay.stdout.splitlines()] == seqs[-2:]
+
+
+EPIC_PLAN = {"epics": [
+    {"number": 1, "title": "Infrastructure and deployment", "goal": "Run it", "depends_on": [],
+     "estimate_days": 3},
+    {"number": 2, "title": "Shared lists", "goal": "Lists for a family", "depends_on": [1],
+     "estimate_days": 5},
+    {"number": 3, "title": "Notifications", "goal": "Tell others", "depends_on": [2],
+     "estimate_days": 4},
+    {"number": 4, "title": "Testing and quality", "goal": "Prove it", "depends_on": [1, 2, 3],
+     "estimate_days": 3},
+]}  # fmt: skip
+
+
+def test_epics_of_one_run_are_written_by_two_workers(
+    env: dict[str, str], workers: Workers, owner_engine: sa.Engine, llm_server: ScriptedLLM
+) -> None:
+    llm_server.script_json("EpicPlan", EPIC_PLAN)
+    env = {**env, "JEEX_LLM_CONCURRENCY": "1"}  # one epic at a time per process
+    first = detach(env, "--steps", "1,2,3")
+    workers.start(env=env)
+    for run_id in first["run_ids"]:
+        wait_completed(owner_engine, run_id, 240)
+    llm_server.seconds_per_token = 0.01  # epic sections take a few seconds each
+    try:
+        step4 = jeex(env, "plan", "--project", first["project_slug"], "--steps", "4",
+                     "--detach", "--json")  # fmt: skip
+        assert step4.returncode == 0, step4.stderr
+        run_id = json.loads(step4.stdout)["run_ids"][0]
+        workers.start(env=env)
+        wait_completed(owner_engine, run_id, 300)
+    finally:
+        llm_server.seconds_per_token = 0.0
+    writers = rows(
+        owner_engine,
+        "select data->>'key' as key, data->>'worker' as worker from events "
+        "where run_id = :r and type = 'section.started' and data->>'key' like 'epic-%'",
+        r=run_id,
+    )
+    by_epic: dict[str, set[str]] = {}
+    for row in writers:
+        by_epic.setdefault(row.key.split("/")[0], set()).add(row.worker)
+    assert len(by_epic) == 4
+    assert len(set().union(*by_epic.values())) == 2, by_epic  # both workers wrote epics
+    assert set(section_completions(owner_engine, run_id).values()) == {1}
+    versions = rows(
+        owner_engine,
+        "select epic_number, count(*) as n from document_versions where run_id = :r "
+        "and document_type = 'plan_epic' group by 1 order by 1",
+        r=run_id,
+    )
+    assert [(v.epic_number, v.n) for v in versions] == [(1, 1), (2, 1), (3, 1), (4, 1)]
+    overview = scalar(
+        owner_engine,
+        "select content from document_versions where run_id = :r and document_type = "
+        "'plan_overview'",
+        r=run_id,
+    )
+    positions = [
+        overview.index(title)
+        for title in ("Infrastructure", "Shared lists", "Notifications", "Testing and quality")
+    ]
+    assert positions == sorted(positions)  # the plan's order, whoever wrote which epic
+    assert scalar(owner_engine, "select count(*) from procrastinate_jobs where lock like :p "
+                  "and status in ('todo', 'doing')", p=f"{run_id}:help:%") == 0  # fmt: skip
+
+
+def _restart_embedded_postgres(pgdata: Path, *, down_seconds: float) -> None:
+    """A fast shutdown (every connection dropped), ``down_seconds`` of outage, then up again."""
+    from pgserver._commands import pg_ctl
+    from pgserver.postgres_server import PostgresServer
+
+    server = PostgresServer._instances[pgdata]  # root runs it as the 'pgserver' user
+    opts = shlex.split((pgdata / "postmaster.opts").read_text())
+    socket_dir = opts[opts.index("-k") + 1]
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=server.system_user, timeout=60)
+    time.sleep(down_seconds)
+    pg_ctl(["-w", "-o", '-h ""', "-o", f"-k {socket_dir}", "-l", str(server.log), "start"],
+           pgdata=pgdata,
+           user=server.system_user, timeout=60)  # fmt: skip
+
+
+def test_a_database_restart_during_a_run_is_ridden_out(
+    llm_server: ScriptedLLM, tmp_path: Path, slow_llm: ScriptedLLM
+) -> None:
+    from jeex.db.embedded import start_embedded_postgres
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith("JEEX_")}
+    env = {
+        **base,
+        "JEEX_DATA_DIR": str(tmp_path / "data"),
+        "JEEX_LLM_BASE_URL": llm_server.base_url,
+        "JEEX_QUEUE_STALL_SECONDS": "6",
+        "JEEX_QUEUE_SHUTDOWN_SECONDS": "3",
+        "JEEX_QUEUE_POLL_SECONDS": "0.5",
+        "JEEX_QUEUE_RETRY_BASE_SECONDS": "0.1",
+    }
+    # This process holds the embedded server too, so it outlives the CLI calls.
+    server = start_embedded_postgres(tmp_path / "data")
+    owner = sa.create_engine(server.set(database="jeex"), poolclass=sa.NullPool)
+    run_id = detach(env, "--steps", "1")["run_ids"][0]
+    group = Workers(env, tmp_path, owner)
+    try:
+        worker = group.start()
+        wait_for(lambda: completed_sections(owner, run_id) >= 1 or None, 90, what="a section")
+        running = "select count(*) from run_sections where run_id = :r and status = 'running'"
+        wait_for(lambda: scalar(owner, running, r=run_id) or None, 30, what="mid-section")
+        # Down for longer than the heartbeat interval: procrastinate gives its worker up.
+        _restart_embedded_postgres(tmp_path / "data" / "pgdata", down_seconds=10)
+        wait_completed(owner, run_id, 180, failing_first=True)
+        assert worker.poll() is None  # the same worker reconnected; nobody restarted it
+    finally:
+        group.stop_all()
+    assert set(section_completions(owner, run_id).values()) == {1}
+    assert len(section_completions(owner, run_id)) == STEP1_SECTIONS + 1
+    assert scalar(owner, "select count(*) from document_versions where run_id = :r",
+                  r=run_id) == 1  # fmt: skip
+    # Ridden out in place: the job was neither failed nor reaped as a dead worker's.
+    assert scalar(owner, "select attempts from runs where id = :r", r=run_id) == 1
+    assert scalar(owner, "select count(*) from procrastinate_jobs") == 1
+    owner.dispose()

@@ -3,8 +3,9 @@
 The epic list is asked for as structured output, repaired by rules (numbered
 1..N, infrastructure first, testing last, no duplicates, no placeholders) and
 checkpointed before any prose is written, so a resumed run plans the same
-epics. Epic documents are written concurrently up to ``JEEX_LLM_CONCURRENCY``;
-their order in the package is by number, whatever order they finish in.
+epics. Epic documents are written concurrently up to ``JEEX_LLM_CONCURRENCY`` per
+process, and by helper jobs on other workers too (each epic is claimed while it is
+written); their order in the package is by number, whatever order they finish in.
 """
 
 from __future__ import annotations
@@ -91,14 +92,44 @@ class ImplementationPlanner(DocumentAgent):
         )
         return checklist
 
-    async def write_epics(self, epics: list[Epic]) -> list[list[ChecklistItem]]:
+    async def write_epics(
+        self, epics: list[Epic], *, wait_for_others: bool = True
+    ) -> list[list[ChecklistItem]]:
+        """Write every epic not claimed elsewhere; with ``wait_for_others``, all of them.
+
+        Each epic is claimed (``runs.claims``) while it is written, so helper jobs on
+        other workers can write epics of the same run at the same time. The run's own
+        job waits for the epics others hold and takes over any whose holder went away;
+        taking over a finished epic reuses its sections and its document.
+        """
         limit = asyncio.Semaphore(self.ctx.settings.llm_concurrency)
 
-        async def one(epic: Epic) -> list[ChecklistItem]:
-            async with limit:
-                return await self.write_epic(epic, epics)
+        async def one(epic: Epic) -> list[ChecklistItem] | None:
+            while True:
+                async with limit, self.ctx.claim(f"epic-{epic.number:02d}") as held:
+                    if held:
+                        return await self.write_epic(epic, epics)
+                if not wait_for_others:
+                    return None
+                await self.ctx.wait_for_claim()
 
-        return list(await asyncio.gather(*(one(epic) for epic in epics)))
+        if wait_for_others:
+            await self.ctx.request_helpers(len(epics) - 1)
+        # Every epic reaches its own section boundary before a pause or failure is
+        # raised, so no sibling is left writing after the run has stopped.
+        done = await asyncio.gather(*(one(epic) for epic in epics), return_exceptions=True)
+        for outcome in done:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return [checks for checks in done if isinstance(checks, list)]
+
+    async def help(self) -> int:
+        """A helper job's share of step 4: the epics nobody else is writing right now."""
+        if not await self.ctx.checkpointed("plan/epics"):
+            return 0  # the run's own job has not planned the epics yet
+        await self.load_reference()
+        epics = (await self.plan_epics()).value
+        return len(await self.write_epics(epics, wait_for_others=False))
 
     async def run(self) -> StepOutput:
         await self.load_reference()

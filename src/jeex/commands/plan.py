@@ -110,7 +110,10 @@ async def _run_live(
     """The embedded shape: an in-process worker serves the queue until these runs settle."""
     observer = PlanProgress(runs, console=stderr)
     assert runtime.urls is not None
-    worker = QueueWorker(runtime.settings, app_url=runtime.urls.app, llm=llm, observer=observer)
+    # One process, one worker: helper jobs would only wait for this worker's own slot.
+    worker = QueueWorker(
+        runtime.settings, app_url=runtime.urls.app, llm=llm, observer=observer, fan_out=False
+    )
     serving = asyncio.create_task(worker.run())
     ids = [run.id for run in runs]
     try:

@@ -12,7 +12,7 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex.db.context import session_tenant
@@ -85,3 +85,17 @@ async def list_after(
         .limit(limit)
     )
     return list((await session.scalars(statement)).all())
+
+
+async def prune_deltas(session: AsyncSession, *, older_than_hours: int) -> int:
+    """Delete the session tenant's ``section.delta`` events older than the retention.
+
+    A delta only matters while its section is being written: the finished section's
+    text is in ``run_sections``, so old deltas are dropped to bound the table. The
+    sequence numbers of the events kept do not change, so a replay stays consistent.
+    """
+    cutoff = func.now() - func.make_interval(0, 0, 0, 0, older_than_hours)
+    result = await session.execute(
+        delete(Event).where(Event.type == "section.delta", Event.created_at < cutoff)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

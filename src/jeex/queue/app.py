@@ -3,7 +3,9 @@
 A job is written with the SQLAlchemy session's psycopg connection, so it commits or
 rolls back with the write that causes it (a run row and its ``run.queued`` event).
 Each run has at most one waiting job: ``queueing_lock`` is the run id, and so is
-``lock``, so two jobs of one run never execute at the same time.
+``lock``, so two jobs of one run never execute at the same time. A step-4 run may
+add helper jobs (``runs.help``, lock ``<run>:help:<n>``) that write epics beside it;
+units they share are claimed one by one (``jeex.runs.claims``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from jeex.db.context import session_tenant
 
 RUNS_QUEUE = "runs"
 EXECUTE_RUN = "runs.execute"
+HELP_RUN = "runs.help"
 
 #: Tasks register on this App at import; a worker swaps in a connector with its own pool
 #: (``App.replace_connector``). Deferring uses the caller's connection, never the pool.
@@ -31,7 +34,11 @@ _LIVE_JOBS = text(
 )
 _ABORT_JOBS = text(
     "select procrastinate_cancel_job_v1(id, true, false) from procrastinate_jobs "
-    "where lock = :lock and status in ('todo', 'doing')"
+    "where (lock = :lock or lock like :helpers) and status in ('todo', 'doing')"
+)
+_DROP_HELPERS = text(
+    "select procrastinate_cancel_job_v1(id, false, true) from procrastinate_jobs "
+    "where lock like :helpers and status = 'todo'"
 )
 
 
@@ -80,6 +87,30 @@ async def enqueue_run(
     )
 
 
+def _helpers_pattern(run_id: uuid.UUID) -> str:
+    return f"{run_id}:help:%"
+
+
+async def enqueue_helpers(session: AsyncSession, run_id: uuid.UUID, count: int) -> int:
+    """Queue up to ``count`` ``runs.help`` jobs that share the run's independent units.
+
+    Each has a lock of its own (``<run>:help:<n>``), so they run beside the run's own
+    job and each other; one already waiting is not queued twice.
+    """
+    args = {"tenant_id": str(session_tenant(session)), "run_id": str(run_id)}
+    queued = 0
+    for index in range(1, count + 1):
+        lock = f"{run_id}:help:{index}"
+        if await defer(session, HELP_RUN, lock=lock, args=args) is not None:
+            queued += 1
+    return queued
+
+
+async def drop_helpers(session: AsyncSession, run_id: uuid.UUID) -> None:
+    """Helper jobs still waiting when the run stops have nothing left to do."""
+    await session.execute(_DROP_HELPERS, {"helpers": _helpers_pattern(run_id)})
+
+
 async def live_jobs(session: AsyncSession, run_id: uuid.UUID) -> list[tuple[int, str]]:
     """The run's jobs that are waiting (``todo``) or executing (``doing``)."""
     rows = await session.execute(_LIVE_JOBS, {"lock": str(run_id)})
@@ -87,5 +118,5 @@ async def live_jobs(session: AsyncSession, run_id: uuid.UUID) -> list[tuple[int,
 
 
 async def request_abort(session: AsyncSession, run_id: uuid.UUID) -> None:
-    """Cancel the run's waiting job and ask the worker executing it to abort (NOTIFY)."""
-    await session.execute(_ABORT_JOBS, {"lock": str(run_id)})
+    """Cancel the run's waiting jobs and ask the workers executing them to abort (NOTIFY)."""
+    await session.execute(_ABORT_JOBS, {"lock": str(run_id), "helpers": _helpers_pattern(run_id)})

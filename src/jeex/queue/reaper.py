@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex.config import Settings
 from jeex.db.session import Database
+from jeex.queue.app import EXECUTE_RUN
 
 log = structlog.get_logger(__name__)
 
@@ -31,7 +32,7 @@ SWEEP_LOCK_KEY = 0x4A455851  # "JEXQ"
 _TRY_LOCK = text("select pg_try_advisory_xact_lock(:key)")
 _PRUNE_WORKERS = text("select procrastinate_prune_stalled_workers_v1(:seconds)")
 _ORPHANS = text(
-    "select id, lock, attempts, args, queue_name from procrastinate_jobs "
+    "select id, lock, attempts, args, queue_name, task_name from procrastinate_jobs "
     "where status = 'doing' and worker_id is null order by id for update skip locked"
 )
 _WAITING = text("select 1 from procrastinate_jobs where lock = :lock and status = 'todo'")
@@ -55,6 +56,7 @@ class Reaped:
     outcome: str  # retried | superseded | poisoned
     tenant_id: str | None
     run_id: str | None
+    task: str = EXECUTE_RUN
 
 
 async def sweep(db: Database, settings: Settings) -> list[Reaped]:
@@ -68,7 +70,13 @@ async def sweep(db: Database, settings: Settings) -> list[Reaped]:
         ]
     for item in reaped:
         log.warning("stalled job reaped", job_id=item.job_id, outcome=item.outcome)
-        if item.outcome == "poisoned" and item.tenant_id and item.run_id:
+        # A poisoned helper only ends itself: the run's own job writes what it left.
+        if (
+            item.outcome == "poisoned"
+            and item.task == EXECUTE_RUN
+            and item.tenant_id
+            and item.run_id
+        ):
             await _fail_run(db, item, settings.queue_max_attempts)
     return reaped
 
@@ -77,17 +85,18 @@ async def _reap(session: AsyncSession, row: object, settings: Settings) -> Reape
     job_id, lock, attempts = row.id, row.lock, row.attempts  # type: ignore[attr-defined]
     args, queue = row.args or {}, row.queue_name  # type: ignore[attr-defined]
     tenant_id, run_id = args.get("tenant_id"), args.get("run_id")
+    task = row.task_name  # type: ignore[attr-defined]
     if lock is not None and (await session.execute(_WAITING, {"lock": lock})).first():
         await session.execute(_FINISH, {"id": job_id})
-        return Reaped(job_id, "superseded", tenant_id, run_id)
+        return Reaped(job_id, "superseded", tenant_id, run_id, task)
     if attempts + 1 >= settings.queue_max_attempts:
         await session.execute(_FINISH, {"id": job_id})
-        return Reaped(job_id, "poisoned", tenant_id, run_id)
+        return Reaped(job_id, "poisoned", tenant_id, run_id, task)
     await session.execute(_RETRY, {"id": job_id})
     payload = json.dumps({"type": "job_inserted", "job_id": job_id})
     for channel in ("procrastinate_any_queue_v1", f"procrastinate_queue_v1#{queue}"):
         await session.execute(_WAKE, {"channel": channel, "payload": payload})
-    return Reaped(job_id, "retried", tenant_id, run_id)
+    return Reaped(job_id, "retried", tenant_id, run_id, task)
 
 
 async def _fail_run(db: Database, item: Reaped, attempts: int) -> None:
@@ -102,21 +111,61 @@ async def _fail_run(db: Database, item: Reaped, attempts: int) -> None:
             await runs_service.settle(session, run, "failed", error=message)
 
 
-async def prune(db: Database, settings: Settings) -> None:
-    """Delete finished jobs older than the retention period (the runs keep the history)."""
+async def prune(db: Database, settings: Settings) -> int:
+    """Delete finished jobs and old streamed deltas; returns how many deltas went.
+
+    Finished jobs go after ``JEEX_QUEUE_JOB_RETENTION_HOURS`` (the runs keep the history),
+    ``section.delta`` events after ``JEEX_EVENTS_DELTA_RETENTION_HOURS``. Events are tenant
+    rows under RLS, so they are pruned tenant by tenant, each in its own transaction.
+    """
+    from jeex.events import service as events_service
+    from jeex.tenants import service as tenants_service
+
     async with db.global_session() as session:
-        if (await session.execute(_TRY_LOCK, {"key": SWEEP_LOCK_KEY})).scalar_one():
-            await session.execute(_PRUNE_JOBS, {"hours": settings.queue_job_retention_hours})
+        if not (await session.execute(_TRY_LOCK, {"key": SWEEP_LOCK_KEY})).scalar_one():
+            return 0
+        await session.execute(_PRUNE_JOBS, {"hours": settings.queue_job_retention_hours})
+        tenant_ids = await tenants_service.list_tenant_ids(session)
+    deleted = 0
+    for tenant_id in tenant_ids:
+        async with db.tenant_session(tenant_id) as session:
+            deleted += await events_service.prune_deltas(
+                session, older_than_hours=settings.events_delta_retention_hours
+            )
+    return deleted
 
 
 async def sweep_forever(db: Database, settings: Settings) -> None:
-    """The worker's side task: sweep every heartbeat interval, never die of an error."""
+    """The worker's side task: sweep every heartbeat interval, never die of an error.
+
+    After the database was unreachable, every worker's heartbeat is stale, live ones
+    included; reaping then would re-queue jobs that are still running. So no sweep
+    happens until a whole stall period after the database answers again, which gives
+    every live worker time to beat again.
+    """
     loop = asyncio.get_running_loop()
     pruned_at = loop.time()
+    # At start-up the sweep runs at once: this worker has not missed any beat.
+    reachable_since: float | None = loop.time() - settings.queue_stall_seconds
     while True:
-        with contextlib.suppress(Exception):
-            await sweep(db, settings)
-            if loop.time() - pruned_at > PRUNE_EVERY_SECONDS:
-                pruned_at = loop.time()
-                await prune(db, settings)
+        if not await _reachable(db):
+            reachable_since = None
+        elif reachable_since is None:
+            reachable_since = loop.time()
+            log.warning("database reachable again; next sweep after the stall period")
+        elif loop.time() - reachable_since >= settings.queue_stall_seconds:
+            with contextlib.suppress(Exception):
+                await sweep(db, settings)
+                if loop.time() - pruned_at > PRUNE_EVERY_SECONDS:
+                    pruned_at = loop.time()
+                    await prune(db, settings)
         await asyncio.sleep(settings.queue_heartbeat_seconds)
+
+
+async def _reachable(db: Database) -> bool:
+    try:
+        async with db.global_session() as session:
+            await session.execute(text("select 1"))
+    except Exception:
+        return False
+    return True

@@ -40,6 +40,7 @@ class QueueWorker:
         concurrency: int | None = None,
         queues: Sequence[str] = (RUNS_QUEUE,),
         observer: RunObserver | None = None,
+        fan_out: bool = True,
     ) -> None:
         self.settings = settings
         self.app_url = app_url
@@ -47,6 +48,7 @@ class QueueWorker:
         self.concurrency = concurrency or settings.queue_concurrency
         self.queues = list(queues)
         self.observer = observer
+        self.fan_out = fan_out
         self.name = f"{socket.gethostname()}-{os.getpid()}"
         self.stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -68,7 +70,12 @@ class QueueWorker:
     async def run(self) -> None:
         """Serve jobs until stopped; returns after the graceful shutdown."""
         deps = RunnerDeps(
-            db=self.db, llm=self.llm, settings=self.settings, stopping=lambda: self.stopping
+            db=self.db,
+            llm=self.llm,
+            settings=self.settings,
+            stopping=lambda: self.stopping,
+            fan_out=self.fan_out,
+            worker=self.name,
         )
         context = {"deps": deps, "observer": self.observer}
         settings = self.settings

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -23,6 +23,7 @@ from jeex.agents.prompts import Brief
 from jeex.agents.repair import Repaired, UnrepairableOutput, clean_section_markdown
 from jeex.agents.repair_json import loads_lenient
 from jeex.config import Settings
+from jeex.db.retry import is_connection_lost, ride_out_restart
 from jeex.db.session import Database
 from jeex.documents import service as documents_service
 from jeex.documents.models import DocumentVersion
@@ -30,11 +31,13 @@ from jeex.errors import GenerationFailed, WorkerStopping
 from jeex.events import service as events_service
 from jeex.llm.client import LLMClient, Message
 from jeex.llm.usage import Usage
+from jeex.runs import claims
 from jeex.runs import service as runs_service
 from jeex.runs.observer import NullObserver, RunObserver
 
 T = TypeVar("T")
 DELTA_FLUSH_SECONDS = 0.25
+CLAIM_POLL_SECONDS = 0.5
 
 
 @dataclass
@@ -63,6 +66,10 @@ class RunContext:
     usage: Usage = field(default_factory=Usage)
     #: True once the worker is shutting down: the run then stops at the next section.
     stopping: Callable[[], bool] = field(default=lambda: False)
+    #: Queues helper jobs that share this run's independent units (set by a queue worker).
+    helpers: Callable[[AsyncSession, int], Awaitable[int]] | None = None
+    #: Who is writing, recorded on ``section.started`` so operators see which worker did.
+    worker: str = ""
 
     def session(self) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
         return self.db.tenant_session(self.tenant_id)
@@ -73,12 +80,40 @@ class RunContext:
         )
         self.observer.event(self.run_id, type, data)
 
+    def claim(self, unit: str) -> contextlib.AbstractAsyncContextManager[bool]:
+        """Hold one independent unit of this run (an epic) while writing it."""
+        return claims.try_claim(self.db.engine, self.run_id, unit)
+
+    async def wait_for_claim(self) -> None:
+        """Between tries for a unit another process holds: pause, cancel and drain apply."""
+        async with self.session() as session:
+            await runs_service.check_desired_state(session, self.run_id)
+        if self.stopping():
+            raise WorkerStopping("worker stopping while waiting for another worker's unit")
+        await asyncio.sleep(CLAIM_POLL_SECONDS)
+
+    async def request_helpers(self, units: int) -> None:
+        """Ask other workers to share ``units`` independent units (no-op outside a queue)."""
+        wanted = min(units, self.settings.queue_fanout_jobs)
+        if self.helpers is None or wanted <= 0:
+            return
+        async with self.session() as session:
+            await self.helpers(session, wanted)
+
+    async def checkpointed(self, key: str) -> bool:
+        async with self.session() as session:
+            row = await runs_service.get_section(session, self.run_id, key)
+        return row is not None and row.status == "completed"
+
     def announce_total(self, sections: int) -> None:
         """Tell a live display how many sections this run will write, once it is known."""
         self.observer.event(self.run_id, "progress.total", {"sections": sections})
 
     async def _begin(self, key: str, position: int, title: str) -> Any:
         """Returns the finished row to reuse, or None after marking the section running."""
+        return await ride_out_restart(lambda: self._begin_once(key, position, title))
+
+    async def _begin_once(self, key: str, position: int, title: str) -> Any:
         async with self.session() as session:
             row = await runs_service.get_section(session, self.run_id, key)
             if row is not None and (row.status == "completed" or row.locked):
@@ -96,15 +131,27 @@ class RunContext:
                 attempts=(row.attempts if row else 0) + 1,
                 started_at=runs_service.now(),
             )
-            await self.emit(session, "section.started", {"key": key, "title": title})
+            started = {"key": key, "title": title}
+            if self.worker:
+                started["worker"] = self.worker
+            await self.emit(session, "section.started", started)
         return None
 
     async def _finish(
         self, key: str, *, content: str, usage: Usage, metadata: dict[str, Any], tail: str = ""
     ) -> None:
         """Checkpoint a finished section; the last streamed text rides in the same transaction."""
-        cost = usage.cost(self.settings)
         self.usage.add(usage)
+        await ride_out_restart(
+            lambda: self._finish_once(
+                key, content=content, usage=usage, metadata=metadata, tail=tail
+            )
+        )
+
+    async def _finish_once(
+        self, key: str, *, content: str, usage: Usage, metadata: dict[str, Any], tail: str
+    ) -> None:
+        cost = usage.cost(self.settings)
         async with self.session() as session:
             if tail:
                 await events_service.append(
@@ -180,9 +227,12 @@ class RunContext:
             self.observer.delta(self.run_id, key, text)
 
         async def flush() -> None:
-            if pending:
-                chunk = "".join(pending)
-                pending.clear()
+            if not pending:
+                return
+            taken = pending[:]
+            pending.clear()
+            chunk = "".join(taken)
+            try:
                 async with self.session() as session:
                     await events_service.append(
                         session,
@@ -191,6 +241,12 @@ class RunContext:
                         type="section.delta",
                         data={"key": key, "text": chunk},
                     )
+            except Exception as exc:
+                # Deltas are a live view; the section's checkpoint is what counts. Keep
+                # the text for the next flush (or the checkpoint's own last delta).
+                if not is_connection_lost(exc):
+                    raise
+                pending[:0] = taken
 
         async def flusher() -> None:
             while True:
@@ -266,7 +322,31 @@ class RunContext:
         content: str,
         metadata: dict[str, Any],
     ) -> DocumentVersion:
+        return await ride_out_restart(
+            lambda: self._save_document_once(
+                document_type=document_type,
+                epic_number=epic_number,
+                title=title,
+                content=content,
+                metadata=metadata,
+            )
+        )
+
+    async def _save_document_once(
+        self,
+        *,
+        document_type: str,
+        epic_number: int,
+        title: str,
+        content: str,
+        metadata: dict[str, Any],
+    ) -> DocumentVersion:
         async with self.session() as session:
+            existing = await documents_service.get_for_run(
+                session, run_id=self.run_id, document_type=document_type, epic_number=epic_number
+            )
+            if existing is not None:  # written by another job of this run: reuse, no event
+                return existing
             document = await documents_service.create_version(
                 session,
                 project_id=self.project_id,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex.agents.architect import Architect
 from jeex.agents.base import DocumentAgent
@@ -24,10 +25,13 @@ from jeex.agents.engineering_standards import EngineeringStandards
 from jeex.agents.implementation_planner import ImplementationPlanner
 from jeex.agents.prompts import Brief
 from jeex.config import Settings
+from jeex.db.retry import ride_out_restart
 from jeex.db.session import Database
-from jeex.errors import AppError, RunCancelled, RunPaused
+from jeex.errors import AppError, RunCancelled, RunPaused, WorkerStopping
 from jeex.llm.client import LLMClient
 from jeex.projects import service as projects_service
+from jeex.projects.models import Project
+from jeex.queue import app as queue
 from jeex.runs import service as runs_service
 from jeex.runs.context import RunContext
 from jeex.runs.models import Run
@@ -52,9 +56,49 @@ class RunnerDeps:
     settings: Settings
     #: A worker sets this while draining, so runs stop at their next section boundary.
     stopping: Callable[[], bool] = field(default=lambda: False)
+    #: True on queue workers: a run may queue helper jobs for its independent units.
+    fan_out: bool = False
+    #: The worker's name, recorded on the sections it writes.
+    worker: str = ""
+
+
+def _context(deps: RunnerDeps, run: Run, project: Project, observer: RunObserver) -> RunContext:
+    step_input = StepInput.model_validate(run.input)
+    run_id = run.id
+
+    async def helpers(session: AsyncSession, count: int) -> int:
+        return await queue.enqueue_helpers(session, run_id, count)
+
+    return RunContext(
+        db=deps.db,
+        llm=deps.llm,
+        settings=deps.settings,
+        tenant_id=run.tenant_id,
+        run_id=run.id,
+        project_id=project.id,
+        project_name=project.name,
+        step=run.step,
+        brief=Brief(
+            idea=step_input.idea_description,
+            audience=step_input.target_audience,
+            language=step_input.language,
+            clarifications=step_input.user_clarifications,
+        ),
+        created_by=run.created_by,
+        observer=observer,
+        stopping=deps.stopping,
+        helpers=helpers if deps.fan_out else None,
+        worker=deps.worker,
+    )
 
 
 async def _start(
+    deps: RunnerDeps, tenant_id: uuid.UUID, run_id: uuid.UUID, observer: RunObserver
+) -> RunContext | None:
+    return await ride_out_restart(lambda: _start_once(deps, tenant_id, run_id, observer))
+
+
+async def _start_once(
     deps: RunnerDeps, tenant_id: uuid.UUID, run_id: uuid.UUID, observer: RunObserver
 ) -> RunContext | None:
     async with deps.db.tenant_session(tenant_id) as session:
@@ -74,26 +118,7 @@ async def _start(
             model=deps.llm.model,
         )
         project.status = "running"
-        step_input = StepInput.model_validate(run.input)
-        ctx = RunContext(
-            db=deps.db,
-            llm=deps.llm,
-            settings=deps.settings,
-            tenant_id=tenant_id,
-            run_id=run.id,
-            project_id=project.id,
-            project_name=project.name,
-            step=run.step,
-            brief=Brief(
-                idea=step_input.idea_description,
-                audience=step_input.target_audience,
-                language=step_input.language,
-                clarifications=step_input.user_clarifications,
-            ),
-            created_by=run.created_by,
-            observer=observer,
-            stopping=deps.stopping,
-        )
+        ctx = _context(deps, run, project, observer)
         event = "run.resumed" if resumed else "run.started"
         await ctx.emit(session, event, {"step": run.step, "attempt": run.attempts})
     return ctx
@@ -108,12 +133,29 @@ async def _finish(
     error: str | None = None,
     project_status: str,
 ) -> Run:
+    return await ride_out_restart(
+        lambda: _finish_once(
+            ctx, status, event, output=output, error=error, project_status=project_status
+        )
+    )
+
+
+async def _finish_once(
+    ctx: RunContext,
+    status: str,
+    event: str,
+    *,
+    output: dict[str, Any] | None,
+    error: str | None,
+    project_status: str,
+) -> Run:
     async with ctx.session() as session:
         run = await runs_service.get_or_raise(session, ctx.run_id)
         values: dict[str, Any] = {"error": error}
         if output is not None:
             values["output"] = output
         await runs_service.set_status(session, run, status, **values)
+        await queue.drop_helpers(session, run.id)
         project = await projects_service.get_or_raise(session, ctx.project_id)
         project.status = project_status
         if status == "completed":
@@ -161,3 +203,29 @@ async def execute_run(
         output=output.model_dump(mode="json"),
         project_status="ready",
     )
+
+
+async def help_run(
+    deps: RunnerDeps,
+    *,
+    tenant_id: uuid.UUID,
+    run_id: uuid.UUID,
+    observer: RunObserver | None = None,
+) -> int:
+    """A helper job's work: write the run's unclaimed units; returns how many it wrote.
+
+    The run's own job owns the run's status; a helper only writes checkpointed units,
+    and stops quietly on a pause, cancel, drain or failure (the run's job then takes
+    the unit over, and reports any failure itself).
+    """
+    async with deps.db.tenant_session(tenant_id) as session:
+        run = await runs_service.get_or_raise(session, run_id)
+        if run.status != "running" or run.desired_state != "run" or run.step != 4:
+            return 0
+        project = await projects_service.get_or_raise(session, run.project_id)
+        ctx = _context(deps, run, project, observer or NullObserver())
+    try:
+        return await ImplementationPlanner(ctx).help()
+    except (AppError, WorkerStopping) as exc:
+        log.info("helper stopped", run_id=str(run_id), reason=str(exc))
+        return 0

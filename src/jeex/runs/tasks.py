@@ -27,11 +27,11 @@ from procrastinate import JobContext
 from procrastinate.job_context import AbortReason
 
 from jeex.errors import AppError, WorkerStopping
-from jeex.queue.app import EXECUTE_RUN, RUNS_QUEUE, app, enqueue_run
+from jeex.queue.app import EXECUTE_RUN, HELP_RUN, RUNS_QUEUE, app, enqueue_run
 from jeex.runs import service as runs_service
 from jeex.runs.models import Run
 from jeex.runs.observer import RunObserver
-from jeex.runs.runner import RunnerDeps, execute_run
+from jeex.runs.runner import RunnerDeps, execute_run, help_run
 
 log = structlog.get_logger(__name__)
 
@@ -53,6 +53,21 @@ async def execute(context: JobContext, tenant_id: str, run_id: str, attempt: int
     except Exception as exc:
         await _failed(deps, tid, rid, attempt, exc)
         raise
+
+
+@app.task(name=HELP_RUN, queue=RUNS_QUEUE, pass_context=True)
+async def help_(context: JobContext, tenant_id: str, run_id: str) -> str:
+    """Write some of a running run's independent units (epics) beside its own job.
+
+    Never retried and never fails the run: whatever a helper leaves unwritten, the
+    run's own job writes (docs/decisions.md, "Epics across workers").
+    """
+    deps: RunnerDeps = context.additional_context["deps"]
+    observer: RunObserver | None = context.additional_context.get("observer")
+    written = await help_run(
+        deps, tenant_id=uuid.UUID(tenant_id), run_id=uuid.UUID(run_id), observer=observer
+    )
+    return f"wrote {written} units"
 
 
 async def _execute(

@@ -28,6 +28,11 @@ class Principal:
     user_id: uuid.UUID
 
 
+async def list_tenant_ids(session: AsyncSession) -> list[uuid.UUID]:
+    """Every tenant's id: housekeeping visits each tenant under its own RLS context."""
+    return list((await session.scalars(select(Tenant.id).order_by(Tenant.created_at))).all())
+
+
 async def get_or_create_tenant(session: AsyncSession, *, slug: str, name: str) -> Tenant:
     await session.execute(
         insert(Tenant).values(id=uuid.uuid4(), slug=slug, name=name).on_conflict_do_nothing()
