@@ -24,6 +24,7 @@ from jeex.db.urls import libpq_dsn
 from jeex.llm.client import LLMClient
 from jeex.queue import reaper
 from jeex.queue.app import RUNS_QUEUE, app
+from jeex.queue.wakeups import run_prompt_worker
 from jeex.runs.observer import RunObserver
 from jeex.runs.runner import RunnerDeps
 
@@ -84,7 +85,8 @@ class QueueWorker:
                 async with app.open_async():
                     sweeper = asyncio.create_task(reaper.sweep_forever(self.db, settings))
                     self._task = asyncio.create_task(
-                        app.run_worker_async(
+                        run_prompt_worker(
+                            app,
                             queues=self.queues,
                             name=self.name,
                             concurrency=self.concurrency,
