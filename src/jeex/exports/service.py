@@ -126,7 +126,11 @@ async def request_export(
 
 
 async def get_export(session: AsyncSession, export_id: uuid.UUID) -> Export | None:
-    return await session.get(Export, (session_tenant(session), export_id))
+    # RLS already limits rows to the session's tenant; the filter keeps the index use obvious.
+    statement = select(Export).where(
+        Export.tenant_id == session_tenant(session), Export.id == export_id
+    )
+    return (await session.scalars(statement)).one_or_none()
 
 
 async def get_export_or_raise(session: AsyncSession, export_id: uuid.UUID | str) -> Export:
