@@ -10,14 +10,8 @@ from canary import assert_canary_works, canary_server
 from export_samples import PASSWD_MARKER, Doc, hostile_markdown, make_bundle, standard_docs
 
 from jeex.exports.html import render_html
-from jeex.exports.pdf import (
-    ASSET_SCHEME,
-    PdfRenderFailed,
-    SandboxFetcher,
-    bundled_assets,
-    html_to_pdf,
-    render_pdf,
-)
+from jeex.exports.pdf import PdfRenderFailed, render_pdf
+from jeex.exports.pdf_sandbox import ASSET_SCHEME, SandboxFetcher, bundled_assets, html_to_pdf
 
 HOSTILE_NAME = "</title><link rel=attachment href=file:///etc/passwd>"
 

@@ -1,9 +1,12 @@
 """PDF export: WeasyPrint in a child process that can reach no network and no file.
 
+This is the parent's side (it never imports WeasyPrint, so workers stay light);
+``exports.pdf_sandbox`` is the child's.
+
 SECURITY.md P20. Three fences, each enough on its own for the common cases:
 
 1. the HTML is sanitised (no images, no raw HTML, no ``<link>``/``<style>``);
-2. ``SandboxFetcher`` answers only ``jeex-asset:`` URLs from a fixed in-memory table
+2. ``pdf_sandbox.SandboxFetcher`` answers only ``jeex-asset:`` URLs from a fixed in-memory table
    and refuses everything else (``http:``, ``file:``, ``data:`` …), with redirects off;
 3. rendering happens in a child process with a timeout and an address-space limit
    (RLIMIT_AS), so a pathological document costs one killed process, not the worker.
@@ -17,15 +20,9 @@ import asyncio
 import resource
 import sys
 from collections.abc import Callable
-from importlib import resources
-from typing import Any
-
-from weasyprint import CSS, HTML
-from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from jeex.errors import AppError
 
-ASSET_SCHEME = "jeex-asset:"
 SANDBOX_MODULE = "jeex.exports.pdf_sandbox"
 
 
@@ -33,45 +30,6 @@ class PdfRenderFailed(AppError):
     """The PDF renderer failed or ran out of time or memory."""
 
     status_code = 500
-
-
-def bundled_assets() -> dict[str, bytes]:
-    """Everything the renderer may load, read once from the package (never from a URL)."""
-    folder = resources.files("jeex.exports") / "assets"
-    return {entry.name: entry.read_bytes() for entry in folder.iterdir() if entry.is_file()}
-
-
-class SandboxFetcher(URLFetcher):  # type: ignore[misc]
-    """Serves ``jeex-asset:<name>`` from memory; every other URL is refused, not fetched."""
-
-    def __init__(self, assets: dict[str, bytes]) -> None:
-        super().__init__(allowed_protocols=(), allow_redirects=False, timeout=1)
-        self._assets = assets
-        self.refused: list[str] = []
-
-    def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
-        name = url.removeprefix(ASSET_SCHEME) if url.startswith(ASSET_SCHEME) else None
-        if name is None or name not in self._assets:
-            self.refused.append(url[:200])
-            raise ValueError(f"resource refused by the export sandbox: {url[:200]}")
-        return URLFetcherResponse(
-            url, body=self._assets[name], headers={"Content-Type": "text/css"}
-        )
-
-    def open(self, url: Any, data: Any = None, timeout: Any = None) -> URLFetcherResponse:
-        """urllib's entry point refused too, so no code path reaches an opener."""
-        return self.fetch(str(getattr(url, "full_url", url)))
-
-
-def html_to_pdf(html: str) -> bytes:
-    """Render in this process: call only inside the sandbox child (or in its tests)."""
-    fetcher = SandboxFetcher(bundled_assets())
-    stylesheet = CSS(
-        string=fetcher.fetch(f"{ASSET_SCHEME}export.css").read().decode(), url_fetcher=fetcher
-    )
-    document = HTML(string=html, base_url=ASSET_SCHEME, url_fetcher=fetcher)
-    pdf: bytes = document.write_pdf(stylesheets=[stylesheet])
-    return pdf
 
 
 def _limits(memory_mb: int) -> Callable[[], None]:
