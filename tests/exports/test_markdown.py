@@ -21,7 +21,7 @@ from jeex.exports.markdown import (
 XSS = [
     "<script>alert(1)</script>",
     "<img src=x onerror=alert(1)>",
-    "<a href=\"javascript:alert(1)\">x</a>",
+    '<a href="javascript:alert(1)">x</a>',
     "[x](javascript:alert(1))",
     "[x](JaVaScRiPt:alert(1))",
     "[x](data:text/html;base64,PHNjcmlwdD4=)",
@@ -30,8 +30,8 @@ XSS = [
     "<svg onload=alert(1)>",
     "<iframe src=//evil>",
     "<style>*{background:url(//evil)}</style>",
-    "<math><mi xlink:href=\"javascript:alert(1)\">x</mi></math>",
-    "<a href=\"&#106;avascript:alert(1)\">x</a>",
+    '<math><mi xlink:href="javascript:alert(1)">x</mi></math>',
+    '<a href="&#106;avascript:alert(1)">x</a>',
     "[x](&#106;avascript:alert(1))",
     "<details open ontoggle=alert(1)>",
 ]

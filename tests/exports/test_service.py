@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from export_samples import Doc, seed_committed, seed_project, standard_docs
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex.config import Settings
@@ -26,6 +27,7 @@ from jeex.errors import (
 from jeex.events import service as events_service
 from jeex.exports import service as exports_service
 from jeex.exports.models import Export
+from jeex.exports.schemas import ExportCreate, ExportRead
 from jeex.queue.app import RENDER_EXPORT
 from jeex.tenants.service import Principal, ensure_principal
 
@@ -267,3 +269,16 @@ async def test_pending_export_is_not_ready(session: AsyncSession, principal: Pri
     export = await exports_service.request_export(session, project.id, "zip", enqueue=False)
     with pytest.raises(ExportNotReady, match="pending"):
         await exports_service.open_download(session, export.id, data_dir=Path("/nonexistent"))
+
+
+async def test_read_schema_of_a_ready_export(
+    db: Database, settings: Settings, principal: Principal
+) -> None:
+    export = await ready_export(db, settings, principal, "zip")
+    read = ExportRead.of(export)
+    assert (read.status, read.filename, read.download_count) == ("ready", "family-lists.zip", 0)
+    assert read.bytes == export.manifest["artifact"]["bytes"]
+    assert len(read.sha256 or "") == 64
+    with pytest.raises(ValidationError):
+        ExportCreate(format="pdf", expires_in_hours=169)
+    assert ExportCreate(format="pdf").expires_in_hours == 24
