@@ -282,3 +282,33 @@ async def test_read_schema_of_a_ready_export(
     with pytest.raises(ValidationError):
         ExportCreate(format="pdf", expires_in_hours=169)
     assert ExportCreate(format="pdf").expires_in_hours == 24
+
+
+async def test_cleanup_fails_exports_whose_job_never_finished(
+    db: Database, settings: Settings, principal: Principal
+) -> None:
+    project = await seed_committed(db, principal)
+    async with db.tenant_session(principal.tenant_id) as session:
+        export = await exports_service.request_export(session, project.id, "zip", enqueue=False)
+        await session.refresh(export)
+    created = export.updated_at
+    await exports_service.cleanup_expired(
+        db, settings, now=created + exports_service.STALE_AFTER - timedelta(seconds=1)
+    )
+    async with db.tenant_session(principal.tenant_id) as session:
+        assert (await exports_service.get_export_or_raise(session, export.id)).status == "pending"
+    await exports_service.cleanup_expired(
+        db, settings, now=created + exports_service.STALE_AFTER + timedelta(seconds=1)
+    )
+    async with db.tenant_session(principal.tenant_id) as session:
+        row = await exports_service.get_export_or_raise(session, export.id)
+        assert row.status == "failed"
+        assert "did not finish" in (row.error or "")
+        with pytest.raises(ExportNotReady, match="did not finish"):
+            await exports_service.open_download(session, export.id, data_dir=settings.data_dir)
+    assert (
+        await exports_service.execute_export(
+            db, settings, tenant_id=principal.tenant_id, export_id=export.id
+        )
+        is None
+    )

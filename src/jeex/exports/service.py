@@ -48,6 +48,9 @@ log = structlog.get_logger(__name__)
 MIN_EXPIRES_HOURS = 1
 MAX_EXPIRES_HOURS = 168
 STATUSES = ("pending", "running", "ready", "failed", "expired")
+#: A render takes seconds; an export still unfinished after this long lost its job
+#: (e.g. a poisoned job the reaper gave up on) and is failed by the cleanup.
+STALE_AFTER = timedelta(hours=6)
 
 
 def utcnow() -> datetime:
@@ -294,6 +297,21 @@ async def expire_due(session: AsyncSession, *, data_dir: Path, now: datetime) ->
     return expired
 
 
+async def fail_stale(session: AsyncSession, *, now: datetime) -> int:
+    """Pending or running exports untouched for ``STALE_AFTER`` will never finish: say so."""
+    statement = (
+        select(Export)
+        .where(Export.status.in_(("pending", "running")), Export.updated_at <= now - STALE_AFTER)
+        .with_for_update(skip_locked=True)
+    )
+    stale = list((await session.scalars(statement)).all())
+    for export in stale:
+        export.status = "failed"
+        export.error = "the export job did not finish; request a new export"
+    await session.flush()
+    return len(stale)
+
+
 async def cleanup_expired(db: Database, settings: Settings, *, now: datetime | None = None) -> int:
     """The periodic task's body: every tenant, each in its own transaction (RLS)."""
     moment = now or utcnow()
@@ -303,6 +321,7 @@ async def cleanup_expired(db: Database, settings: Settings, *, now: datetime | N
     for tenant_id in tenant_ids:
         async with db.tenant_session(tenant_id) as session:
             total += await expire_due(session, data_dir=settings.data_dir, now=moment)
+            await fail_stale(session, now=moment)
     if total:
         log.info("expired exports cleaned up", count=total)
     return total
