@@ -13,6 +13,7 @@ from jeex.exports.markdown import (
     clean_html,
     list_items,
     parse,
+    plain_paragraphs,
     sections,
     to_html,
     xml_safe,
@@ -92,3 +93,4 @@ def test_sections_and_list_items() -> None:
     found = sections(tokens)
     assert set(found) == {"tasks", "other"}
     assert list_items(found["tasks"]) == ["One", "Two"]
+    assert plain_paragraphs(found["other"]) == ["text"]

@@ -176,7 +176,7 @@ def test_pptx_summary_deck() -> None:
             if shape.has_text_frame and shape != slides[index].shapes.title
         )
 
-    assert "Families forget groceries." in body(1)
+    assert body(1).splitlines()[0] == "Families forget groceries."
     assert "busy parents" in body(2)
     assert "One list that everyone edits live." in body(3)
     assert "A FastAPI service with PostgreSQL." in body(4)
@@ -215,3 +215,10 @@ def test_epic_rows_fall_back_to_the_overview_list() -> None:
     assert rows[2].depends_on == [1]
     assert rows[2].estimate_days is None
     assert rows[2].tasks == []
+
+
+def test_tasks_written_as_prose_are_one_per_paragraph() -> None:
+    prose = Doc("plan_epic", "# E\n\n## Tasks\n\nSet up CI.\n\nWrite the schema.\n",
+                epic_number=1, title="E")  # fmt: skip
+    rows = epic_rows(make_bundle([Doc("about", "# A\n", title="A"), prose]))
+    assert rows[0].tasks == ["Set up CI.", "Write the schema."]

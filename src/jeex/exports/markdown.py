@@ -101,13 +101,16 @@ def sections(tokens: Sequence[Token], level: str = "h2") -> dict[str, list[Token
     """Tokens under each heading of ``level``, keyed by the heading's lower-cased text."""
     found: dict[str, list[Token]] = {}
     current: list[Token] | None = None
+    heading = False
     for index, token in enumerate(tokens):
         if token.type == "heading_open" and token.tag <= level:
             current = None
             if token.tag == level:
                 current = found.setdefault(inline_text(tokens[index + 1]).strip().lower(), [])
-            continue
-        if current is not None:
+            heading = True
+        elif heading:
+            heading = token.type != "heading_close"  # the heading's own text is not content
+        elif current is not None:
             current.append(token)
     return found
 

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from markdown_it.token import Token
+
 from jeex.exports.bundle import ExportBundle, ExportDocument
 from jeex.exports.markdown import list_items, parse, plain_paragraphs, sections
 
@@ -47,6 +49,11 @@ def _estimate(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _tasks(tokens: list[Token]) -> list[str]:
+    """List items; a weak model may write the tasks as prose, then each paragraph is one."""
+    return list_items(tokens) or plain_paragraphs(tokens)
+
+
 def _epic_row(item: ExportDocument, fallback: Mapping[str, Any]) -> EpicRow:
     record = item.metadata.get("epic") or fallback
     record = record if isinstance(record, Mapping) else {}
@@ -58,7 +65,7 @@ def _epic_row(item: ExportDocument, fallback: Mapping[str, Any]) -> EpicRow:
         goal=goal,
         depends_on=_ints(record.get("depends_on")),
         estimate_days=_estimate(record.get("estimate_days")),
-        tasks=list_items(parts.get("tasks", [])),
+        tasks=_tasks(parts.get("tasks", [])),
     )
 
 
