@@ -34,8 +34,8 @@ from jeex.errors import (
 )
 from jeex.events import service as events_service
 from jeex.exports import storage
-from jeex.exports.bundle import build_bundle, load_documents, resolve_documents
-from jeex.exports.formats import FORMATS, get_format
+from jeex.exports.bundle import ExportBundle, build_bundle, load_documents, resolve_documents
+from jeex.exports.formats import BY_NAME, FORMATS, ExportFormat, get_format
 from jeex.exports.models import Export
 from jeex.exports.package import safe_slug
 from jeex.exports.render import render
@@ -188,18 +188,18 @@ async def open_download(
         raise ExportExpired(f"the file of export {export.id} is gone; request a new one")
     export.download_count += 1
     await session.flush()
-    found = get_format(export.format)
-    assert found is not None
     return Download(
         path=path,
         filename=download_name(export),
-        media_type=found.media_type,
+        media_type=BY_NAME[export.format].media_type,
         size=path.stat().st_size,
         download_count=export.download_count,
     )
 
 
-async def _start(db: Database, tenant_id: uuid.UUID, export_id: uuid.UUID) -> Any:
+async def _start(
+    db: Database, tenant_id: uuid.UUID, export_id: uuid.UUID
+) -> tuple[ExportBundle, ExportFormat] | None:
     """Mark running and load what to render; None when there is nothing (left) to do."""
     async with db.tenant_session(tenant_id) as session:
         export = await get_export(session, export_id)
@@ -209,7 +209,7 @@ async def _start(db: Database, tenant_id: uuid.UUID, export_id: uuid.UUID) -> An
         project = await projects_service.get_or_raise(session, export.project_id)
         ids = export.manifest.get("request", {}).get("document_ids", [])
         documents = await load_documents(session, project_id=project.id, document_ids=ids)
-        return build_bundle(project, documents), export.format
+        return build_bundle(project, documents), BY_NAME[export.format]
 
 
 async def _finish(
@@ -260,10 +260,9 @@ async def execute_export(
     if started is None:
         return None
     bundle, export_format = started
-    extension = get_format(export_format).extension  # type: ignore[union-attr]
     try:
-        rendered = await render(bundle, export_format, settings)
-        path = storage.relative_path(tenant_id, export_id, extension)
+        rendered = await render(bundle, export_format.name, settings)
+        path = storage.relative_path(tenant_id, export_id, export_format.extension)
         storage.write(settings.data_dir, path, rendered.data)
     except Exception as exc:
         message = exc.message if isinstance(exc, AppError) else f"{type(exc).__name__}: {exc}"
@@ -271,10 +270,10 @@ async def execute_export(
         await _fail(db, tenant_id, export_id, message)
         raise
     artifact = {
-        "filename": f"{safe_slug(bundle.project.slug, 'project')}.{extension}",
+        "filename": f"{safe_slug(bundle.project.slug, 'project')}.{export_format.extension}",
         "bytes": len(rendered.data),
         "sha256": rendered.sha256,
-        "media_type": get_format(export_format).media_type,  # type: ignore[union-attr]
+        "media_type": export_format.media_type,
     }
     made_of = {**rendered.manifest, "artifact": artifact}
     return await _finish(db, tenant_id, export_id, path=path, made_of=made_of, now=now or utcnow())
