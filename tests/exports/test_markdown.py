@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from jeex.exports.markdown import (
     ALLOWED_TAGS,
     clean_html,
+    limit_tables,
     list_items,
     parse,
     plain_paragraphs,
@@ -94,3 +95,30 @@ def test_sections_and_list_items() -> None:
     assert set(found) == {"tasks", "other"}
     assert list_items(found["tasks"]) == ["One", "Two"]
     assert plain_paragraphs(found["other"]) == ["text"]
+
+
+def test_big_tables_are_cut_with_a_note() -> None:
+    table = "| " + " | ".join(f"h{c}" for c in range(6)) + " |\n" + "|---" * 6 + "|\n"
+    table += "".join("| " + " | ".join(f"r{r}c{c}" for c in range(6)) + " |\n" for r in range(9))
+    tokens = limit_tables(parse(table + "\nafter\n"), max_rows=4, max_columns=3)
+    rows = [t for t in tokens if t.type == "tr_open"]
+    assert len(rows) == 5  # header + 4
+    cells = [t.content for t in tokens if t.type == "inline"]
+    assert cells[:3] == ["h0", "h1", "h2"]
+    assert "r3c2" in cells
+    assert "r4c0" not in cells
+    assert "r0c3" not in cells
+    assert cells[-2:] == [
+        "(Table shortened here: the first 4 of 9 rows and 3 of 6 columns; "
+        "the ZIP export has it whole.)",
+        "after",
+    ]
+    small = parse("| a |\n|---|\n| 1 |\n")
+    assert limit_tables(small) == small
+
+
+def test_html_and_the_token_stream_agree_on_cut_tables() -> None:
+    table = "| a |\n|---|\n" + "".join(f"| {r} |\n" for r in range(400))
+    html = to_html(table)
+    assert html.count("<tr>") == 301
+    assert "the first 300 of 400 rows" in html

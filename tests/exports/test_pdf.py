@@ -7,7 +7,15 @@ import io
 import pypdf
 import pytest
 from canary import assert_canary_works, canary_server
-from export_samples import PASSWD_MARKER, Doc, hostile_markdown, make_bundle, standard_docs
+from export_samples import (
+    MALFORMED_TABLES,
+    PASSWD_MARKER,
+    Doc,
+    hostile_markdown,
+    huge_table,
+    make_bundle,
+    standard_docs,
+)
 
 from jeex.exports.html import render_html
 from jeex.exports.pdf import PdfRenderFailed, render_pdf
@@ -136,3 +144,16 @@ async def test_a_slow_render_is_killed_within_the_timeout() -> None:
 async def test_the_renderer_runs_under_a_memory_limit() -> None:
     with pytest.raises(PdfRenderFailed, match="failed"):
         await render_pdf("<p>x</p>", timeout_seconds=60, memory_mb=48)
+
+
+async def test_huge_and_malformed_tables_typeset() -> None:
+    docs = [*standard_docs(1), Doc("plan_epic", huge_table(), epic_number=2, title="Huge"),
+            Doc("plan_epic", MALFORMED_TABLES, epic_number=3, title="Malformed")]  # fmt: skip
+    reader = await pdf_of(render_html(make_bundle(docs)), timeout=120)
+    text = text_of(reader)
+    flat = "".join(text.split())  # narrow cells wrap their words anywhere
+    assert "r299c0" in flat
+    assert "r300c0" not in flat
+    assert "c20" not in flat
+    assert "the first 300 of 1,500 rows and 20 of 40 columns" in " ".join(text.split())
+    assert "no header" in text

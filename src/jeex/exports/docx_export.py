@@ -20,9 +20,8 @@ from docx.text.paragraph import Paragraph
 from markdown_it.token import Token
 
 from jeex.exports.bundle import ExportBundle
-from jeex.exports.markdown import parse, xml_safe
+from jeex.exports.markdown import MAX_TABLE_COLUMNS, parse, xml_safe
 
-MAX_TABLE_COLUMNS = 20
 MONOSPACE = "DejaVu Sans Mono"
 
 

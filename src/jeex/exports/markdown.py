@@ -35,6 +35,10 @@ ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
     "input": {"type", "checked", "disabled"},
 }
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
+#: Typeset formats cut tables beyond this (a 1,500 × 40 table exhausts WeasyPrint's
+#: memory); a note under the table says so, and the ZIP keeps the Markdown whole.
+MAX_TABLE_ROWS = 300
+MAX_TABLE_COLUMNS = 20
 # XML 1.0 forbids these; python-docx, openpyxl and python-pptx raise on them.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -58,8 +62,68 @@ _PARSER = parser()
 
 
 def parse(markdown: str) -> list[Token]:
-    """The block token stream of a document; the same for every renderer."""
-    return _PARSER.parse(xml_safe(markdown))
+    """The block token stream of a document, tables limited; the same for every renderer."""
+    return limit_tables(_PARSER.parse(xml_safe(markdown)))
+
+
+class _TableCutter:
+    """Drops rows and cells past the limits, then notes what was dropped."""
+
+    def __init__(self, max_rows: int, max_columns: int) -> None:
+        self.max_rows, self.max_columns = max_rows, max_columns
+        self.rows = self.columns = self.widest = 0
+        self.skip_row = self.skip_cell = False
+
+    def keep(self, token: Token) -> bool:
+        kind = token.type
+        if kind == "table_open":
+            self.rows = self.widest = 0
+        elif kind == "tr_open":
+            self.rows, self.columns = self.rows + 1, 0
+            self.skip_row = self.rows > self.max_rows + 1  # the header row is not counted
+        if self.skip_row:
+            self.skip_row = kind != "tr_close"  # the row ends here; what follows is kept
+            return False
+        if kind in {"th_open", "td_open"}:
+            self.columns += 1
+            self.widest = max(self.widest, self.columns)
+            self.skip_cell = self.columns > self.max_columns
+        if self.skip_cell:
+            self.skip_cell = kind not in {"th_close", "td_close"}
+            return False
+        return True
+
+    def note(self) -> str | None:
+        parts = []
+        if self.rows - 1 > self.max_rows:
+            parts.append(f"the first {self.max_rows} of {self.rows - 1:,} rows")
+        if self.widest > self.max_columns:
+            parts.append(f"{self.max_columns} of {self.widest} columns")
+        if not parts:
+            return None
+        return f"(Table shortened here: {' and '.join(parts)}; the ZIP export has it whole.)"
+
+
+def _paragraph(text: str) -> list[Token]:
+    inline = Token("inline", "", 0, content=text, children=[Token("text", "", 0, content=text)])
+    return [Token("paragraph_open", "p", 1), inline, Token("paragraph_close", "p", -1)]
+
+
+def limit_tables(
+    tokens: Sequence[Token],
+    *,
+    max_rows: int = MAX_TABLE_ROWS,
+    max_columns: int = MAX_TABLE_COLUMNS,
+) -> list[Token]:
+    """Tables cut to ``max_rows`` body rows and ``max_columns`` columns, with a note."""
+    cutter = _TableCutter(max_rows, max_columns)
+    kept: list[Token] = []
+    for token in tokens:
+        if cutter.keep(token):
+            kept.append(token)
+        if token.type == "table_close" and (note := cutter.note()):
+            kept += _paragraph(note)
+    return kept
 
 
 def clean_html(html: str) -> str:
@@ -76,7 +140,7 @@ def clean_html(html: str) -> str:
 
 def to_html(markdown: str) -> str:
     """Safe HTML for one document."""
-    return clean_html(_PARSER.render(xml_safe(markdown)))
+    return clean_html(_PARSER.renderer.render(parse(markdown), _PARSER.options, {}))
 
 
 def xml_safe(text: str) -> str:
