@@ -1,4 +1,4 @@
-"""The ``jeex`` command line: plan, worker, db, projects, docs, runs.
+"""The ``jeex`` command line: plan, export, worker, db, projects, docs, runs.
 
 Commands that report something take ``--json`` and then print exactly one JSON
 document on stdout; progress and errors go to stderr.
@@ -13,6 +13,7 @@ import typer
 
 from jeex.cli_support import guarded, settings_or_exit
 from jeex.commands import db as commands_db
+from jeex.commands import export as commands_export
 from jeex.commands import listing as commands_docs
 from jeex.commands import plan as commands_plan
 from jeex.commands import worker as commands_worker
@@ -67,13 +68,41 @@ def plan(
     commands_plan.plan(settings, request, json_output=json_output, quiet=quiet, detach=detach)
 
 
+@app.command("export")
+def export(
+    project: Annotated[str, typer.Argument(help="Project id or slug.")],
+    export_format: Annotated[
+        str, typer.Option("--format", "-f", help="zip, pdf, docx, xlsx or pptx.")
+    ] = "zip",
+    out: Annotated[
+        Path | None, typer.Option(help="File to write, or a folder (default: ./<slug>.<ext>).")
+    ] = None,
+    use: Annotated[
+        list[str] | None,
+        typer.Option("--use", help="A named version instead of the latest, e.g. about@2."),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Export a project's documents as ZIP, PDF, DOCX, XLSX or PPTX."""
+    settings = settings_or_exit()
+    commands_export.export(
+        settings,
+        project=project,
+        export_format=export_format,
+        out=out,
+        versions=use or [],
+        json_output=json_output,
+    )
+
+
 @app.command()
 def worker(
     concurrency: Annotated[
         int | None, typer.Option(min=1, max=64, help="Jobs at once (JEEX_QUEUE_CONCURRENCY).")
     ] = None,
     queues: Annotated[
-        list[str] | None, typer.Option("--queues", help="Queues to serve (default: runs).")
+        list[str] | None,
+        typer.Option("--queues", help="Queues to serve (default: runs and exports)."),
     ] = None,
 ) -> None:
     """Execute queued runs until SIGTERM/Ctrl-C (then finish the current section and exit)."""

@@ -71,6 +71,15 @@ class Settings(BaseSettings):
     #: Streamed text is redundant once its section is checkpointed; keep it this long.
     events_delta_retention_hours: int = Field(default=24, ge=1)
 
+    # Exports (ZIP, PDF, DOCX, XLSX, PPTX) under `<data_dir>/exports`.
+    #: Hours a finished export stays downloadable when the request names none (1–168).
+    export_expires_hours: int = Field(default=24, ge=1, le=168)
+    #: The PDF renderer runs in a child process killed after this long ...
+    export_pdf_timeout_seconds: float = Field(default=120.0, gt=0, le=3600)
+    #: ... and limited to this much address space (RLIMIT_AS), so hostile input cannot
+    #: exhaust the worker's memory.
+    export_pdf_memory_mb: int = Field(default=2048, ge=256)
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     log_json: bool = False
 

@@ -47,6 +47,29 @@ class InvalidTransition(Conflict):
     """The run cannot make that state change."""
 
 
+class Gone(AppError):
+    """The requested object existed but is no longer available."""
+
+    status_code = 410
+    exit_code = 2
+
+
+class UnknownExportFormat(InvalidInput):
+    """That export format is not supported."""
+
+
+class NothingToExport(Conflict):
+    """The project has no documents to export yet."""
+
+
+class ExportNotReady(Conflict):
+    """The export is not ready yet."""
+
+
+class ExportExpired(Gone):
+    """The export has expired; request a new one."""
+
+
 class LLMUnavailable(AppError):
     """The language model could not be reached or kept failing after retries."""
 

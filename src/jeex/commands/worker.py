@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from jeex.cli_support import fail, stderr
 from jeex.config import Settings
 from jeex.errors import AppError
-from jeex.queue.app import RUNS_QUEUE
+from jeex.queue.app import DEFAULT_QUEUES
 from jeex.queue.worker import QueueWorker
 from jeex.runtime import Runtime
 
@@ -38,6 +38,6 @@ async def _serve(runtime: Runtime, concurrency: int | None, queues: Sequence[str
 def worker(settings: Settings, *, concurrency: int | None, queues: Sequence[str] | None) -> None:
     try:
         with Runtime(settings, need_llm=True) as runtime:
-            asyncio.run(_serve(runtime, concurrency, list(queues or [RUNS_QUEUE])))
+            asyncio.run(_serve(runtime, concurrency, list(queues or DEFAULT_QUEUES)))
     except AppError as exc:
         fail(exc.message, exc.exit_code)

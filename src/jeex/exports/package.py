@@ -26,6 +26,7 @@ __all__ = [
     "PackageResult",
     "front_matter",
     "order_documents",
+    "package_entries",
     "package_path",
     "render_document",
     "render_readme",
@@ -284,6 +285,18 @@ def _entries(
     entries = [(f"{slug}/{path.as_posix()}", text.encode("utf-8")) for path, text in items]
     _check_entry_names([name for name, _ in entries])
     return entries
+
+
+def package_entries(
+    project: PackageProject, docs: Sequence[PackageDocument]
+) -> list[tuple[str, bytes]]:
+    """The package as (entry name, bytes) pairs under ``<slug>/``, for exports to reuse."""
+    return _entries(project, docs, safe_slug(project.slug, "project"))
+
+
+def check_entry_names(names: Sequence[str]) -> None:
+    """Public name of the entry check, for archives built elsewhere (exports)."""
+    _check_entry_names(names)
 
 
 def _check_entry_names(names: Sequence[str]) -> None:

@@ -23,10 +23,15 @@ from jeex.db.context import session_tenant
 RUNS_QUEUE = "runs"
 EXECUTE_RUN = "runs.execute"
 HELP_RUN = "runs.help"
+EXPORTS_QUEUE = "exports"
+RENDER_EXPORT = "exports.render"
+CLEANUP_EXPORTS = "exports.cleanup"
+#: What a worker serves unless told otherwise.
+DEFAULT_QUEUES = (RUNS_QUEUE, EXPORTS_QUEUE)
 
 #: Tasks register on this App at import; a worker swaps in a connector with its own pool
 #: (``App.replace_connector``). Deferring uses the caller's connection, never the pool.
-app = App(connector=PsycopgConnector(), import_paths=["jeex.runs.tasks"])
+app = App(connector=PsycopgConnector(), import_paths=["jeex.runs.tasks", "jeex.exports.tasks"])
 
 _LIVE_JOBS = text(
     "select id, status from procrastinate_jobs "
@@ -85,6 +90,12 @@ async def enqueue_run(
     return await defer(
         session, EXECUTE_RUN, lock=str(run_id), args=args, delay_seconds=delay_seconds
     )
+
+
+async def enqueue_export(session: AsyncSession, export_id: uuid.UUID) -> int | None:
+    """Queue ``exports.render`` for an export of the session's tenant (once per export)."""
+    args = {"tenant_id": str(session_tenant(session)), "export_id": str(export_id)}
+    return await defer(session, RENDER_EXPORT, lock=f"export:{export_id}", args=args)
 
 
 def _helpers_pattern(run_id: uuid.UUID) -> str:

@@ -23,7 +23,7 @@ from jeex.db.session import Database
 from jeex.db.urls import libpq_dsn
 from jeex.llm.client import LLMClient
 from jeex.queue import reaper
-from jeex.queue.app import RUNS_QUEUE, app
+from jeex.queue.app import DEFAULT_QUEUES, app
 from jeex.queue.wakeups import run_prompt_worker
 from jeex.runs.observer import RunObserver
 from jeex.runs.runner import RunnerDeps
@@ -39,7 +39,7 @@ class QueueWorker:
         app_url: URL,
         llm: LLMClient,
         concurrency: int | None = None,
-        queues: Sequence[str] = (RUNS_QUEUE,),
+        queues: Sequence[str] = DEFAULT_QUEUES,
         observer: RunObserver | None = None,
         fan_out: bool = True,
     ) -> None:
