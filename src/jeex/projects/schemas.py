@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from jeex.languages import validate_language
@@ -28,3 +31,73 @@ class ProjectCreate(BaseModel):
     @classmethod
     def _known_language(cls, value: str) -> str:
         return validate_language(value)
+
+
+class ProjectCreateIn(BaseModel):
+    """``POST /projects``: the seeds' field names (``idea_description``, ``target_audience``)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Grocery list",
+                    "idea_description": "A shared grocery list app for families",
+                    "target_audience": "busy parents",
+                    "language": "en",
+                }
+            ]
+        },
+    )
+
+    name: str = Field(min_length=1, max_length=200)
+    idea_description: str = Field(max_length=MAX_IDEA_CHARS)
+    target_audience: str = Field(default="", max_length=2_000)
+    language: str = "en"
+
+    def to_create(self) -> ProjectCreate:
+        return ProjectCreate(
+            idea=self.idea_description,
+            name=self.name,
+            audience=self.target_audience,
+            language=self.language,
+        )
+
+
+class ProjectUpdate(BaseModel):
+    """``PATCH /projects/{id}``: the fields given are changed, the others kept."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    idea_description: str | None = Field(default=None, min_length=1, max_length=MAX_IDEA_CHARS)
+    target_audience: str | None = Field(default=None, max_length=2_000)
+    language: str | None = None
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str | None) -> str | None:
+        return None if value is None else validate_language(value)
+
+
+class ProjectOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    slug: str
+    name: str
+    idea_description: str = Field(validation_alias="idea")
+    target_audience: str = Field(validation_alias="audience")
+    language: str
+    status: str
+    current_step: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProjectPage(BaseModel):
+    items: list[ProjectOut]
+    total: int
+    limit: int
+    offset: int

@@ -140,3 +140,15 @@ async def snapshot(session: AsyncSession, project_ref: str | uuid.UUID) -> Proje
         runs=runs,
         log=await _log(session, project.id),
     )
+
+
+async def section_texts(
+    session: AsyncSession, run_ids: list[uuid.UUID]
+) -> dict[tuple[uuid.UUID, str], str]:
+    """The text written so far of every section of these runs, by ``(run_id, key)``."""
+    if not run_ids:
+        return {}
+    statement = select(RunSection.run_id, RunSection.key, RunSection.content).where(
+        RunSection.run_id.in_(run_ids)
+    )
+    return {(row.run_id, row.key): row.content for row in await session.execute(statement)}
