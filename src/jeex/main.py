@@ -111,8 +111,13 @@ def create_app(settings: Settings | None = None, *, workers: int = 0) -> FastAPI
             CORSMiddleware,
             allow_origins=settings.api_cors_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Last-Event-ID", "X-Request-ID",
-                           "X-Tenant-ID"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Last-Event-ID",
+                "X-Request-ID",
+                "X-Tenant-ID",
+            ],
             expose_headers=["X-Request-ID", "X-Process-Time"],
         )
     app.add_middleware(RequestContext)

@@ -138,6 +138,4 @@ class EventHub:
     async def _read(self, key: ProjectKey, *, after: int) -> list[Event]:
         tenant_id, project_id = key
         async with self.db.tenant_session(tenant_id) as session:
-            return await events_service.list_after(
-                session, project_id=project_id, after_seq=after
-            )
+            return await events_service.list_after(session, project_id=project_id, after_seq=after)

@@ -35,7 +35,7 @@ router = APIRouter(prefix="/projects/{project_id}", tags=["events"])
 
 SSE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
-        "content": {"text/event-stream": {"example": 'id: 7\nevent: run.started\ndata: {…}\n\n'}},
+        "content": {"text/event-stream": {"example": "id: 7\nevent: run.started\ndata: {…}\n\n"}},
         "description": "An endless event stream (text/event-stream).",
     },
     **responses(401, 403, 404, 422),
@@ -80,7 +80,9 @@ def _frame(event: Event) -> ServerSentEvent:
         "created_at": event.created_at.isoformat(),
     }
     return ServerSentEvent(
-        data=json.dumps(payload, default=str, ensure_ascii=False), event=event.type, id=event.seq
+        data=json.dumps(payload, default=str, ensure_ascii=False),
+        event=event.type,
+        id=str(event.seq),
     )
 
 
@@ -110,7 +112,8 @@ def _response(
 
     return EventSourceResponse(
         frames(),
-        ping=int(max(1, state.settings.api_sse_heartbeat_seconds)),
+        ping=state.settings.api_sse_heartbeat_seconds,
+        send_timeout=30.0,  # a client that stops reading is dropped, not waited for
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 

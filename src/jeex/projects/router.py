@@ -50,7 +50,9 @@ async def get_project(project: ProjectDep) -> ProjectOut:
 @router.patch(
     "/{project_id}", summary="Change a project", responses=responses(401, 403, 404, 413, 422)
 )
-async def update_project(session: SessionDep, project: ProjectDep, body: ProjectUpdate) -> ProjectOut:
+async def update_project(
+    session: SessionDep, project: ProjectDep, body: ProjectUpdate
+) -> ProjectOut:
     """Change the name, idea, audience or language; later runs use the new values."""
     await projects_service.update(session, project, data=body)
     await session.refresh(project)  # updated_at comes from a trigger

@@ -52,9 +52,14 @@ class ProjectCreateIn(BaseModel):
     )
 
     name: str = Field(min_length=1, max_length=200)
-    idea_description: str = Field(max_length=MAX_IDEA_CHARS)
+    idea_description: str = Field(min_length=1, max_length=MAX_IDEA_CHARS)
     target_audience: str = Field(default="", max_length=2_000)
     language: str = "en"
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        return validate_language(value)
 
     def to_create(self) -> ProjectCreate:
         return ProjectCreate(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated
-import uuid
 
 from fastapi import APIRouter, Body, status
 from sqlalchemy.ext.asyncio import AsyncSession
