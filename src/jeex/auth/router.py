@@ -29,10 +29,9 @@ async def token(
     ] = None,
 ) -> TokenOut:
     """OAuth2 password flow: a short-lived access token (JWT) for the user's tenant."""
-    async with state.db.global_session() as session:
-        user, tenant_id = await auth_service.login(
-            session, email=username, password=password, tenant_slug=tenant
-        )
+    user, tenant_id = await auth_service.login_to_tenant(
+        state.db, email=username, password=password, tenant_slug=tenant
+    )
     access_token, lifetime = tokens.issue(
         state.settings,
         state.signing_key,

@@ -110,6 +110,20 @@ async def login(
     return user, tenant_id
 
 
+async def login_to_tenant(
+    db: Database, *, email: str, password: str, tenant_slug: str | None
+) -> tuple[User, uuid.UUID]:
+    """``login``, then the membership in the chosen tenant, checked in its own context."""
+    async with db.global_session() as session:
+        user, tenant_id = await login(
+            session, email=email, password=password, tenant_slug=tenant_slug
+        )
+    async with db.tenant_session(tenant_id) as session:
+        if await _role(session, user.id) is None:
+            raise Unauthorized("no such tenant for this account")
+    return user, tenant_id
+
+
 async def _role(session: AsyncSession, user_id: uuid.UUID) -> str | None:
     return await session.scalar(select(Membership.role).where(Membership.user_id == user_id))
 
