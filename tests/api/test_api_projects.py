@@ -109,3 +109,12 @@ async def test_health_and_ready(client: httpx.AsyncClient) -> None:
         "events": "ok",
         "llm": "ok",
     }
+
+
+async def test_nul_characters_are_refused_not_a_500(
+    client: httpx.AsyncClient, alice: Caller
+) -> None:
+    nul = {**PROJECT, "name": "a\u0000b"}
+    assert_error(await client.post("/api/v1/projects", json=nul, headers=alice.headers), 422)
+    login = await client.post("/api/v1/auth/token", data={"username": "a\x00", "password": "x"})
+    assert_error(login, 422, "InvalidInput")

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jeex.errors import AppError
@@ -103,6 +104,15 @@ async def _model_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "InvalidInput", f"{where}: {message}" if where else message)
 
 
+async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
+    """PostgreSQL refused a value the schema let through (a NUL character, a number out
+    of range): the caller's input, so a 422; the database's message is not passed on."""
+    log.info("database refused a value", error=type(getattr(exc, "orig", exc)).__name__)
+    return error_response(
+        422, "InvalidInput", "A value is not valid text or is out of range (NUL characters?)."
+    )
+
+
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     name = STATUS_NAMES.get(exc.status_code, "HTTPError")
@@ -119,5 +129,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ValidationError, _model_error)
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
