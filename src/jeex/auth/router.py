@@ -22,15 +22,15 @@ async def token(
     state: StateDep,
     username: Annotated[str, Form(max_length=320, description="The account's email.")],
     password: Annotated[str, Form(max_length=1_000)],
-    grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
+    grant_type: Annotated[str, Form(pattern="^password$")] = "password",
     scope: Annotated[str, Form(max_length=1_000)] = "",
     tenant: Annotated[
-        str | None, Form(max_length=63, description="Tenant slug (default: the user's).")
-    ] = None,
+        str, Form(max_length=63, description="Tenant slug (default: the user's).")
+    ] = "",
 ) -> TokenOut:
     """OAuth2 password flow: a short-lived access token (JWT) for the user's tenant."""
     user, tenant_id = await auth_service.login_to_tenant(
-        state.db, email=username, password=password, tenant_slug=tenant
+        state.db, email=username, password=password, tenant_slug=tenant or None
     )
     access_token, lifetime = tokens.issue(
         state.settings,

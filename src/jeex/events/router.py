@@ -46,7 +46,7 @@ async def stream_principal(
     state: StateDep,
     project_id: ProjectId,
     bearer: Annotated[str | None, Depends(oauth2)],
-    tenant: TenantHeader = None,
+    tenant: TenantHeader = None,  # type: ignore[assignment]
     access_token: Annotated[
         str | None, Query(max_length=4_096, description="The bearer, for EventSource.")
     ] = None,
