@@ -84,7 +84,7 @@ EXCLUDED = ("/events", "/progress/stream")
 def _fuzz(operation: Any, headers: dict[str, str]) -> None:
     @given(case=operation.as_strategy())
     @settings(
-        max_examples=12,
+        max_examples=25,
         deadline=None,
         derandomize=True,
         database=None,

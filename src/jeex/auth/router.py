@@ -11,6 +11,7 @@ from jeex.auth import service as auth_service
 from jeex.auth import tokens
 from jeex.auth.schemas import MeOut, TokenOut
 from jeex.deps import PrincipalDep, SessionDep, StateDep
+from jeex.projects.schemas import NO_NUL
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -20,12 +21,14 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 )
 async def token(
     state: StateDep,
-    username: Annotated[str, Form(max_length=320, description="The account's email.")],
+    username: Annotated[
+        str, Form(max_length=320, pattern=NO_NUL, description="The account's email.")
+    ],
     password: Annotated[str, Form(max_length=1_000)],
     grant_type: Annotated[str, Form(pattern="^password$")] = "password",
     scope: Annotated[str, Form(max_length=1_000)] = "",
     tenant: Annotated[
-        str, Form(max_length=63, description="Tenant slug (default: the user's).")
+        str, Form(max_length=63, pattern=NO_NUL, description="Tenant slug (default: the user's).")
     ] = "",
 ) -> TokenOut:
     """OAuth2 password flow: a short-lived access token (JWT) for the user's tenant."""

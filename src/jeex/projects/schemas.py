@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from jeex.languages import validate_language
+from jeex.languages import LANGUAGES, validate_language
 
 MAX_IDEA_CHARS = 20_000
+#: PostgreSQL text cannot hold NUL; saying so in the schema keeps clients (and fuzzers) honest.
+NO_NUL = r"^[^\x00]*$"
+#: The language codes, listed in OpenAPI (validation itself is case-insensitive).
+LANGUAGE_SCHEMA: dict[str, Any] = {"enum": list(LANGUAGES)}
 
 
 class ProjectCreate(BaseModel):
@@ -51,10 +56,10 @@ class ProjectCreateIn(BaseModel):
         },
     )
 
-    name: str = Field(min_length=1, max_length=200)
-    idea_description: str = Field(min_length=1, max_length=MAX_IDEA_CHARS)
-    target_audience: str = Field(default="", max_length=2_000)
-    language: str = "en"
+    name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
+    idea_description: str = Field(min_length=1, max_length=MAX_IDEA_CHARS, pattern=NO_NUL)
+    target_audience: str = Field(default="", max_length=2_000, pattern=NO_NUL)
+    language: str = Field(default="en", json_schema_extra=LANGUAGE_SCHEMA)
 
     @field_validator("language")
     @classmethod
@@ -75,10 +80,12 @@ class ProjectUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    idea_description: str | None = Field(default=None, min_length=1, max_length=MAX_IDEA_CHARS)
-    target_audience: str | None = Field(default=None, max_length=2_000)
-    language: str | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=200, pattern=NO_NUL)
+    idea_description: str | None = Field(
+        default=None, min_length=1, max_length=MAX_IDEA_CHARS, pattern=NO_NUL
+    )
+    target_audience: str | None = Field(default=None, max_length=2_000, pattern=NO_NUL)
+    language: str | None = Field(default=None, json_schema_extra=LANGUAGE_SCHEMA)
 
     @field_validator("language")
     @classmethod

@@ -5,14 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from jeex.agents.contracts import StepInput
 from jeex.languages import validate_language
 from jeex.projects.models import Project
-from jeex.projects.schemas import MAX_IDEA_CHARS
+from jeex.projects.schemas import LANGUAGE_SCHEMA, MAX_IDEA_CHARS, NO_NUL
+
+ClarificationText = Annotated[str, Field(max_length=4_000, pattern=NO_NUL)]
 
 
 class StepRequest(BaseModel):
@@ -33,10 +35,14 @@ class StepRequest(BaseModel):
         },
     )
 
-    idea_description: str | None = Field(default=None, min_length=1, max_length=MAX_IDEA_CHARS)
-    target_audience: str | None = Field(default=None, max_length=2_000)
-    user_clarifications: dict[str, str] = Field(default_factory=dict, max_length=20)
-    language: str | None = None
+    idea_description: str | None = Field(
+        default=None, min_length=1, max_length=MAX_IDEA_CHARS, pattern=NO_NUL
+    )
+    target_audience: str | None = Field(default=None, max_length=2_000, pattern=NO_NUL)
+    user_clarifications: dict[ClarificationText, ClarificationText] = Field(
+        default_factory=dict, max_length=20
+    )
+    language: str | None = Field(default=None, json_schema_extra=LANGUAGE_SCHEMA)
 
     @field_validator("language")
     @classmethod
