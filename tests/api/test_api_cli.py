@@ -120,6 +120,19 @@ async def test_serve_with_a_worker_runs_step_1_end_to_end(
             progress = (await http.get(f"{base}/progress", headers=headers)).json()
             assert progress["percentage"] == 100.0
             assert progress["runs"][0]["sections"][0]["html"].startswith("<")
+            run_id = run.json()["id"]
+            got = await http.get(
+                f"/api/v1/runs/{run_id}", headers={**headers, "X-Request-ID": "trace-me"}
+            )
+            assert got.headers["X-Request-ID"] == "trace-me"
     finally:
         server.proc.terminate()
         server.proc.wait(timeout=30)
+    lines = (tmp_path / f"serve-{server.port}.log").read_text().splitlines()
+    logged = [json.loads(line) for line in lines if line.startswith("{")]
+    traced = next(entry for entry in logged if entry.get("request_id") == "trace-me")
+    assert traced["status"] == 200
+    assert traced["path"] == f"/api/v1/runs/{run_id}"
+    assert traced["tenant_id"]
+    assert traced["project_id"] == project["id"]
+    assert traced["correlation_id"] == run.json()["correlation_id"]
