@@ -23,7 +23,7 @@ from jeex.auth import credentials as auth_credentials
 from jeex.auth.service import AuthPrincipal
 from jeex.documents import service as documents_service
 from jeex.documents.models import DocumentVersion
-from jeex.errors import NotFound
+from jeex.errors import Forbidden, NotFound
 from jeex.projects import service as projects_service
 from jeex.projects.models import Project
 from jeex.runs import service as runs_service
@@ -82,6 +82,17 @@ def get_principal(session: SessionDep) -> AuthPrincipal:
 
 
 PrincipalDep = Annotated[AuthPrincipal, Depends(get_principal)]
+
+
+def require_editor(principal: PrincipalDep) -> AuthPrincipal:
+    """Viewers read; owners and editors also create, run and change."""
+    if principal.role not in ("owner", "editor"):
+        raise Forbidden("viewers can read but not change anything")
+    return principal
+
+
+#: For the ``dependencies=`` of every route that writes.
+EDITOR = [Depends(require_editor)]
 ProjectId = Annotated[uuid.UUID, Path(description="The project's id.")]
 RunId = Annotated[uuid.UUID, Path(description="The run's id.")]
 DocumentId = Annotated[uuid.UUID, Path(description="The id of one document version.")]

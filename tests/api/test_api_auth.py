@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import jwt
 import pytest
-from api_support import PASSWORD, SECRET, Caller, assert_error, create_project
+from api_support import PASSWORD, PROJECT, SECRET, Caller, assert_error, create_project
 
 from jeex.auth import keys
 from jeex.auth import service as auth_service
@@ -199,3 +199,22 @@ async def test_login_into_a_tenant_without_membership_is_401(
 ) -> None:
     form = {"username": alice.email, "password": PASSWORD, "tenant": bob.tenant_slug}
     assert_error(await client.post("/api/v1/auth/token", data=form), 401, "Unauthorized")
+
+
+async def test_viewers_read_but_cannot_change(
+    client: httpx.AsyncClient, db: Database, alice: Caller
+) -> None:
+    project = await create_project(client, alice)
+    email = f"viewer-{uuid.uuid4().hex[:8]}@x.test"
+    await auth_service.create_user(
+        db, email=email, password=PASSWORD, tenant_slug=alice.tenant_slug, role="viewer"
+    )
+    form = {"username": email, "password": PASSWORD}
+    token = (await client.post("/api/v1/auth/token", data=form)).json()["access_token"]
+    viewer = _bearer(token)
+    url = f"/api/v1/projects/{project['id']}"
+    assert (await client.get(url, headers=viewer)).status_code == 200
+    assert_error(await client.patch(url, json={"name": "x"}, headers=viewer), 403, "Forbidden")
+    assert_error(await client.post(f"{url}/step1", headers=viewer), 403)
+    assert_error(await client.delete(url, headers=viewer), 403)
+    assert_error(await client.post("/api/v1/projects", json=PROJECT, headers=viewer), 403)

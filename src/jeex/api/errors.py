@@ -39,7 +39,7 @@ STATUS_NAMES = {
 }
 DESCRIPTIONS = {
     401: "Missing, expired, forged or revoked credentials.",
-    403: "X-Tenant-ID names a tenant the caller is not a member of.",
+    403: "X-Tenant-ID names a tenant the caller is not in, or a viewer tried to change something.",
     404: "No such object in the caller's tenant (another tenant's objects are 404 too).",
     409: "The object's state does not allow this.",
     413: "The request body is larger than JEEX_API_MAX_BODY_BYTES.",

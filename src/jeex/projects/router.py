@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from jeex.api.errors import responses
-from jeex.deps import Limit, Offset, PrincipalDep, ProjectDep, SessionDep
+from jeex.deps import EDITOR, Limit, Offset, PrincipalDep, ProjectDep, SessionDep
 from jeex.projects import service as projects_service
 from jeex.projects.schemas import ProjectCreateIn, ProjectOut, ProjectPage, ProjectUpdate
 from jeex.tenants.service import Principal
@@ -16,6 +16,7 @@ router = APIRouter(prefix="/projects", tags=["projects"])
 @router.post(
     "",
     summary="Create a project",
+    dependencies=EDITOR,
     status_code=status.HTTP_201_CREATED,
     responses=responses(401, 403, 413, 422),
 )
@@ -48,7 +49,10 @@ async def get_project(project: ProjectDep) -> ProjectOut:
 
 
 @router.patch(
-    "/{project_id}", summary="Change a project", responses=responses(401, 403, 404, 413, 422)
+    "/{project_id}",
+    summary="Change a project",
+    dependencies=EDITOR,
+    responses=responses(401, 403, 404, 413, 422),
 )
 async def update_project(
     session: SessionDep, project: ProjectDep, body: ProjectUpdate
@@ -62,6 +66,7 @@ async def update_project(
 @router.delete(
     "/{project_id}",
     summary="Delete a project",
+    dependencies=EDITOR,
     status_code=status.HTTP_204_NO_CONTENT,
     responses=responses(401, 403, 404, 409, 422),
 )

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex import pipeline
 from jeex.api.errors import responses
-from jeex.deps import PrincipalDep, ProjectDep, RunDep, SessionDep, StateDep
+from jeex.deps import EDITOR, PrincipalDep, ProjectDep, RunDep, SessionDep, StateDep
 from jeex.documents.html import markdown_to_html
 from jeex.runs import progress as progress_service
 from jeex.runs import service as runs_service
@@ -60,6 +60,7 @@ def _add_step_route(step: int) -> None:
         status_code=status.HTTP_202_ACCEPTED,
         summary=f"Run step {step}: {STEP_TITLES[step]}",
         name=f"start_step{step}",
+        dependencies=EDITOR,
         responses=responses(401, 403, 404, 409, 413, 422),
     )
 
@@ -105,6 +106,7 @@ def _add_change_route(action: str, change: Change, doc: str) -> None:
         methods=["POST"],
         summary=f"{action.capitalize()} a run",
         name=f"{action}_run",
+        dependencies=EDITOR,
         responses=responses(401, 403, 404, 409, 422),
     )
 
