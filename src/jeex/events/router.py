@@ -14,20 +14,19 @@ transaction before the stream starts; no session stays open while streaming.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import EventSourceResponse
 
 from jeex.api.errors import responses
 from jeex.auth import credentials as auth_credentials
 from jeex.auth.service import AuthPrincipal
 from jeex.deps import ProjectId, StateDep, TenantHeader, oauth2
 from jeex.errors import NotFound
-from jeex.events.models import Event
+from jeex.events.frames import frame
 from jeex.events.stream import StreamOverflow, project_events
 from jeex.projects import service as projects_service
 
@@ -71,21 +70,6 @@ LastEventQuery = Annotated[
 ]
 
 
-def _frame(event: Event) -> ServerSentEvent:
-    payload = {
-        "seq": event.seq,
-        "type": event.type,
-        "run_id": str(event.run_id) if event.run_id else None,
-        "data": event.data,
-        "created_at": event.created_at.isoformat(),
-    }
-    return ServerSentEvent(
-        data=json.dumps(payload, default=str, ensure_ascii=False),
-        event=event.type,
-        id=str(event.seq),
-    )
-
-
 def _response(
     state: StateDep,
     principal: AuthPrincipal,
@@ -94,7 +78,7 @@ def _response(
     *,
     include_deltas: bool,
 ) -> EventSourceResponse:
-    async def frames() -> AsyncIterator[ServerSentEvent]:
+    async def frames() -> AsyncIterator[bytes]:
         events = project_events(
             state.db,
             state.hub,
@@ -106,7 +90,7 @@ def _response(
         )
         try:
             async for event in events:
-                yield _frame(event)
+                yield frame(event)
         except StreamOverflow:
             return  # the client reconnects with Last-Event-ID and loses nothing
 
