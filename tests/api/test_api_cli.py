@@ -128,6 +128,7 @@ async def test_serve_with_a_worker_runs_step_1_end_to_end(
     finally:
         server.proc.terminate()
         server.proc.wait(timeout=30)
+    assert server.proc.returncode == 0  # a clean exit: exit handlers (embedded PG) ran
     lines = (tmp_path / f"serve-{server.port}.log").read_text().splitlines()
     logged = [json.loads(line) for line in lines if line.startswith("{")]
     traced = next(entry for entry in logged if entry.get("request_id") == "trace-me")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import uvicorn
 
 from jeex.cli_support import fail, stderr
@@ -26,7 +28,17 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, log_level: 
         lifespan="on",
         timeout_graceful_shutdown=int(settings.queue_shutdown_seconds) + 5,
     )
+    # uvicorn re-raises the signal that stopped it once it has shut down; with the default
+    # SIGTERM action the process would die there and skip the exit handlers that stop the
+    # embedded PostgreSQL. As exceptions, both signals end the process the normal way.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         uvicorn.Server(config).run()
     except AppError as exc:
         fail(exc.message, exc.exit_code)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
+def _exit_on_signal(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)  # SIGTERM is the normal way to stop a service, like `jeex worker`
