@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex.auth import keys, passwords
@@ -128,6 +128,15 @@ async def _role(session: AsyncSession, user_id: uuid.UUID) -> str | None:
     return await session.scalar(select(Membership.role).where(Membership.user_id == user_id))
 
 
+def _user_and_role(user_id: uuid.UUID) -> Select[User, str]:
+    """The user (global) and its role in the session's tenant (RLS), in one round trip."""
+    return (
+        select(User, Membership.role)
+        .outerjoin(Membership, Membership.user_id == User.id)
+        .where(User.id == user_id)
+    )
+
+
 async def principal_from_token(
     session: AsyncSession, claims: AccessClaims, *, chosen: bool
 ) -> AuthPrincipal:
@@ -136,10 +145,10 @@ async def principal_from_token(
     ``chosen``: the tenant came from ``X-Tenant-ID`` rather than from the token, so
     a missing membership is a 403 (the token itself is fine).
     """
-    user = await session.scalar(select(User).where(User.id == claims.user_id))
+    row = (await session.execute(_user_and_role(claims.user_id))).one_or_none()
+    user, role = (row.User, row.role) if row is not None else (None, None)
     if user is None or not user.is_active or user.token_version != claims.version:
         raise Unauthorized("the token has been revoked")
-    role = await _role(session, user.id)
     if role is None:
         if chosen:
             raise Forbidden("you are not a member of that tenant")
@@ -149,19 +158,24 @@ async def principal_from_token(
 
 async def principal_from_key(session: AsyncSession, parsed: keys.ParsedKey) -> AuthPrincipal:
     """Look the key up in its tenant; revoked, expired or unknown keys are one 401."""
-    row = await session.scalar(select(ApiKey).where(ApiKey.prefix == parsed.prefix))
+    statement = (
+        select(ApiKey, User, Membership.role)
+        .join(User, User.id == ApiKey.user_id)
+        .outerjoin(Membership, Membership.user_id == ApiKey.user_id)
+        .where(ApiKey.prefix == parsed.prefix)
+    )
+    row = (await session.execute(statement)).one_or_none()
     now = datetime.now(UTC)
     if (
         row is None
-        or not keys.matches(row.key_hash, parsed.secret)
-        or row.revoked_at is not None
-        or (row.expires_at is not None and row.expires_at <= now)
+        or not keys.matches(row.ApiKey.key_hash, parsed.secret)
+        or row.ApiKey.revoked_at is not None
+        or (row.ApiKey.expires_at is not None and row.ApiKey.expires_at <= now)
+        or not row.User.is_active
+        or row.role is None
     ):
         raise Unauthorized("invalid API key")
-    user = await session.scalar(select(User).where(User.id == row.user_id))
-    role = await _role(session, row.user_id)
-    if user is None or not user.is_active or role is None:
-        raise Unauthorized("invalid API key")
+    user, role = row.User, row.role
     return AuthPrincipal(parsed.tenant_id, user.id, user.email, role, "api_key")
 
 
