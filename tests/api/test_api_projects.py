@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import sqlalchemy as sa
 from api_support import PROJECT, Caller, assert_error, create_project
 
 
@@ -118,3 +119,24 @@ async def test_nul_characters_are_refused_not_a_500(
     assert_error(await client.post("/api/v1/projects", json=nul, headers=alice.headers), 422)
     login = await client.post("/api/v1/auth/token", data={"username": "a\x00", "password": "x"})
     assert_error(login, 422, "InvalidInput")
+
+
+async def test_patch_every_field_and_no_delete_while_running(
+    client: httpx.AsyncClient, alice: Caller, owner_engine: sa.Engine
+) -> None:
+    project = await create_project(client, alice)
+    url = f"/api/v1/projects/{project['id']}"
+    change = {"name": "Shopping helper", "idea_description": "Lists", "language": "de"}
+    changed = (await client.patch(url, json=change, headers=alice.headers)).json()
+    assert (changed["name"], changed["idea_description"], changed["language"]) == (
+        "Shopping helper",
+        "Lists",
+        "de",
+    )
+    assert changed["slug"] == "shopping-helper"
+    assert changed["updated_at"] >= project["updated_at"]
+    with owner_engine.begin() as conn:
+        conn.execute(
+            sa.text("update projects set status = 'running' where id = :id"), {"id": project["id"]}
+        )
+    assert_error(await client.delete(url, headers=alice.headers), 409, "Conflict")
