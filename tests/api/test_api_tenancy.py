@@ -9,7 +9,7 @@ import uuid
 
 import httpx
 import pytest
-from api_support import Caller, World, assert_error, make_world
+from api_support import Caller, World, assert_error, create_project, make_world
 from fastapi import FastAPI
 
 from jeex.db.session import Database
@@ -101,3 +101,12 @@ async def test_lists_show_only_the_callers_tenant(
 ) -> None:
     listed = (await client.get("/api/v1/projects", headers=bob.headers)).json()
     assert listed["total"] == 0
+
+
+async def test_a_name_taken_in_another_tenant_is_no_oracle(
+    client: httpx.AsyncClient, alice: Caller, bob: Caller
+) -> None:
+    """Slugs are unique per tenant (P6): the same name answers the same in both tenants."""
+    theirs = await create_project(client, alice, name="Secret plan")
+    mine = await create_project(client, bob, name="Secret plan")
+    assert theirs["slug"] == mine["slug"] == "secret-plan"

@@ -123,7 +123,7 @@ for _action, (_change, _doc) in CHANGES.items():
 async def get_progress(session: SessionDep, project: ProjectDep) -> ProgressOut:
     """Status, sections (with sanitised HTML), percentage, elapsed, ETA, tokens, cost and
     the last 50 log lines, read from the database in one transaction."""
-    snapshot = await progress_service.snapshot(session, project.id)
+    snapshot = await progress_service.snapshot(session, project)
     texts = await progress_service.section_texts(
         session, [uuid.UUID(run.id) for run in snapshot.runs]
     )
