@@ -57,6 +57,14 @@ async def test_apikeys_create_makes_tenant_and_user_and_prints_the_key_once(
     assert plain.stdout.startswith("jeex_")
     assert key not in plain.stdout  # a new key each time; the old one is never shown again
 
+    key_id = json.loads(result.stdout)["id"]
+    revoked = jeex(env, "apikeys", "revoke", key_id, "--tenant", slug)
+    assert revoked.returncode == 0, revoked.stderr
+    again = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {key}"})
+    assert_error(again, 401, "Unauthorized")
+    assert jeex(env, "apikeys", "revoke", key_id, "--tenant", slug).returncode == 2
+    assert jeex(env, "apikeys", "revoke", "nope", "--tenant", slug).returncode == 2
+
 
 async def test_users_create_then_password_login(
     env: dict[str, str], client: httpx.AsyncClient

@@ -188,3 +188,12 @@ async def logout(session: AsyncSession, user_id: uuid.UUID) -> None:
 
 async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
     return (await session.scalars(select(Tenant).where(Tenant.id == tenant_id))).one()
+
+
+async def revoke_api_key_in(db: Database, *, tenant_slug: str, key_id: uuid.UUID) -> bool:
+    """Revoke a key of the tenant named by its slug; False if there is no such live key."""
+    async with db.global_session() as session:
+        tenant_id = await session.scalar(select(Tenant.id).where(Tenant.slug == tenant_slug))
+    if tenant_id is None:
+        return False
+    return await revoke_api_key(db, tenant_id=tenant_id, key_id=key_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 import typer
@@ -121,3 +122,44 @@ def apikeys_create(
     else:
         stdout.print(key, highlight=False, soft_wrap=True)
         stdout.print("Store it now: it is shown only once.", highlight=False, style="dim")
+
+
+@apikeys_app.command("revoke")
+def apikeys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (printed by create --json).")],
+    tenant: TenantOption,
+) -> None:
+    """Revoke an API key: the next request with it is refused."""
+    settings = settings_or_exit()
+    tenant = guarded(lambda: _valid_slug(tenant))
+    parsed_id = guarded(lambda: _key_id(key_id))
+
+    async def main(runtime: Runtime) -> bool:
+        db = runtime.database()
+        try:
+            return await auth_service.revoke_api_key_in(db, tenant_slug=tenant, key_id=parsed_id)
+        finally:
+            await db.dispose()
+
+    def call() -> bool:
+        with Runtime(settings) as runtime:
+            return run_async(lambda: main(runtime))
+
+    if not guarded(call):
+        guarded(lambda: _no_such_key(key_id))
+    stdout.print(f"API key {key_id} revoked", highlight=False)
+
+
+def _key_id(text: str) -> uuid.UUID:
+    from jeex.errors import InvalidInput
+
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise InvalidInput(f"{text!r} is not a key id") from None
+
+
+def _no_such_key(key_id: str) -> None:
+    from jeex.errors import NotFound
+
+    raise NotFound(f"no live API key {key_id} in that tenant")
