@@ -44,7 +44,7 @@ def test_db_upgrade_starts_migrates_and_stops_the_embedded_server(
 ) -> None:
     result = jeex(embedded_env, "db", "upgrade")
     assert result.returncode == 0, result.stderr
-    assert "database at revision 0002" in result.stdout
+    assert "database at revision 0003" in result.stdout
     pgdata = tmp_path / "data" / "pgdata"
     assert (pgdata / "PG_VERSION").read_text().strip() == "16"
     assert postgres_processes(pgdata) == []  # the last process out stopped it

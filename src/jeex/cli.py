@@ -16,6 +16,7 @@ from jeex.commands import db as commands_db
 from jeex.commands import export as commands_export
 from jeex.commands import listing as commands_docs
 from jeex.commands import plan as commands_plan
+from jeex.commands import users as commands_users
 from jeex.commands import worker as commands_worker
 
 app = typer.Typer(
@@ -29,6 +30,8 @@ app.add_typer(commands_db.app, name="db")
 app.add_typer(commands_docs.projects_app, name="projects")
 app.add_typer(commands_docs.docs_app, name="docs")
 app.add_typer(commands_docs.runs_app, name="runs")
+app.add_typer(commands_users.users_app, name="users")
+app.add_typer(commands_users.apikeys_app, name="apikeys")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
@@ -108,6 +111,32 @@ def worker(
     """Execute queued runs until SIGTERM/Ctrl-C (then finish the current section and exit)."""
     settings = settings_or_exit()
     commands_worker.worker(settings, concurrency=concurrency, queues=queues or None)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (JEEX_API_HOST).")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port (JEEX_API_PORT, 5210).")
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(min=0, max=64, help="Runs executed at once in this process; 0: API only.")
+    ] = 1,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+) -> None:
+    """Serve the HTTP API under /api/v1 (embedded: database, LLM and workers in-process)."""
+    from jeex.commands import serve as commands_serve
+
+    settings = settings_or_exit()
+    if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise typer.BadParameter("use DEBUG, INFO, WARNING or ERROR", param_hint="--log-level")
+    commands_serve.serve(
+        settings,
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        workers=workers,
+        log_level=log_level.upper(),
+    )
 
 
 def main() -> None:  # pragma: no cover - console script entry

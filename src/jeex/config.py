@@ -80,6 +80,27 @@ class Settings(BaseSettings):
     #: exhaust the worker's memory.
     export_pdf_memory_mb: int = Field(default=2048, ge=256)
 
+    # HTTP API (`jeex serve`).
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=5210, ge=1, le=65535)
+    #: Request bodies above this are refused with 413 before they are read in full.
+    api_max_body_bytes: int = Field(default=1_048_576, ge=1_024)
+    #: Origins allowed by CORS (JSON list); empty: no CORS headers at all.
+    api_cors_origins: list[str] = Field(default_factory=list)
+    #: Comment frames on idle event streams, so proxies keep them open.
+    api_sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    #: Events one slow stream client may fall behind before it is disconnected.
+    api_sse_buffer_events: int = Field(default=1_000, ge=1)
+    #: A stream re-reads the log this often even without a notification.
+    api_sse_poll_seconds: float = Field(default=15.0, gt=0)
+
+    # Auth. Unset secret: embedded shape keeps a random one in `<data_dir>/auth-secret`;
+    # the distributed shape refuses to serve without one (every API process needs the same).
+    auth_secret_key: SecretStr | None = None
+    auth_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    auth_issuer: str = "jeex"
+    auth_audience: str = "jeex-api"
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     log_json: bool = False
 
@@ -87,6 +108,15 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("auth_secret_key")
+    @classmethod
+    def _secret_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (HS256 needs a 256-bit key)")
+        return value
 
     @model_validator(mode="after")
     def _stall_outlasts_shutdown(self) -> Settings:

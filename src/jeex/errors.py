@@ -36,6 +36,27 @@ class NotFound(AppError):
     exit_code = 2
 
 
+class Unauthorized(AppError):
+    """Missing, expired or invalid credentials."""
+
+    status_code = 401
+    exit_code = 2
+
+
+class Forbidden(AppError):
+    """The caller may not do this."""
+
+    status_code = 403
+    exit_code = 2
+
+
+class PayloadTooLarge(AppError):
+    """The request body is too large."""
+
+    status_code = 413
+    exit_code = 2
+
+
 class Conflict(AppError):
     """The request conflicts with the current state."""
 

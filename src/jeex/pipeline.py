@@ -106,6 +106,42 @@ async def continue_plan(
     return project, runs
 
 
+async def start_step(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    project: Project,
+    step: int,
+    data: StepInput,
+    model: str,
+) -> Run:
+    """A new run of one step with the caller's input (a new document version), queued in
+    the caller's transaction. One step at a time per project: a project with a pending or
+    running run is a conflict (pause, cancel or wait for it first)."""
+    active = [
+        run
+        for run in await runs_service.list_(session, project_id=project.id)
+        if run.status in ("pending", "running")
+    ]
+    if active:
+        raise Conflict(
+            f"step {active[0].step} of this project is {active[0].status}; "
+            "wait for it, or pause or cancel it first"
+        )
+    run = await runs_service.create(
+        session,
+        project=project,
+        step=step,
+        input=data.model_dump(),
+        created_by=principal.user_id,
+        model=model,
+        prompt_version=PROMPT_VERSION,
+        template_version=AGENTS[step].template_version(),
+    )
+    await queue.enqueue_run(session, run.id)
+    return run
+
+
 async def execute_runs(
     deps: RunnerDeps, principal: Principal, runs: Sequence[Run], observer: RunObserver
 ) -> list[Run]:

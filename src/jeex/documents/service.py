@@ -7,6 +7,7 @@ with fewer epics never mixes old and new epic files.
 
 from __future__ import annotations
 
+import difflib
 import re
 import uuid
 from typing import Any
@@ -188,3 +189,50 @@ def _parse_name(name: str) -> tuple[str, int]:
             f"unknown document {name!r}; use about, specs, architecture, overview, epic-N or an id"
         )
     return "plan_epic", int(match.group(1))
+
+
+async def get_by_id_or_raise(
+    session: AsyncSession, *, project_id: uuid.UUID, document_id: uuid.UUID
+) -> DocumentVersion:
+    found = await session.scalar(
+        select(DocumentVersion).where(
+            DocumentVersion.id == document_id, DocumentVersion.project_id == project_id
+        )
+    )
+    if found is None:
+        raise NotFound(f"no document {document_id} in this project")
+    return found
+
+
+async def versions_of(session: AsyncSession, document: DocumentVersion) -> list[DocumentVersion]:
+    """Every version of the same document (type and epic) in its project, oldest first."""
+    statement = (
+        select(DocumentVersion)
+        .where(
+            DocumentVersion.project_id == document.project_id,
+            DocumentVersion.document_type == document.document_type,
+            DocumentVersion.epic_number == document.epic_number,
+        )
+        .order_by(DocumentVersion.version)
+    )
+    return list((await session.scalars(statement)).all())
+
+
+async def version_of_or_raise(
+    session: AsyncSession, document: DocumentVersion, version: int
+) -> DocumentVersion:
+    found = next((d for d in await versions_of(session, document) if d.version == version), None)
+    if found is None:
+        raise NotFound(f"no version {version} of this document")
+    return found
+
+
+def unified_diff(old: DocumentVersion, new: DocumentVersion) -> str:
+    """What changed between two versions, as ``diff -u`` would print it."""
+    lines = difflib.unified_diff(
+        old.content.splitlines(keepends=True),
+        new.content.splitlines(keepends=True),
+        fromfile=f"{old.document_type}@{old.version}",
+        tofile=f"{new.document_type}@{new.version}",
+    )
+    return "".join(lines)

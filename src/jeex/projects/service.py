@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime
 
 from slugify import slugify
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex.db.context import session_tenant
-from jeex.errors import NotFound
+from jeex.errors import Conflict, NotFound
 from jeex.projects.models import Project
-from jeex.projects.schemas import ProjectCreate
+from jeex.projects.schemas import ProjectCreate, ProjectUpdate
 from jeex.tenants.service import Principal
 
 _LEADING_ARTICLE = re.compile(r"^(a|an|the)\s+", re.IGNORECASE)
@@ -99,3 +100,40 @@ async def list_(session: AsyncSession) -> list[Project]:
         select(Project).where(Project.deleted_at.is_(None)).order_by(Project.created_at.desc())
     )
     return list((await session.scalars(statement)).all())
+
+
+async def page(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[Project], int]:
+    """One page of live projects, newest first, and how many there are in all."""
+    live = Project.deleted_at.is_(None)
+    total = await session.scalar(select(func.count()).select_from(Project).where(live))
+    statement = (
+        select(Project)
+        .where(live)
+        .order_by(Project.created_at.desc(), Project.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list((await session.scalars(statement)).all()), int(total or 0)
+
+
+async def update(session: AsyncSession, project: Project, *, data: ProjectUpdate) -> Project:
+    """Change the given fields; the slug follows a new name (still unique per tenant)."""
+    if data.name is not None and data.name != project.name:
+        project.name = data.name
+        project.slug = await _unique_slug(session, data.name)
+    if data.idea_description is not None:
+        project.idea = data.idea_description
+    if data.target_audience is not None:
+        project.audience = data.target_audience
+    if data.language is not None:
+        project.language = data.language
+    await session.flush()
+    return project
+
+
+async def soft_delete(session: AsyncSession, project: Project) -> None:
+    """Hidden from every read; its runs, events and documents stay for the audit."""
+    if project.status == "running":
+        raise Conflict("the project is running; cancel its run first")
+    project.deleted_at = datetime.now(UTC)
+    await session.flush()

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex.events.models import Event
 from jeex.projects import service as projects_service
+from jeex.projects.models import Project
 from jeex.runs import service as runs_service
 from jeex.runs.models import Run, RunSection
 
@@ -110,9 +111,16 @@ async def _log(session: AsyncSession, project_id: uuid.UUID) -> list[str]:
     ]
 
 
-async def snapshot(session: AsyncSession, project_ref: str | uuid.UUID) -> ProjectProgress:
-    """The project's progress now (raises NotFound for an unknown project)."""
-    project = await projects_service.get_or_raise(session, project_ref)
+async def snapshot(
+    session: AsyncSession, project_ref: str | uuid.UUID | Project
+) -> ProjectProgress:
+    """The project's progress now (raises NotFound for an unknown project); a loaded
+    project is used as it is (the API has it already)."""
+    project = (
+        project_ref
+        if isinstance(project_ref, Project)
+        else await projects_service.get_or_raise(session, project_ref)
+    )
     now = runs_service.now()
     runs = [
         await _run_progress(session, run, now)
@@ -140,3 +148,15 @@ async def snapshot(session: AsyncSession, project_ref: str | uuid.UUID) -> Proje
         runs=runs,
         log=await _log(session, project.id),
     )
+
+
+async def section_texts(
+    session: AsyncSession, run_ids: list[uuid.UUID]
+) -> dict[tuple[uuid.UUID, str], str]:
+    """The text written so far of every section of these runs, by ``(run_id, key)``."""
+    if not run_ids:
+        return {}
+    statement = select(RunSection.run_id, RunSection.key, RunSection.content).where(
+        RunSection.run_id.in_(run_ids)
+    )
+    return {(row.run_id, row.key): row.content for row in await session.execute(statement)}

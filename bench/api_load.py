@@ -1,0 +1,252 @@
+"""HTTP API latency under a fixed request rate, and SSE fan-out delay to many subscribers.
+
+Why: the API must stay quick while runs stream, and a committed event must reach every
+browser watching the project within a blink. Measured on real ``jeex serve --workers 0``
+processes on loopback, a fresh database, and this process as the client:
+
+1. ``GET /projects`` and ``GET /projects/{id}/progress`` at a fixed rate (open loop: a
+   request is sent every 1/rate s whether or not the previous one answered) against one API
+   process; p50/p95/p99. Goals: p95 <= 50 ms (CRUD), <= 10 ms (progress snapshot).
+2. SSE fan-out: S subscribers of one project, split over two API processes; the bench
+   commits events one at a time and records, per subscriber and event, the time from the
+   commit returning to the frame arriving. Goals: p50 <= 50 ms, p99 <= 250 ms.
+
+The client shares the machine (2 cores here) with both servers and PostgreSQL: at 1,000
+subscribers, parsing 1,000 streams in one Python process is part of what is measured.
+
+Run ``python bench/api_load.py [--quick]`` with ``JEEX_BENCH_DATABASE_URL`` (or
+``JEEX_TEST_DATABASE_URL``) naming a PostgreSQL server; paste the table into
+docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import resource
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+from jeex.auth import service as auth_service
+from jeex.config import Settings
+from jeex.db.bootstrap import prepare
+from jeex.db.session import Database
+from jeex.db.urls import DatabaseUrls, to_sqlalchemy_url
+from jeex.events import service as events_service
+
+SECRET = "bench-secret-key-that-is-long-enough-for-hs256"
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
+
+
+def _row(name: str, values: list[float], goal: str) -> str:
+    p50 = statistics.median(values)
+    p95, p99 = _percentile(values, 0.95), _percentile(values, 0.99)
+    return f"| {name} | {len(values)} | {p50:.1f} | {p95:.1f} | {p99:.1f} | {goal} |"
+
+
+@contextlib.contextmanager
+def fresh_database(server: str) -> Iterator[DatabaseUrls]:
+    url = to_sqlalchemy_url(server)
+    name = f"jeex_bench_{secrets.token_hex(3)}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'create database "{name}"'))
+    owner = url.set(database=name)
+    urls = DatabaseUrls.derive(owner, app_user="jeex_app", app_password="")
+    prepare(urls, Settings(database_url=owner.render_as_string(hide_password=False)))
+    try:
+        yield urls
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def servers(urls: DatabaseUrls, count: int, data_dir: Path) -> Iterator[list[str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JEEX_")}
+    env.update(
+        JEEX_DATABASE_URL=urls.owner.render_as_string(hide_password=False),
+        JEEX_LLM_BASE_URL="http://127.0.0.1:9/v1",
+        JEEX_DATA_DIR=str(data_dir),
+        JEEX_AUTH_SECRET_KEY=SECRET,
+        JEEX_API_SSE_BUFFER_EVENTS="10000",
+    )
+    procs, bases = [], []
+    for _ in range(count):
+        port = _free_port()
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "jeex",
+                    "serve",
+                    "--workers",
+                    "0",
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "WARNING",
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+        )
+        bases.append(f"http://127.0.0.1:{port}")
+    try:
+        for base in bases:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
+                        break
+                time.sleep(0.2)
+        yield bases
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
+
+
+async def open_loop(
+    client: httpx.AsyncClient, path: str, rate: float, seconds: float
+) -> list[float]:
+    """Send one request every 1/rate s for ``seconds``; latencies in ms."""
+    latencies: list[float] = []
+
+    async def one() -> None:
+        start = time.perf_counter()
+        response = await client.get(path)
+        response.raise_for_status()
+        latencies.append((time.perf_counter() - start) * 1000)
+
+    tasks = []
+    begin = time.perf_counter()
+    for i in range(int(rate * seconds)):
+        await asyncio.sleep(max(0.0, begin + i / rate - time.perf_counter()))
+        tasks.append(asyncio.create_task(one()))
+    await asyncio.gather(*tasks)
+    return latencies
+
+
+async def fan_out(
+    db: Database, bases: list[str], key: str, tenant_id: uuid.UUID, project_id: str,
+    subscribers: int, events: int,
+) -> list[float]:  # fmt: skip
+    """Delays (ms) from each event's commit to its arrival at each subscriber."""
+    committed: dict[int, float] = {}
+    arrivals: list[tuple[int, float]] = []
+    ready = 0
+    all_ready = asyncio.Event()
+    headers = {"Authorization": f"Bearer {key}"}
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(60, read=None), limits=limits) as client:
+
+        async def subscribe(base: str) -> None:
+            nonlocal ready
+            url = f"{base}/api/v1/projects/{project_id}/events"
+            async with client.stream("GET", url, headers=headers) as response:
+                ready += 1
+                if ready == subscribers:
+                    all_ready.set()
+                seen = 0
+                async for line in response.aiter_lines():
+                    if line.startswith("id:"):
+                        arrivals.append((int(line[3:]), time.perf_counter()))
+                        seen += 1
+                        if seen == events:
+                            return
+
+        tasks = [asyncio.create_task(subscribe(bases[i % len(bases)])) for i in range(subscribers)]
+        await asyncio.wait_for(all_ready.wait(), 120)
+        await asyncio.sleep(1.0)  # every stream has passed its replay and waits on the hub
+        for _ in range(events):
+            async with db.tenant_session(tenant_id) as session:
+                event = await events_service.append(
+                    session, project_id=uuid.UUID(project_id), type="section.delta",
+                    data={"text": "x" * 80},
+                )  # fmt: skip
+            committed[event.seq] = time.perf_counter()
+            await asyncio.sleep(0.2)
+        await asyncio.wait_for(asyncio.gather(*tasks), 120)
+    return [(arrived - committed[seq]) * 1000 for seq, arrived in arrivals]
+
+
+async def main(args: argparse.Namespace) -> None:
+    server = os.environ.get("JEEX_BENCH_DATABASE_URL") or os.environ.get("JEEX_TEST_DATABASE_URL")
+    if not server:
+        sys.exit("set JEEX_BENCH_DATABASE_URL to a PostgreSQL server")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    rows = []
+    with fresh_database(server) as urls, tempfile.TemporaryDirectory() as tmp:
+        db = Database(urls.app)
+        key, _ = await auth_service.create_api_key(db, tenant_slug="bench", email="b@x.test")
+        with servers(urls, 2, Path(tmp)) as bases:
+            headers = {"Authorization": f"Bearer {key}"}
+            async with httpx.AsyncClient(base_url=bases[0], headers=headers, timeout=30) as c:
+                body = {"name": "Bench", "idea_description": "A shared grocery list app"}
+                projects = [(await c.post("/api/v1/projects", json=body)).json() for _ in range(25)]
+                project_id = projects[0]["id"]
+                (await c.post(f"/api/v1/projects/{project_id}/step1")).raise_for_status()
+                tenant_id = uuid.UUID((await c.get("/api/v1/auth/me")).json()["tenant_id"])
+                for path in ("/api/v1/projects", f"/api/v1/projects/{project_id}/progress"):
+                    await open_loop(c, path, args.rate, 1.0)  # warm-up
+                crud = await open_loop(c, "/api/v1/projects", args.rate, args.seconds)
+                progress = await open_loop(
+                    c, f"/api/v1/projects/{project_id}/progress", args.rate, args.seconds
+                )
+            rows.append(_row(f"GET /projects @ {args.rate:g}/s", crud, "p95 <= 50 ms"))
+            rows.append(_row(f"GET /progress @ {args.rate:g}/s", progress, "p95 <= 10 ms"))
+            for index, count in enumerate(args.subscribers, start=1):
+                fresh = projects[index]["id"]  # no events yet: every arrival is a new one
+                delays = await fan_out(db, bases, key, tenant_id, fresh, count, args.events)
+                rows.append(
+                    _row(f"SSE fan-out, {count} subscribers, 2 processes", delays,
+                         "p50 <= 50 ms, p99 <= 250 ms")
+                )  # fmt: skip
+        await db.dispose()
+    print(f"\n{platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()}")
+    print("\n| measurement | samples | p50 ms | p95 ms | p99 ms | goal |")
+    print("|---|---|---|---|---|---|")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=50.0, help="requests per second")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--events", type=int, default=20, help="events per fan-out run")
+    parser.add_argument("--subscribers", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--quick", action="store_true", help="short runs (smoke test)")
+    arguments = parser.parse_args()
+    if arguments.quick:
+        arguments.seconds, arguments.events, arguments.subscribers = 2.0, 5, [20]
+    asyncio.run(main(arguments))

@@ -1,0 +1,134 @@
+"""One error shape for every failure: ``{"error": "<Name>", "detail": "<sentence>"}``.
+
+Domain errors carry their status; FastAPI's validation errors (malformed JSON, wrong
+types, unknown fields, bad ids or pagination) become 422 ``InvalidInput``; Starlette's
+own (unknown route, wrong method) keep their status. Anything unexpected is a 500 with
+a generic sentence: database messages (which can name another tenant's keys) never
+reach a client (SECURITY.md P6).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy.exc import DataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from jeex.errors import AppError
+
+log = structlog.get_logger("jeex.api")
+
+STATUS_NAMES = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    406: "NotAcceptable",
+    409: "Conflict",
+    413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
+    422: "InvalidInput",
+    429: "TooManyRequests",
+    503: "ServiceUnavailable",
+}
+DESCRIPTIONS = {
+    401: "Missing, expired, forged or revoked credentials.",
+    403: "X-Tenant-ID names a tenant the caller is not in, or a viewer tried to change something.",
+    404: "No such object in the caller's tenant (another tenant's objects are 404 too).",
+    409: "The object's state does not allow this.",
+    413: "The request body is larger than JEEX_API_MAX_BODY_BYTES.",
+    422: "Malformed JSON, wrong types, unknown fields or invalid parameters.",
+    503: "A dependency (database, queue, LLM) is not reachable.",
+}
+
+
+class ErrorOut(BaseModel):
+    """The body of every error response."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"error": "NotFound", "detail": "The requested object does not exist."}]
+        }
+    )
+
+    error: str
+    detail: str
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route can answer."""
+    return {s: {"model": ErrorOut, "description": DESCRIPTIONS.get(s, "")} for s in statuses}
+
+
+def error_response(
+    status: int, name: str, detail: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": name, "detail": detail}, status_code=status, headers=headers)
+
+
+def _validation_detail(exc: RequestValidationError) -> str:
+    errors = exc.errors()
+    if not errors:
+        return "The request is not valid."
+    first = errors[0]
+    if first.get("type") == "json_invalid":
+        return "The body is not valid JSON."
+    where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+    message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    return error_response(exc.status_code, exc.name, exc.message, headers)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(422, "InvalidInput", _validation_detail(exc))
+
+
+async def _model_error(_request: Request, exc: Exception) -> JSONResponse:
+    """A model built inside a service from request data: still the caller's input."""
+    assert isinstance(exc, ValidationError)
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid"}
+    where = ".".join(str(part) for part in first["loc"])
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return error_response(422, "InvalidInput", f"{where}: {message}" if where else message)
+
+
+async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
+    """PostgreSQL refused a value the schema let through (a NUL character, a number out
+    of range): the caller's input, so a 422; the database's message is not passed on."""
+    log.info("database refused a value", error=type(getattr(exc, "orig", exc)).__name__)
+    return error_response(
+        422, "InvalidInput", "A value is not valid text or is out of range (NUL characters?)."
+    )
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    name = STATUS_NAMES.get(exc.status_code, "HTTPError")
+    detail = exc.detail if isinstance(exc.detail, str) else name
+    return error_response(exc.status_code, name, detail, dict(exc.headers or {}) or None)
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error", error=type(exc).__name__, exc_info=exc)
+    return error_response(500, "InternalError", "Something went wrong on our side.")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ValidationError, _model_error)
+    app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,19 @@
+"""What the lifespan starts and every request borrows: settings, engine, event hub."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jeex.config import Settings
+from jeex.db.session import Database
+from jeex.events.hub import EventHub
+
+
+@dataclass
+class ApiState:
+    settings: Settings
+    db: Database
+    hub: EventHub
+    signing_key: str
+    #: The LLM endpoint `/ready` checks; None when this process serves the API only.
+    llm_base_url: str | None

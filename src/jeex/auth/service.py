@@ -1,0 +1,199 @@
+"""Local accounts, API keys and the checks that turn credentials into a principal.
+
+Users and tenants are global rows; memberships and API keys are tenant rows, so
+every check of them runs in a session already bound to the tenant being claimed
+(row-level security does the scoping). Every failure is the same 401 whatever its
+cause, so a client cannot probe which emails or keys exist.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jeex.auth import keys, passwords
+from jeex.auth.tokens import AccessClaims
+from jeex.db.context import session_tenant
+from jeex.db.session import Database
+from jeex.errors import Forbidden, Unauthorized
+from jeex.tenants import service as tenants_service
+from jeex.tenants.models import ApiKey, Membership, Tenant, User
+
+ROLES = ("owner", "editor", "viewer")
+
+
+@dataclass(frozen=True)
+class AuthPrincipal:
+    """The authenticated caller inside the tenant of this request."""
+
+    tenant_id: uuid.UUID
+    user_id: uuid.UUID
+    email: str
+    role: str
+    via: Literal["token", "api_key"]
+
+
+@dataclass(frozen=True)
+class NewUser:
+    user_id: uuid.UUID
+    tenant_id: uuid.UUID
+    email: str
+
+
+async def create_user(
+    db: Database, *, email: str, password: str, tenant_slug: str, role: str = "owner"
+) -> NewUser:
+    """A local account in a tenant (both created when missing); sets the password."""
+    principal = await tenants_service.ensure_principal(
+        db, tenant_slug=tenant_slug, tenant_name=tenant_slug, email=email, role=role
+    )
+    async with db.global_session() as session:
+        user = (await session.scalars(select(User).where(User.id == principal.user_id))).one()
+        user.password_hash = passwords.hash_password(password)
+        user.default_tenant_id = user.default_tenant_id or principal.tenant_id
+    return NewUser(principal.user_id, principal.tenant_id, user.email)
+
+
+async def create_api_key(
+    db: Database, *, tenant_slug: str, email: str, name: str = ""
+) -> tuple[str, uuid.UUID]:
+    """A new key (returned once, stored hashed) for the user in the tenant."""
+    principal = await tenants_service.ensure_principal(
+        db, tenant_slug=tenant_slug, tenant_name=tenant_slug, email=email
+    )
+    key, parsed = keys.new_key(principal.tenant_id)
+    async with db.tenant_session(principal.tenant_id) as session:
+        row = ApiKey(
+            id=uuid.uuid4(),
+            tenant_id=principal.tenant_id,
+            user_id=principal.user_id,
+            name=name,
+            prefix=parsed.prefix,
+            key_hash=keys.hash_secret(parsed.secret),
+        )
+        session.add(row)
+    return key, row.id
+
+
+async def revoke_api_key(db: Database, *, tenant_id: uuid.UUID, key_id: uuid.UUID) -> bool:
+    async with db.tenant_session(tenant_id) as session:
+        result = await session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def login(
+    session: AsyncSession, *, email: str, password: str, tenant_slug: str | None
+) -> tuple[User, uuid.UUID]:
+    """The user and the tenant its token will name (the default one unless asked).
+
+    Runs in a global session: the membership in the chosen tenant is checked when the
+    token is used, under that tenant's context.
+    """
+    user = await session.scalar(select(User).where(User.email == email.strip().lower()))
+    valid = passwords.verify_password(user.password_hash if user else None, password)
+    if user is None or not valid or not user.is_active:
+        raise Unauthorized("wrong email or password")
+    tenant_id = user.default_tenant_id
+    if tenant_slug:
+        tenant_id = await session.scalar(select(Tenant.id).where(Tenant.slug == tenant_slug))
+    if tenant_id is None:
+        raise Unauthorized("no such tenant for this account")
+    return user, tenant_id
+
+
+async def login_to_tenant(
+    db: Database, *, email: str, password: str, tenant_slug: str | None
+) -> tuple[User, uuid.UUID]:
+    """``login``, then the membership in the chosen tenant, checked in its own context."""
+    async with db.global_session() as session:
+        user, tenant_id = await login(
+            session, email=email, password=password, tenant_slug=tenant_slug
+        )
+    async with db.tenant_session(tenant_id) as session:
+        if await _role(session, user.id) is None:
+            raise Unauthorized("no such tenant for this account")
+    return user, tenant_id
+
+
+async def _role(session: AsyncSession, user_id: uuid.UUID) -> str | None:
+    return await session.scalar(select(Membership.role).where(Membership.user_id == user_id))
+
+
+def _user_and_role(user_id: uuid.UUID) -> Select[User, str]:
+    """The user (global) and its role in the session's tenant (RLS), in one round trip."""
+    return (
+        select(User, Membership.role)
+        .outerjoin(Membership, Membership.user_id == User.id)
+        .where(User.id == user_id)
+    )
+
+
+async def principal_from_token(
+    session: AsyncSession, claims: AccessClaims, *, chosen: bool
+) -> AuthPrincipal:
+    """Check a verified token against the database, in the session's tenant.
+
+    ``chosen``: the tenant came from ``X-Tenant-ID`` rather than from the token, so
+    a missing membership is a 403 (the token itself is fine).
+    """
+    row = (await session.execute(_user_and_role(claims.user_id))).one_or_none()
+    user, role = (row.User, row.role) if row is not None else (None, None)
+    if user is None or not user.is_active or user.token_version != claims.version:
+        raise Unauthorized("the token has been revoked")
+    if role is None:
+        if chosen:
+            raise Forbidden("you are not a member of that tenant")
+        raise Unauthorized("the token's tenant membership no longer exists")
+    return AuthPrincipal(session_tenant(session), user.id, user.email, role, "token")
+
+
+async def principal_from_key(session: AsyncSession, parsed: keys.ParsedKey) -> AuthPrincipal:
+    """Look the key up in its tenant; revoked, expired or unknown keys are one 401."""
+    statement = (
+        select(ApiKey, User, Membership.role)
+        .join(User, User.id == ApiKey.user_id)
+        .outerjoin(Membership, Membership.user_id == ApiKey.user_id)
+        .where(ApiKey.prefix == parsed.prefix)
+    )
+    row = (await session.execute(statement)).one_or_none()
+    now = datetime.now(UTC)
+    if (
+        row is None
+        or not keys.matches(row.ApiKey.key_hash, parsed.secret)
+        or row.ApiKey.revoked_at is not None
+        or (row.ApiKey.expires_at is not None and row.ApiKey.expires_at <= now)
+        or not row.User.is_active
+        or row.role is None
+    ):
+        raise Unauthorized("invalid API key")
+    user, role = row.User, row.role
+    return AuthPrincipal(parsed.tenant_id, user.id, user.email, role, "api_key")
+
+
+async def logout(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Revoke every access token of the user issued so far."""
+    await session.execute(
+        update(User).where(User.id == user_id).values(token_version=User.token_version + 1)
+    )
+
+
+async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
+    return (await session.scalars(select(Tenant).where(Tenant.id == tenant_id))).one()
+
+
+async def revoke_api_key_in(db: Database, *, tenant_slug: str, key_id: uuid.UUID) -> bool:
+    """Revoke a key of the tenant named by its slug; False if there is no such live key."""
+    async with db.global_session() as session:
+        tenant_id = await session.scalar(select(Tenant.id).where(Tenant.slug == tenant_slug))
+    if tenant_id is None:
+        return False
+    return await revoke_api_key(db, tenant_id=tenant_id, key_id=key_id)

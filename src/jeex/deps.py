@@ -1,0 +1,133 @@
+"""Named dependencies: handlers ask for what they need (``SessionDep``, ``ProjectDep`` …).
+
+``SessionDep`` is the request's one transaction: it is opened in the tenant the
+credentials name, so ``app.tenant_id`` is set before anything else runs, the caller
+is checked inside it (user, membership, key), and it commits when the handler
+returns — before the response is sent, so a failed commit is an error, not a lie.
+"Load or 404" is a dependency too; another tenant's object is simply not found.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import structlog
+from fastapi import Depends, Header, Path, Query, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jeex.api.state import ApiState
+from jeex.auth import credentials as auth_credentials
+from jeex.auth.service import AuthPrincipal
+from jeex.documents import service as documents_service
+from jeex.documents.models import DocumentVersion
+from jeex.errors import Forbidden, NotFound
+from jeex.projects import service as projects_service
+from jeex.projects.models import Project
+from jeex.runs import service as runs_service
+from jeex.runs.models import Run
+
+oauth2 = OAuth2PasswordBearer(
+    tokenUrl="/api/v1/auth/token",
+    auto_error=False,
+    description="An access token from /auth/token, or an API key (`jeex apikeys create`).",
+)
+
+
+def get_state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.api
+    return state
+
+
+StateDep = Annotated[ApiState, Depends(get_state)]
+# Typed without ``| None`` on purpose: OpenAPI would then allow a null header, which
+# clients (and schemathesis) send as the string "null". Absent means None all the same.
+TenantHeader = Annotated[
+    uuid.UUID,
+    Header(
+        alias="X-Tenant-ID", description="Act in another tenant you are a member of (token only)."
+    ),
+]
+
+
+def get_credentials(
+    state: StateDep,
+    bearer: Annotated[str | None, Depends(oauth2)],
+    tenant: TenantHeader = None,  # type: ignore[assignment]
+) -> auth_credentials.Credentials:
+    return auth_credentials.parse(state.settings, state.signing_key, bearer, tenant)
+
+
+CredentialsDep = Annotated[auth_credentials.Credentials, Depends(get_credentials)]
+
+
+async def get_tenant_session(
+    state: StateDep, credentials: CredentialsDep
+) -> AsyncIterator[AsyncSession]:
+    async with state.db.tenant_session(credentials.tenant_id) as session:
+        principal = await credentials.principal(session)
+        session.info["principal"] = principal
+        structlog.contextvars.bind_contextvars(tenant_id=str(principal.tenant_id))
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_tenant_session, scope="function")]
+
+
+def get_principal(session: SessionDep) -> AuthPrincipal:
+    principal: AuthPrincipal = session.info["principal"]
+    return principal
+
+
+PrincipalDep = Annotated[AuthPrincipal, Depends(get_principal)]
+
+
+def require_editor(principal: PrincipalDep) -> AuthPrincipal:
+    """Viewers read; owners and editors also create, run and change."""
+    if principal.role not in ("owner", "editor"):
+        raise Forbidden("viewers can read but not change anything")
+    return principal
+
+
+#: For the ``dependencies=`` of every route that writes.
+EDITOR = [Depends(require_editor)]
+ProjectId = Annotated[uuid.UUID, Path(description="The project's id.")]
+RunId = Annotated[uuid.UUID, Path(description="The run's id.")]
+DocumentId = Annotated[uuid.UUID, Path(description="The id of one document version.")]
+
+
+async def get_project(session: SessionDep, project_id: ProjectId) -> Project:
+    structlog.contextvars.bind_contextvars(project_id=str(project_id))
+    project = await projects_service.get(session, project_id)
+    if project is None:
+        raise NotFound(f"no project {project_id}")
+    return project
+
+
+ProjectDep = Annotated[Project, Depends(get_project)]
+
+
+async def get_run(session: SessionDep, run_id: RunId) -> Run:
+    run = await runs_service.get_or_raise(session, run_id)
+    structlog.contextvars.bind_contextvars(
+        project_id=str(run.project_id), correlation_id=str(run.correlation_id)
+    )
+    return run
+
+
+RunDep = Annotated[Run, Depends(get_run)]
+
+
+async def get_document(
+    session: SessionDep, project: ProjectDep, document_id: DocumentId
+) -> DocumentVersion:
+    return await documents_service.get_by_id_or_raise(
+        session, project_id=project.id, document_id=document_id
+    )
+
+
+DocumentDep = Annotated[DocumentVersion, Depends(get_document)]
+Limit = Annotated[int, Query(ge=1, le=100, description="Page size.")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Items to skip.")]

@@ -1,0 +1,135 @@
+"""Server-Sent Events of a project: ``/events`` (everything) and ``/progress/stream``.
+
+Events: every type of ``jeex.events.models.EVENT_TYPES``; ``/progress/stream`` leaves
+out ``section.delta`` (the streamed text) for pages that only show states. Each frame
+is ``id: <seq>``, ``event: <type>``, ``data: {"seq", "type", "run_id", "data",
+"created_at"}``. A client that reconnects with ``Last-Event-ID`` (header, or the
+``last_event_id`` query parameter) gets every event after it, then the live ones.
+Idle streams carry a comment frame every ``JEEX_API_SSE_HEARTBEAT_SECONDS``.
+
+Browsers' ``EventSource`` cannot send headers, so these two routes also take the
+bearer as ``?access_token=``. Authentication and the project check run in one short
+transaction before the stream starts; no session stays open while streaming.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query
+from sse_starlette import EventSourceResponse
+
+from jeex.api.errors import responses
+from jeex.auth import credentials as auth_credentials
+from jeex.auth.service import AuthPrincipal
+from jeex.deps import ProjectId, StateDep, TenantHeader, oauth2
+from jeex.errors import NotFound
+from jeex.events.frames import frame
+from jeex.events.stream import StreamOverflow, project_events
+from jeex.projects import service as projects_service
+
+router = APIRouter(prefix="/projects/{project_id}", tags=["events"])
+
+SSE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"text/event-stream": {"example": "id: 7\nevent: run.started\ndata: {…}\n\n"}},
+        "description": "An endless event stream (text/event-stream).",
+    },
+    **responses(401, 403, 404, 422),
+}
+
+
+async def stream_principal(
+    state: StateDep,
+    project_id: ProjectId,
+    bearer: Annotated[str | None, Depends(oauth2)],
+    tenant: TenantHeader = None,  # type: ignore[assignment]
+    access_token: Annotated[
+        str | None, Query(max_length=4_096, description="The bearer, for EventSource.")
+    ] = None,
+) -> AuthPrincipal:
+    """Authenticate and check the project in a short transaction, then let it go."""
+    credentials = auth_credentials.parse(
+        state.settings, state.signing_key, bearer or access_token, tenant
+    )
+    async with state.db.tenant_session(credentials.tenant_id) as session:
+        principal = await credentials.principal(session)
+        if await projects_service.get(session, project_id) is None:
+            raise NotFound(f"no project {project_id}")
+    return principal
+
+
+StreamPrincipal = Annotated[AuthPrincipal, Depends(stream_principal)]
+LastEventHeader = Annotated[
+    int | None, Header(alias="Last-Event-ID", ge=0, description="Replay events after this seq.")
+]
+LastEventQuery = Annotated[
+    int | None, Query(ge=0, description="Same as the Last-Event-ID header (header wins).")
+]
+
+
+def _response(
+    state: StateDep,
+    principal: AuthPrincipal,
+    project_id: uuid.UUID,
+    after: int,
+    *,
+    include_deltas: bool,
+) -> EventSourceResponse:
+    async def frames() -> AsyncIterator[bytes]:
+        events = project_events(
+            state.db,
+            state.hub,
+            tenant_id=principal.tenant_id,
+            project_id=project_id,
+            after=after,
+            include_deltas=include_deltas,
+            poll_seconds=state.settings.api_sse_poll_seconds,
+        )
+        try:
+            async for event in events:
+                yield frame(event)
+        except StreamOverflow:
+            return  # the client reconnects with Last-Event-ID and loses nothing
+
+    return EventSourceResponse(
+        frames(),
+        ping=state.settings.api_sse_heartbeat_seconds,
+        send_timeout=30.0,  # a client that stops reading is dropped, not waited for
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get(
+    "/events", summary="Follow every event (SSE)", response_model=None, responses=SSE_RESPONSES
+)
+async def stream_events(
+    state: StateDep,
+    principal: StreamPrincipal,
+    project_id: ProjectId,
+    last_event_header: LastEventHeader = None,
+    last_event_id: LastEventQuery = None,
+) -> EventSourceResponse:
+    """Replay the project's events after ``Last-Event-ID``, then follow new ones live."""
+    after = last_event_header if last_event_header is not None else (last_event_id or 0)
+    return _response(state, principal, project_id, after, include_deltas=True)
+
+
+@router.get(
+    "/progress/stream",
+    summary="Follow progress (SSE, no text deltas)",
+    response_model=None,
+    responses=SSE_RESPONSES,
+)
+async def stream_progress(
+    state: StateDep,
+    principal: StreamPrincipal,
+    project_id: ProjectId,
+    last_event_header: LastEventHeader = None,
+    last_event_id: LastEventQuery = None,
+) -> EventSourceResponse:
+    """Like ``/events`` without ``section.delta``: run and section states only."""
+    after = last_event_header if last_event_header is not None else (last_event_id or 0)
+    return _response(state, principal, project_id, after, include_deltas=False)

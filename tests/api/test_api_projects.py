@@ -1,0 +1,142 @@
+"""Projects over HTTP: CRUD, pagination, the uniform error body, request ids."""
+
+from __future__ import annotations
+
+import httpx
+import sqlalchemy as sa
+from api_support import PROJECT, Caller, assert_error, create_project
+
+
+async def test_create_read_update_list_delete(client: httpx.AsyncClient, alice: Caller) -> None:
+    created = await create_project(client, alice)
+    assert created["idea_description"] == PROJECT["idea_description"]
+    assert created["target_audience"] == "busy parents"
+    assert created["status"] == "draft"
+    url = f"/api/v1/projects/{created['id']}"
+
+    got = await client.get(url, headers=alice.headers)
+    assert got.status_code == 200
+    assert got.json() == created
+
+    changed = await client.patch(url, json={"target_audience": "students"}, headers=alice.headers)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["target_audience"] == "students"
+    assert changed.json()["name"] == PROJECT["name"]
+
+    listed = (await client.get("/api/v1/projects", headers=alice.headers)).json()
+    assert [p["id"] for p in listed["items"]] == [created["id"]]
+    assert listed["total"] == 1
+
+    deleted = await client.delete(url, headers=alice.headers)
+    assert deleted.status_code == 204
+    assert_error(await client.get(url, headers=alice.headers), 404, "NotFound")
+    listed = (await client.get("/api/v1/projects", headers=alice.headers)).json()
+    assert listed == {"items": [], "total": 0, "limit": 20, "offset": 0}
+
+
+async def test_pagination_pages_newest_first(client: httpx.AsyncClient, alice: Caller) -> None:
+    ids = [(await create_project(client, alice, name=f"P{i}"))["id"] for i in range(5)]
+    first = (await client.get("/api/v1/projects?limit=2", headers=alice.headers)).json()
+    second = (await client.get("/api/v1/projects?limit=2&offset=2", headers=alice.headers)).json()
+    last = (await client.get("/api/v1/projects?limit=2&offset=4", headers=alice.headers)).json()
+    pages = [p["id"] for page in (first, second, last) for p in page["items"]]
+    assert pages == list(reversed(ids))
+    assert first["total"] == 5
+
+
+async def test_bad_input_is_a_uniform_4xx(client: httpx.AsyncClient, alice: Caller) -> None:
+    h = alice.headers
+    bad_json = await client.post(
+        "/api/v1/projects", content=b"{not json", headers={**h, "content-type": "application/json"}
+    )
+    assert_error(bad_json, 422, "InvalidInput")
+    assert "JSON" in bad_json.json()["detail"]
+    assert_error(await client.post("/api/v1/projects", json={**PROJECT, "x": 1}, headers=h), 422)
+    assert_error(await client.post("/api/v1/projects", json={**PROJECT, "name": 5}, headers=h), 422)
+    assert_error(
+        await client.post("/api/v1/projects", json={**PROJECT, "language": "xx"}, headers=h), 422
+    )
+    assert_error(
+        await client.post("/api/v1/projects", json={**PROJECT, "idea_description": ""}, headers=h),
+        422,
+    )
+    assert_error(await client.post("/api/v1/projects", json=[1, 2], headers=h), 422)
+    assert_error(await client.get("/api/v1/projects/not-a-uuid", headers=h), 422)
+    for query in ("limit=0", "limit=101", "offset=-1", "limit=abc"):
+        assert_error(await client.get(f"/api/v1/projects?{query}", headers=h), 422)
+    assert_error(await client.get("/api/v1/nowhere", headers=h), 404, "NotFound")
+    assert_error(await client.put("/api/v1/projects", headers=h), 405, "MethodNotAllowed")
+
+
+async def test_oversize_body_is_413_before_the_handler(
+    client: httpx.AsyncClient, alice: Caller
+) -> None:
+    huge = {**PROJECT, "idea_description": "x" * 2_000_000}
+    response = await client.post("/api/v1/projects", json=huge, headers=alice.headers)
+    assert_error(response, 413, "PayloadTooLarge")
+
+    async def chunks():  # no Content-Length: the limit holds while reading
+        for _ in range(40):
+            yield b"x" * 65_536
+
+    streamed = await client.post(
+        "/api/v1/projects",
+        content=chunks(),
+        headers={**alice.headers, "content-type": "application/json"},
+    )
+    assert_error(streamed, 413, "PayloadTooLarge")
+
+
+async def test_request_id_is_echoed_or_made_and_time_is_reported(
+    client: httpx.AsyncClient, alice: Caller
+) -> None:
+    given = await client.get("/api/v1/projects", headers={**alice.headers, "X-Request-ID": "abc-1"})
+    assert given.headers["X-Request-ID"] == "abc-1"
+    assert float(given.headers["X-Process-Time"]) >= 0
+    made = await client.get("/api/v1/projects", headers={**alice.headers, "X-Request-ID": "a b\n"})
+    assert made.headers["X-Request-ID"] != "a b\n"
+    assert len(made.headers["X-Request-ID"]) == 32
+
+
+async def test_health_and_ready(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/health")).json() == {"status": "ok"}
+    assert (await client.get("/api/v1/health")).status_code == 200
+    ready = await client.get("/api/v1/ready")
+    assert ready.status_code == 200, ready.text
+    assert ready.json() == {
+        "status": "ready",
+        "database": "ok",
+        "queue": "ok",
+        "events": "ok",
+        "llm": "ok",
+    }
+
+
+async def test_nul_characters_are_refused_not_a_500(
+    client: httpx.AsyncClient, alice: Caller
+) -> None:
+    nul = {**PROJECT, "name": "a\u0000b"}
+    assert_error(await client.post("/api/v1/projects", json=nul, headers=alice.headers), 422)
+    login = await client.post("/api/v1/auth/token", data={"username": "a\x00", "password": "x"})
+    assert_error(login, 422, "InvalidInput")
+
+
+async def test_patch_every_field_and_no_delete_while_running(
+    client: httpx.AsyncClient, alice: Caller, owner_engine: sa.Engine
+) -> None:
+    project = await create_project(client, alice)
+    url = f"/api/v1/projects/{project['id']}"
+    change = {"name": "Shopping helper", "idea_description": "Lists", "language": "de"}
+    changed = (await client.patch(url, json=change, headers=alice.headers)).json()
+    assert (changed["name"], changed["idea_description"], changed["language"]) == (
+        "Shopping helper",
+        "Lists",
+        "de",
+    )
+    assert changed["slug"] == "shopping-helper"
+    assert changed["updated_at"] >= project["updated_at"]
+    with owner_engine.begin() as conn:
+        conn.execute(
+            sa.text("update projects set status = 'running' where id = :id"), {"id": project["id"]}
+        )
+    assert_error(await client.delete(url, headers=alice.headers), 409, "Conflict")

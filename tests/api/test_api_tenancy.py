@@ -1,0 +1,112 @@
+"""The cross-tenant matrix (SECURITY.md P22, P5, P6): for every route that takes an id,
+another tenant's id is a 404 — the same answer as an id that does not exist — and a
+mutating route changes nothing. The route list comes from the app, so a new route is
+covered automatically."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+from api_support import Caller, World, assert_error, create_project, make_world
+from fastapi import FastAPI
+
+from jeex.db.session import Database
+
+BODIES = {"PATCH": {"name": "Taken over"}, "POST": {}}
+
+
+def _id_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """Every (method, path) of the OpenAPI document whose path takes an id."""
+    paths = app.openapi()["paths"]
+    return [
+        (method.upper(), path)
+        for path, operations in paths.items()
+        if "{" in path
+        for method in operations
+    ]
+
+
+def _fill(path: str, world: World) -> str:
+    return (
+        path.replace("{project_id}", world.project_id)
+        .replace("{run_id}", world.run_id)
+        .replace("{document_id}", world.document_id)
+        .replace("{version}", "1")
+    ) + ("?from=1&to=2" if path.endswith("/diff") else "")
+
+
+def _anonymous(body: dict[str, str], world: World) -> dict[str, str]:
+    detail = body["detail"]
+    for value in (world.project_id, world.run_id, world.document_id):
+        detail = detail.replace(value, "<id>")
+    return {**body, "detail": detail}
+
+
+@pytest.fixture
+async def world(db: Database, client: httpx.AsyncClient, alice: Caller) -> World:
+    return await make_world(db, client, alice)
+
+
+async def test_every_id_route_is_404_for_another_tenant(
+    app: FastAPI, client: httpx.AsyncClient, alice: Caller, bob: Caller, world: World
+) -> None:
+    routes = _id_routes(app)
+    assert len(routes) >= 20, routes
+    nowhere = World(str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4()))
+    for method, path in routes:
+        missing = await client.request(
+            method, _fill(path, nowhere), headers=bob.headers, json=BODIES.get(method)
+        )
+        for headers in (bob.headers, bob.key_headers):
+            response = await client.request(
+                method, _fill(path, world), headers=headers, json=BODIES.get(method)
+            )
+            assert_error(response, 404, "NotFound")
+            assert "Key (" not in response.text
+            # Word for word what a missing id gets (only the id the caller sent differs).
+            assert _anonymous(response.json(), world) == _anonymous(missing.json(), nowhere)
+
+    # Nothing changed for its owner: the project, run and documents are all still there.
+    project = await client.get(f"/api/v1/projects/{world.project_id}", headers=alice.headers)
+    assert project.json()["name"] != "Taken over"
+    run = await client.get(f"/api/v1/runs/{world.run_id}", headers=alice.headers)
+    assert run.json()["status"] == "pending"
+    assert run.json()["desired_state"] == "run"
+
+
+async def test_another_tenants_id_looks_like_a_missing_one(
+    client: httpx.AsyncClient, bob: Caller, world: World
+) -> None:
+    theirs = await client.get(f"/api/v1/projects/{world.project_id}", headers=bob.headers)
+    missing = await client.get(f"/api/v1/projects/{uuid.uuid4()}", headers=bob.headers)
+    assert theirs.status_code == missing.status_code == 404
+    assert theirs.json()["error"] == missing.json()["error"]
+
+
+async def test_owner_reads_every_id_route(
+    app: FastAPI, client: httpx.AsyncClient, alice: Caller, world: World
+) -> None:
+    """The matrix is honest: the same GET routes answer the owner (SSE routes excepted)."""
+    for method, path in _id_routes(app):
+        if method != "GET" or path.endswith(("/events", "/stream")):
+            continue
+        response = await client.get(_fill(path, world), headers=alice.headers)
+        assert response.status_code == 200, (path, response.text)
+
+
+async def test_lists_show_only_the_callers_tenant(
+    client: httpx.AsyncClient, bob: Caller, world: World
+) -> None:
+    listed = (await client.get("/api/v1/projects", headers=bob.headers)).json()
+    assert listed["total"] == 0
+
+
+async def test_a_name_taken_in_another_tenant_is_no_oracle(
+    client: httpx.AsyncClient, alice: Caller, bob: Caller
+) -> None:
+    """Slugs are unique per tenant (P6): the same name answers the same in both tenants."""
+    theirs = await create_project(client, alice, name="Secret plan")
+    mine = await create_project(client, bob, name="Secret plan")
+    assert theirs["slug"] == mine["slug"] == "secret-plan"
