@@ -26,6 +26,7 @@ from jeex.config import Settings, get_settings
 from jeex.documents.router import router as documents_router
 from jeex.events.hub import EventHub
 from jeex.events.router import router as events_router
+from jeex.exports.router import router as exports_router
 from jeex.projects.router import router as projects_router
 from jeex.queue.worker import QueueWorker
 from jeex.runs.router import router as runs_router
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None, *, workers: int = 0) -> FastAPI
         runs_router,
         events_router,
         documents_router,
+        exports_router,
         health.router,
     ):
         api.include_router(router)

@@ -80,10 +80,12 @@ class World:
     project_id: str
     run_id: str
     document_id: str
+    export_id: str
 
 
 async def make_world(db: Database, client: httpx.AsyncClient, caller: Caller) -> World:
     from jeex.documents import service as documents_service
+    from jeex.exports import service as exports_service
 
     project = await create_project(client, caller)
     run = await client.post(
@@ -116,4 +118,7 @@ async def make_world(db: Database, client: httpx.AsyncClient, caller: Caller) ->
             metadata={"model": "test"},
             created_by=caller.user_id,
         )
-    return World(project["id"], str(run_id), str(first.id))
+        export = await exports_service.request_export(
+            session, uuid.UUID(project["id"]), "zip", enqueue=False
+        )
+    return World(project["id"], str(run_id), str(first.id), str(export.id))

@@ -12,7 +12,9 @@ import pytest
 from api_support import Caller, World, assert_error, create_project, make_world
 from fastapi import FastAPI
 
+from jeex.config import Settings
 from jeex.db.session import Database
+from jeex.exports import service as exports_service
 
 BODIES = {"PATCH": {"name": "Taken over"}, "POST": {}}
 
@@ -33,20 +35,28 @@ def _fill(path: str, world: World) -> str:
         path.replace("{project_id}", world.project_id)
         .replace("{run_id}", world.run_id)
         .replace("{document_id}", world.document_id)
+        .replace("{export_id}", world.export_id)
         .replace("{version}", "1")
     ) + ("?from=1&to=2" if path.endswith("/diff") else "")
 
 
 def _anonymous(body: dict[str, str], world: World) -> dict[str, str]:
     detail = body["detail"]
-    for value in (world.project_id, world.run_id, world.document_id):
+    for value in (world.project_id, world.run_id, world.document_id, world.export_id):
         detail = detail.replace(value, "<id>")
     return {**body, "detail": detail}
 
 
 @pytest.fixture
-async def world(db: Database, client: httpx.AsyncClient, alice: Caller) -> World:
-    return await make_world(db, client, alice)
+async def world(
+    db: Database, client: httpx.AsyncClient, alice: Caller, api_settings: Settings
+) -> World:
+    made = await make_world(db, client, alice)
+    # Rendered, so its download route answers its owner (and must still be 404 to others).
+    await exports_service.execute_export(
+        db, api_settings, tenant_id=alice.tenant_id, export_id=uuid.UUID(made.export_id)
+    )
+    return made
 
 
 async def test_every_id_route_is_404_for_another_tenant(
@@ -54,7 +64,7 @@ async def test_every_id_route_is_404_for_another_tenant(
 ) -> None:
     routes = _id_routes(app)
     assert len(routes) >= 20, routes
-    nowhere = World(str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4()))
+    nowhere = World(*(str(uuid.uuid4()) for _ in range(4)))
     for method, path in routes:
         missing = await client.request(
             method, _fill(path, nowhere), headers=bob.headers, json=BODIES.get(method)

@@ -42,6 +42,7 @@ DESCRIPTIONS = {
     403: "X-Tenant-ID names a tenant the caller is not in, or a viewer tried to change something.",
     404: "No such object in the caller's tenant (another tenant's objects are 404 too).",
     409: "The object's state does not allow this.",
+    410: "The object existed but is gone (an expired export): request a new one.",
     413: "The request body is larger than JEEX_API_MAX_BODY_BYTES.",
     422: "Malformed JSON, wrong types, unknown fields or invalid parameters.",
     503: "A dependency (database, queue, LLM) is not reachable.",

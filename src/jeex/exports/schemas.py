@@ -45,6 +45,9 @@ class ExportRead(BaseModel):
     filename: str | None
     bytes: int | None
     sha256: str | None
+    download_url: str | None = Field(
+        default=None, description="Where to download the file, once ready."
+    )
 
     @classmethod
     def of(cls, export: Export) -> ExportRead:
