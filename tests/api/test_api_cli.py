@@ -128,6 +128,19 @@ async def test_serve_with_a_worker_runs_step_1_end_to_end(
             progress = (await http.get(f"{base}/progress", headers=headers)).json()
             assert progress["percentage"] == 100.0
             assert progress["runs"][0]["sections"][0]["html"].startswith("<")
+            # The in-process worker also renders exports (the `exports` queue).
+            export = await http.post(f"{base}/export", json={"format": "docx"}, headers=headers)
+            assert export.status_code == 202, export.text
+            status = export.json()
+            for _ in range(120):
+                if status["status"] in ("ready", "failed"):
+                    break
+                await asyncio.sleep(0.5)
+                status = (await http.get(export.headers["location"], headers=headers)).json()
+            assert status["status"] == "ready", status
+            download = await http.get(status["download_url"], headers=headers)
+            assert download.status_code == 200
+            assert download.content[:2] == b"PK"  # a DOCX is a ZIP container
             run_id = run.json()["id"]
             got = await http.get(
                 f"/api/v1/runs/{run_id}", headers={**headers, "X-Request-ID": "trace-me"}
