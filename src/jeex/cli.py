@@ -73,7 +73,8 @@ def worker(
         int | None, typer.Option(min=1, max=64, help="Jobs at once (JEEX_QUEUE_CONCURRENCY).")
     ] = None,
     queues: Annotated[
-        list[str] | None, typer.Option("--queues", help="Queues to serve (default: runs).")
+        list[str] | None,
+        typer.Option("--queues", help="Queues to serve (default: runs, exhibits)."),
     ] = None,
 ) -> None:
     """Execute queued runs until SIGTERM/Ctrl-C (then finish the current section and exit)."""

@@ -66,6 +66,7 @@ def section_messages(
     written_headings: Sequence[str],
     context: str,
     focus: str = "",
+    passages: Sequence[str] = (),
 ) -> list[Message]:
     """One section of one document; the model writes its body, we write its heading.
 
@@ -86,6 +87,7 @@ def section_messages(
     lines += [
         "Sections already written: "
         + (", ".join(written_headings) if written_headings else "none"),
+        *passages,
         f"Section: {section.title}",
         f"Instructions: {section.instructions} {KIND_HINTS[section.kind]}",
         f"Length: about {section.target_words} words.",

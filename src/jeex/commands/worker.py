@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from jeex.cli_support import fail, stderr
 from jeex.config import Settings
 from jeex.errors import AppError
-from jeex.queue.app import RUNS_QUEUE
+from jeex.queue.app import EXHIBITS_QUEUE, RUNS_QUEUE
 from jeex.queue.worker import QueueWorker
 from jeex.runtime import Runtime
 
@@ -18,7 +18,12 @@ async def _serve(runtime: Runtime, concurrency: int | None, queues: Sequence[str
     assert runtime.urls is not None
     llm = runtime.llm_client()
     worker = QueueWorker(
-        runtime.settings, app_url=runtime.urls.app, llm=llm, concurrency=concurrency, queues=queues
+        runtime.settings,
+        app_url=runtime.urls.app,
+        llm=llm,
+        concurrency=concurrency,
+        queues=queues,
+        retrieval=runtime.retrieval(),
     )
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -38,6 +43,6 @@ async def _serve(runtime: Runtime, concurrency: int | None, queues: Sequence[str
 def worker(settings: Settings, *, concurrency: int | None, queues: Sequence[str] | None) -> None:
     try:
         with Runtime(settings, need_llm=True) as runtime:
-            asyncio.run(_serve(runtime, concurrency, list(queues or [RUNS_QUEUE])))
+            asyncio.run(_serve(runtime, concurrency, list(queues or [RUNS_QUEUE, EXHIBITS_QUEUE])))
     except AppError as exc:
         fail(exc.message, exc.exit_code)

@@ -23,10 +23,12 @@ from jeex.db.context import session_tenant
 RUNS_QUEUE = "runs"
 EXECUTE_RUN = "runs.execute"
 HELP_RUN = "runs.help"
+EXHIBITS_QUEUE = "exhibits"
+PROCESS_EXHIBIT = "exhibits.process"
 
 #: Tasks register on this App at import; a worker swaps in a connector with its own pool
 #: (``App.replace_connector``). Deferring uses the caller's connection, never the pool.
-app = App(connector=PsycopgConnector(), import_paths=["jeex.runs.tasks"])
+app = App(connector=PsycopgConnector(), import_paths=["jeex.runs.tasks", "jeex.exhibits.tasks"])
 
 _LIVE_JOBS = text(
     "select id, status from procrastinate_jobs "
@@ -85,6 +87,12 @@ async def enqueue_run(
     return await defer(
         session, EXECUTE_RUN, lock=str(run_id), args=args, delay_seconds=delay_seconds
     )
+
+
+async def enqueue_exhibit(session: AsyncSession, exhibit_id: uuid.UUID) -> int | None:
+    """Queue ``exhibits.process`` for an exhibit of the session's tenant."""
+    args = {"tenant_id": str(session_tenant(session)), "exhibit_id": str(exhibit_id)}
+    return await defer(session, PROCESS_EXHIBIT, lock=f"exhibit:{exhibit_id}", args=args)
 
 
 def _helpers_pattern(run_id: uuid.UUID) -> str:
