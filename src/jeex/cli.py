@@ -1,4 +1,4 @@
-"""The ``jeex`` command line: plan, worker, db, projects, docs, runs.
+"""The ``jeex`` command line: plan, worker, db, projects, docs, runs, exhibits, search.
 
 Commands that report something take ``--json`` and then print exactly one JSON
 document on stdout; progress and errors go to stderr.
@@ -13,6 +13,7 @@ import typer
 
 from jeex.cli_support import guarded, settings_or_exit
 from jeex.commands import db as commands_db
+from jeex.commands import exhibits as commands_exhibits
 from jeex.commands import listing as commands_docs
 from jeex.commands import plan as commands_plan
 from jeex.commands import worker as commands_worker
@@ -28,6 +29,7 @@ app.add_typer(commands_db.app, name="db")
 app.add_typer(commands_docs.projects_app, name="projects")
 app.add_typer(commands_docs.docs_app, name="docs")
 app.add_typer(commands_docs.runs_app, name="runs")
+app.add_typer(commands_exhibits.exhibits_app, name="exhibits")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
@@ -80,6 +82,17 @@ def worker(
     """Execute queued runs until SIGTERM/Ctrl-C (then finish the current section and exit)."""
     settings = settings_or_exit()
     commands_worker.worker(settings, concurrency=concurrency, queues=queues or None)
+
+
+@app.command()
+def search(
+    project: Annotated[str, typer.Argument(help="Project id or slug.")],
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    limit: Annotated[int, typer.Option(min=1, max=100, help="How many passages.")] = 10,
+    json_output: JsonOption = False,
+) -> None:
+    """Ranked passages of a project's exhibits and documents, with their source."""
+    commands_exhibits.search(project, query, limit=limit, json_output=json_output)
 
 
 def main() -> None:  # pragma: no cover - console script entry

@@ -163,8 +163,10 @@ class Retrieval:
         """Ranked passages of the scope for ``query``; documents limited to ``document_types``."""
         store = await self.store()
         vector = await self.embedder.query(query)
+        if document_types is not None and not document_types:
+            types = [t for t in types if t != DOCUMENT]
         conditions = where(type=list(types))
-        if document_types is not None and DOCUMENT in types:
+        if document_types and DOCUMENT in types:
             # exhibits, or documents of the allowed types
             allowed = models.Filter(
                 should=[
