@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import warnings
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -129,6 +130,12 @@ class VectorStore:
             vectors_config=models.VectorParams(size=dimensions, distance=models.Distance.COSINE),
             hnsw_config=models.HnswConfigDiff(m=0, payload_m=16),
         )
+        with warnings.catch_warnings():
+            # Local mode warns that payload indexes do nothing there: known, documented.
+            warnings.simplefilter("ignore", UserWarning)
+            self._create_indexes()
+
+    def _create_indexes(self) -> None:
         self.client.create_payload_index(
             self.collection,
             TENANT_KEY,
