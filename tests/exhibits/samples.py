@@ -19,9 +19,11 @@ def pdf(pages: Sequence[Sequence[str]]) -> bytes:
     objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {len(pages)} >>".encode())
     objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
     for i, lines in enumerate(pages):
-        content = "BT /F1 11 Tf 14 TL 50 750 Td " + " ".join(
-            f"({_escape(line)}) Tj T*" for line in lines
-        ) + " ET"
+        content = (
+            "BT /F1 11 Tf 14 TL 50 750 Td "
+            + " ".join(f"({_escape(line)}) Tj T*" for line in lines)
+            + " ET"
+        )
         stream = content.encode("latin-1")
         objects.append(
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "

@@ -105,7 +105,7 @@ async def _serve_until_settled(
                 serving.result()
                 raise RuntimeError("the worker stopped before the exhibits were processed")
             async with db.tenant_session(principal.tenant_id) as session:
-                rows = [await session.get(Exhibit, (principal.tenant_id, i)) for i in ids]
+                rows = [await exhibits_service.get(session, i) for i in ids]
             if all(row is None or row.status != "pending" for row in rows):
                 return
             await asyncio.sleep(SETTLE_POLL_SECONDS)

@@ -138,6 +138,11 @@ def labels(exhibits: Iterable[Exhibit]) -> dict[str, str]:
     return {str(e.id): f"E{n}" for n, e in enumerate(exhibits, 1)}
 
 
+async def get(session: AsyncSession, exhibit_id: uuid.UUID) -> Exhibit | None:
+    """An exhibit of the session's tenant (row-level security hides the others)."""
+    return await session.scalar(select(Exhibit).where(Exhibit.id == exhibit_id))
+
+
 async def get_or_raise(
     session: AsyncSession, exhibit_ref: str | uuid.UUID, *, project_id: uuid.UUID
 ) -> Exhibit:
@@ -150,7 +155,7 @@ async def get_or_raise(
         found = exhibits[index] if 0 <= index < len(exhibits) else None
     else:
         try:
-            found = await session.get(Exhibit, (session_tenant(session), uuid.UUID(ref)))
+            found = await get(session, uuid.UUID(ref))
         except ValueError:
             found = None
     if found is None or found.project_id != project_id:
@@ -204,7 +209,7 @@ async def process(
     embeddings endpoint is down) fail it too, with the error, so it can be added again.
     """
     async with db.tenant_session(tenant_id) as session:
-        exhibit = await session.get(Exhibit, (tenant_id, exhibit_id))
+        exhibit = await get(session, exhibit_id)
         if exhibit is None or exhibit.status != "pending":
             return "skipped" if exhibit is None else exhibit.status
         project_id, media_type, path = exhibit.project_id, exhibit.media_type, exhibit.path
@@ -229,7 +234,7 @@ async def process(
     except (OSError, ValueError) as exc:
         status, error, chars = "failed", f"{type(exc).__name__}: {exc}"[:500], 0
     async with db.tenant_session(tenant_id) as session:
-        exhibit = await session.get(Exhibit, (tenant_id, exhibit_id))
+        exhibit = await get(session, exhibit_id)
         if exhibit is None:  # deleted meanwhile: drop what was indexed
             await retrieval.remove_source(scope, exhibit_id)
             return "deleted"

@@ -1,7 +1,7 @@
 """Splitting extracted text into chunks by headings and paragraphs, with overlap.
 
-A chunk never spans two headings, so each keeps one source location (the heading
-it sits under and the page it starts on) that a citation can name. Paragraphs are
+A chunk never spans two headings or two pages, so each keeps one source location
+(the heading it sits under and its page) that a citation can name. Paragraphs are
 packed up to ``max_chars``; a paragraph longer than that is cut at sentence or word
 boundaries. The next chunk of the same section starts with the tail of the previous
 one (``overlap`` characters) so a fact cut at a boundary is still found whole.
@@ -129,7 +129,7 @@ def chunk_blocks(blocks: Iterable[Block], *, max_chars: int, overlap: int) -> li
             continue
         for piece in _split_long(block.text, max(1, max_chars - overlap)):
             size = sum(len(p) + 2 for p in parts)
-            if fresh and size + len(piece) > max_chars:
+            if fresh and (size + len(piece) > max_chars or block.page != page):
                 emit()
             if not fresh:
                 page = block.page

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import warnings
 import uuid
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
