@@ -108,7 +108,7 @@ async def test_encrypted_pdf_fails_with_a_reason_and_can_be_replaced(
     exhibit = await _add(db, settings, principal, project_id, "locked.pdf", locked)
     failed = await _process(db, settings, retrieval, principal, exhibit)
     assert failed.status == "failed"
-    assert failed.error is not None and "encrypted" in failed.error
+    assert "encrypted" in (failed.error or "")
     again = await _add(db, settings, principal, project_id, "locked.pdf", locked)
     assert again.status == "pending"  # a failed exhibit may be added again
     ok = await _add(db, settings, principal, project_id, "notes.docx", docx([("p", "Milk.")]))

@@ -59,8 +59,10 @@ def test_docx_zip_bomb_is_refused_without_inflating() -> None:
 
 
 def test_html_drops_scripts_and_keeps_headings() -> None:
-    data = (b"<!doctype html><html><head><script>alert('x')</script><style>p{}</style></head>"
-            b"<body><h2>Backlog</h2><p>Shared lists sync in real time.</p></body></html>")  # fmt: skip
+    data = (
+        b"<!doctype html><html><head><script>alert('x')</script><style>p{}</style></head>"
+        b"<body><h2>Backlog</h2><p>Shared lists sync in real time.</p></body></html>"
+    )
     assert sniff.check("page.html", data) == sniff.HTML
     blocks = extract.extract(data, sniff.HTML, LIMITS)
     assert [(b.text, b.heading) for b in blocks] == [
