@@ -14,6 +14,7 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from typing import Any, TypeVar
 
 import structlog
@@ -36,7 +37,7 @@ from jeex.llm.usage import Usage
 from jeex.retrieval import citations
 from jeex.retrieval.chunking import chunk_text
 from jeex.retrieval.citations import Given
-from jeex.retrieval.service import DOCUMENT, Retrieval, Source
+from jeex.retrieval.service import DOCUMENT, EXHIBIT, Retrieval, Source
 from jeex.retrieval.store import Scope
 from jeex.runs import claims
 from jeex.runs import service as runs_service
@@ -362,12 +363,22 @@ class RunContext:
         """The passages for one section: exhibits and earlier documents, within the budget."""
         if self.retrieval is None or budget_chars <= 0 or self.settings.retrieval_top_k == 0:
             return []
-        passages = await self.retrieval.search(
-            self.scope,
-            query,
-            limit=self.settings.retrieval_top_k,
-            document_types=list(document_types),
+        # Exhibits and earlier documents are searched apart and taken in turns, so the
+        # user's material is never crowded out by the (longer) earlier documents.
+        limit = self.settings.retrieval_top_k
+        exhibits = await self.retrieval.search(self.scope, query, limit=limit, types=[EXHIBIT])
+        documents = (
+            await self.retrieval.search(
+                self.scope,
+                query,
+                limit=limit,
+                types=[DOCUMENT],
+                document_types=list(document_types),
+            )
+            if document_types
+            else []
         )
+        passages = [p for pair in zip_longest(exhibits, documents) for p in pair if p][:limit]
         async with self.session() as session:
             labels = exhibits_service.labels(
                 await exhibits_service.list_(session, project_id=self.project_id)
