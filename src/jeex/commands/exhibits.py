@@ -131,6 +131,8 @@ def add(
 
     async def work(runtime: Runtime, db: Database, principal: Principal) -> list[dict[str, Any]]:
         added: list[uuid.UUID] = []
+        if not detach:  # a store held by another process: say so before writing anything
+            await runtime.retrieval().store()
         async with db.tenant_session(principal.tenant_id) as session:
             project_id = (await projects_service.get_or_raise(session, project)).id
         for path in paths:
