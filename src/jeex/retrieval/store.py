@@ -179,7 +179,8 @@ class VectorStore:
         if limit <= 0:
             return []
         query_filter = _scope_filter(scope, extra=conditions)
-        params = models.SearchParams(exact=exact)
+        # Local mode is always exact (brute force) and warns about search parameters.
+        params = models.SearchParams(exact=True) if exact and not self.local else None
         result = await self._call(
             lambda: self.client.query_points(
                 self.collection,
