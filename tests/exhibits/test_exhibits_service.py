@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 import pytest
 import sqlalchemy as sa
@@ -15,6 +16,7 @@ from jeex.exhibits.models import Exhibit
 from jeex.projects import service as projects_service
 from jeex.projects.schemas import ProjectCreate
 from jeex.retrieval import search as search_service
+from jeex.retrieval.embeddings import LocalE5
 from jeex.retrieval.service import Retrieval
 from jeex.retrieval.store import Scope
 from jeex.tenants.service import Principal, ensure_principal
@@ -151,3 +153,50 @@ async def test_tenants_with_identical_projects_and_exhibits_never_cross(
         await search_service.search(
             db, retrieval, principal, str(projects[other.tenant_id]), "groceries"
         )
+
+
+async def test_project_data_removal_drops_vectors_and_files(
+    db: Database, settings: Settings, retrieval: Retrieval, principal: Principal
+) -> None:
+    project_id = await _project(db, principal)
+    exhibit = await _add(db, settings, principal, project_id, "study.pdf", STUDY)
+    await _process(db, settings, retrieval, principal, exhibit)
+    scope = Scope(principal.tenant_id, project_id)
+    assert await retrieval.count(scope) > 0
+    folder = settings.exhibits_dir / str(principal.tenant_id) / str(project_id)
+    assert folder.is_dir()
+    await service.delete_project_data(settings, retrieval, principal.tenant_id, project_id)
+    assert await retrieval.count(scope) == 0
+    assert not folder.exists()
+
+
+async def test_an_exhibit_deleted_while_processing_leaves_no_vectors(
+    db: Database, settings: Settings, e5: LocalE5, principal: Principal
+) -> None:
+    project_id = await _project(db, principal)
+    exhibit = await _add(db, settings, principal, project_id, "study.pdf", STUDY)
+
+    class DeletesMidway(LocalE5):
+        """The real model; the exhibit's row is deleted while its chunks are embedded."""
+
+        async def passages(self, texts: Sequence[str]) -> list[list[float]]:
+            async with db.tenant_session(principal.tenant_id) as session:
+                row = await service.get(session, exhibit.id)
+                await session.delete(row)
+            return await e5.passages(texts)
+
+    retrieval = Retrieval(settings, embedder=DeletesMidway(settings))
+    try:
+        assert (
+            await service.process(
+                db, settings, retrieval, tenant_id=principal.tenant_id, exhibit_id=uuid.uuid4()
+            )
+            == "skipped"
+        )
+        status = await service.process(
+            db, settings, retrieval, tenant_id=principal.tenant_id, exhibit_id=exhibit.id
+        )
+        assert status == "deleted"
+        assert await retrieval.count(Scope(principal.tenant_id, project_id)) == 0
+    finally:
+        retrieval.close()
