@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from jeex.config import Settings
 from jeex.db.session import Database
-from jeex.errors import DuplicateExhibit, NotFound, UnsupportedMediaType
+from jeex.errors import DuplicateExhibit, InvalidInput, NotFound, UnsupportedMediaType
 from jeex.exhibits import service
 from jeex.exhibits.models import Exhibit
 from jeex.projects import service as projects_service
@@ -200,3 +200,15 @@ async def test_an_exhibit_deleted_while_processing_leaves_no_vectors(
         assert await retrieval.count(Scope(principal.tenant_id, project_id)) == 0
     finally:
         retrieval.close()
+
+
+async def test_search_refuses_bad_queries(
+    db: Database, retrieval: Retrieval, principal: Principal
+) -> None:
+    project_id = await _project(db, principal)
+    for query, limit in (("  ", 10), ("x" * 3000, 10), ("ok", 0), ("ok", 101)):
+        with pytest.raises(InvalidInput):
+            await search_service.search(
+                db, retrieval, principal, str(project_id), query, limit=limit
+            )
+    assert await search_service.search(db, retrieval, principal, str(project_id), "ok") == []

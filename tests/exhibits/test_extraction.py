@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -150,3 +152,69 @@ def test_size_limit_is_enforced_while_streaming(tmp_path: Path) -> None:
     with pytest.raises(EmptyUpload):
         files.receive(iter([b""]), tmp_path / "empty", limit=10)
     assert not (tmp_path / "empty").exists()
+
+
+def test_text_caps_and_docx_tables() -> None:
+    small = extract.Limits(pages=10, chars=20, unzipped_bytes=10**7)
+    blocks = extract.extract(pdf([["a" * 15, "b" * 15], ["never read"]]), sniff.PDF, small)
+    assert sum(len(b.text) for b in blocks) <= 20
+    import docx as python_docx
+
+    document = python_docx.Document()
+    document.add_paragraph("Intro.")
+    table = document.add_table(rows=2, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "Plan", "Price"
+    table.cell(1, 0).text, table.cell(1, 1).text = "Family", "2.49"
+    out = io.BytesIO()
+    document.save(out)
+    texts = [b.text for b in extract.extract(out.getvalue(), sniff.DOCX, LIMITS)]
+    assert texts == ["Intro.", "Plan | Price", "Family | 2.49"]
+    capped = extract.extract(out.getvalue(), sniff.DOCX, small)
+    assert sum(len(b.text) for b in capped) <= 20
+
+
+def test_zip_bounds() -> None:
+    many = io.BytesIO()
+    with zipfile.ZipFile(many, "w") as archive:
+        for n in range(extract.MAX_ZIP_ENTRIES + 1):
+            archive.writestr(f"word/{n}.xml", "")
+    with pytest.raises(ExtractionFailed, match="parts"):
+        extract.check_zip(many.getvalue(), LIMITS)
+    tiny = extract.Limits(pages=1, chars=100, unzipped_bytes=1024)
+    with pytest.raises(ExtractionFailed, match="unpacks"):
+        extract.check_zip(zip_bomb_docx(1), tiny)
+    with pytest.raises(ExtractionFailed, match="not a valid ZIP"):
+        extract.check_zip(b"PK\x03\x04 broken", LIMITS)
+    fake = io.BytesIO()
+    with zipfile.ZipFile(fake, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", "<not-word/>")
+    with pytest.raises(ExtractionFailed, match="damaged"):
+        extract.extract(fake.getvalue(), sniff.DOCX, LIMITS)
+
+
+def test_html_without_block_elements_falls_back_to_its_text() -> None:
+    blocks = extract.extract(
+        b"<html><body>Just <b>bold</b> words</body></html>", sniff.HTML, LIMITS
+    )
+    assert [b.text for b in blocks] == ["Just bold words"]
+    with pytest.raises(ExtractionFailed, match="no text"):
+        extract.extract(b"<html><body><script>x()</script></body></html>", sniff.HTML, LIMITS)
+
+
+async def test_async_receive_streams_and_caps(tmp_path: Path) -> None:
+    async def pieces(n: int):
+        for _ in range(n):
+            yield b"y" * 100
+
+    received = await files.receive_async(pieces(3), tmp_path / "a", limit=1000)
+    assert received.size == 300
+    assert (tmp_path / "a").read_bytes() == b"y" * 300
+    assert list(files.read_pieces(tmp_path / "a", size=128)) == [b"y" * 128, b"y" * 128, b"y" * 44]
+    with pytest.raises(PayloadTooLarge):
+        await files.receive_async(pieces(20), tmp_path / "b", limit=1000)
+    assert not (tmp_path / "b").exists()
+    received.discard()
+    assert not (tmp_path / "a").exists()
+    assert files.inside(tmp_path, tmp_path / "x" / "y")
+    assert not files.inside(tmp_path / "x", tmp_path / "x" / ".." / "z")
