@@ -74,6 +74,7 @@ class SpyClient(QdrantClient):
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.deletes = 0
 
     def create_collection(self, collection_name: str, **kw: Any) -> bool:  # type: ignore[override]
         self.calls.append(("create_collection", kw))
@@ -95,6 +96,13 @@ class SpyClient(QdrantClient):
         self._check(kw["count_filter"])
         return super().count(collection_name, **kw)
 
+    def delete(self, collection_name: str, points_selector: Any, **kw: Any) -> Any:  # type: ignore[override]
+        flt = points_selector.filter
+        keys = {c.key for c in flt.must if isinstance(c, models.FieldCondition)}
+        assert "tenant_id" in keys, "a delete without the tenant filter"
+        self.deletes += 1
+        return super().delete(collection_name, points_selector, **kw)
+
 
 async def test_collection_is_created_as_documented(settings: Settings, e5: LocalE5) -> None:
     client = SpyClient(location=":memory:")
@@ -104,6 +112,7 @@ async def test_collection_is_created_as_documented(settings: Settings, e5: Local
     await _index(retrieval, scope, uuid.uuid4())
     await retrieval.search(scope, "price", limit=3)
     await retrieval.count(scope)
+    assert client.deletes == 1  # indexing first clears the source's old points, scoped
     created = dict(client.calls[0][1])
     assert client.calls[0][0] == "create_collection"
     assert created["hnsw_config"] == models.HnswConfigDiff(m=0, payload_m=16)
