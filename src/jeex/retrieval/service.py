@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from qdrant_client import models
@@ -79,17 +79,13 @@ class Passage:
         )
 
 
-@dataclass
 class Retrieval:
     """The process-wide embedder and vector store; the store opens on first use."""
 
-    settings: Settings
-    embedder: Embedder = field(default=None)  # type: ignore[assignment]
-    _store: VectorStore | None = None
-
-    def __post_init__(self) -> None:
-        if self.embedder is None:
-            self.embedder = make_embedder(self.settings)
+    def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder or make_embedder(settings)
+        self._store: VectorStore | None = None
 
     async def store(self) -> VectorStore:
         if self._store is None:
