@@ -144,7 +144,8 @@ async def test_citations_are_checked_and_listed_as_sources(
     assert metrics.metadata_["invented_citations"] == ["E7 §2"]
     assert [c["label"] for c in metrics.metadata_["cited"]] == ["E1 §3"]
     assert document is not None
-    assert "## Sources\n\n- [E1 §3] study.md (exhibit) — “Measured success”" in document.content
+    sources = "## Sources\n\n- [E1 §3] study.md (exhibit) — “Measured success”\n"
+    assert document.content.endswith(sources)  # the document ends with its Sources list
     assert document.metadata_["invented_citations"] == ["E7 §2"]
     checks = {c["item"]: c for c in document.metadata_["validation_checklist"]}
     assert checks["Citations name only sources given to the model"]["passed"] is False
@@ -219,3 +220,38 @@ async def test_section_contexts_of_two_tenants_never_cross(
         }
         assert given
         assert given <= own_exhibits[who.tenant_id]
+
+
+async def test_all_four_steps_with_an_exhibit(
+    db: Database, llm: LLMClient, settings: Settings, retrieval: Retrieval, principal: Principal,
+    llm_server: ScriptedLLM,
+) -> None:  # fmt: skip
+    deps = _deps(db, llm, settings, retrieval)
+    create = ProjectCreate(idea=IDEA, audience="busy parents", language="en")
+    project, runs = await pipeline.create_plan(
+        db, principal, create, steps=(1, 2, 3, 4), model=llm.model
+    )
+    async with db.tenant_session(principal.tenant_id) as session:
+        exhibit = await exhibits_service.add(
+            session, settings, project_id=project.id, filename="s.md", pieces=[STUDY]
+        )
+    await exhibits_service.process(
+        db, settings, retrieval, tenant_id=principal.tenant_id, exhibit_id=exhibit.id
+    )
+    llm_server.script_text("Section: Tasks", "- Build the family plan billing [E1 §1].")
+    finished = [
+        await execute_run(deps, tenant_id=principal.tenant_id, run_id=run.id) for run in runs
+    ]
+    assert [r.status for r in finished] == ["completed"] * 4
+    async with db.tenant_session(principal.tenant_id) as session:
+        docs = await documents_service.list_versions(session, project_id=project.id)
+    epics = [d for d in docs if d.document_type == "plan_epic"]
+    assert epics
+    cited = [d for d in epics if "## Sources" in d.content]
+    assert cited
+    for doc in cited:
+        assert doc.content.rstrip().endswith("“Pricing”")
+        assert doc.metadata_["sources"][0]["label"] == "E1 §1"
+    scope = Scope(principal.tenant_id, project.id)
+    kinds = {h.document_type for h in await retrieval.search(scope, "plan", limit=100)}
+    assert {"about", "specs", "architecture", "plan_overview", "plan_epic"} <= kinds

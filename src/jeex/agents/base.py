@@ -172,10 +172,10 @@ class DocumentAgent:
     def document_title(self) -> str:
         return self.template.title.format(project=self.ctx.project_name, epic_title="")
 
-    def sources_extra(self, key_prefix: str) -> list[tuple[str, str]]:
-        """The ``Sources`` block of a document whose sections cited passages (else none)."""
+    def sources_block(self, key_prefix: str) -> str:
+        """The ``## Sources`` list that ends a document whose sections cited passages."""
         cited = self.cited.get(key_prefix) or {}
-        return [("Sources", sources_markdown(cited.values()))] if cited else []
+        return f"## Sources\n\n{sources_markdown(cited.values())}\n" if cited else ""
 
     def citation_metadata(self, key_prefix: str) -> dict[str, Any]:
         if not self.retrieval_budget:
@@ -214,7 +214,7 @@ class DocumentAgent:
             extraction,
             checklist,
             usage,
-            extra=self.sources_extra(""),
+            sources=self.sources_block(""),
             metadata=self.citation_metadata(""),
         )
 
@@ -228,12 +228,14 @@ class DocumentAgent:
         *,
         extra: Sequence[tuple[str, str]] = (),
         metadata: dict[str, Any] | None = None,
+        sources: str = "",
     ) -> StepOutput:
         score = confidence(checklist)
         facts, questions = extraction.value.key_facts, extraction.value.suggested_questions
         review = review_block(
             key_facts=facts, questions=questions, checklist=checklist, confidence=score
         )
+        review = f"{review.rstrip()}\n\n{sources}" if sources else review
         content = assemble(title=title, sections=sections, extra=extra, review=review)
         await self.save(
             self.template,

@@ -79,9 +79,8 @@ class ImplementationPlanner(DocumentAgent):
         checklist = check_sections(sections, len(template.sections)) + self.citation_check(prefix)
         score = confidence(checklist)
         review = review_block(key_facts=[], questions=[], checklist=checklist, confidence=score)
-        content = assemble(
-            title=title, sections=sections, extra=self.sources_extra(prefix), review=review
-        )
+        sources = self.sources_block(prefix)
+        content = assemble(title=title, sections=sections, review=f"{review.rstrip()}\n\n{sources}")
         await self.save(
             template,
             title=title,
@@ -161,7 +160,8 @@ class ImplementationPlanner(DocumentAgent):
             extraction,
             checklist,
             usage,
-            extra=[("Epics", epics_table(epics)), *self.sources_extra("overview/")],
+            extra=[("Epics", epics_table(epics))],
+            sources=self.sources_block("overview/"),
             metadata={
                 "epics": [e.model_dump() for e in epics],
                 "epic_repairs": list(plan.fixes),
