@@ -238,7 +238,8 @@ async def test_all_four_steps_with_an_exhibit(
     await exhibits_service.process(
         db, settings, retrieval, tenant_id=principal.tenant_id, exhibit_id=exhibit.id
     )
-    llm_server.script_text("Section: Tasks", "- Build the family plan billing [E1 §1].")
+    # two of the exhibit's three chunks reach a section (turns with the earlier documents)
+    llm_server.script_text("Section: Tasks", "- Bill the family plan [E1 §1] [E1 §2] [E1 §3].")
     finished = [
         await execute_run(deps, tenant_id=principal.tenant_id, run_id=run.id) for run in runs
     ]
@@ -250,8 +251,10 @@ async def test_all_four_steps_with_an_exhibit(
     cited = [d for d in epics if "## Sources" in d.content]
     assert cited
     for doc in cited:
-        assert doc.content.rstrip().endswith("“Pricing”")
-        assert doc.metadata_["sources"][0]["label"] == "E1 §1"
+        assert doc.content.rstrip().endswith("”")  # “heading” of the last source listed
+        labels = {s["label"] for s in doc.metadata_["sources"]}
+        assert labels
+        assert labels | set(doc.metadata_["invented_citations"]) == {"E1 §1", "E1 §2", "E1 §3"}
     scope = Scope(principal.tenant_id, project.id)
     kinds = {h.document_type for h in await retrieval.search(scope, "plan", limit=100)}
     assert {"about", "specs", "architecture", "plan_overview", "plan_epic"} <= kinds
