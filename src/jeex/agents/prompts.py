@@ -16,7 +16,7 @@ from jeex.languages import language_name
 from jeex.llm.client import Message
 from jeex.templates import SectionSpec
 
-PROMPT_VERSION = "2026-11-22.1"
+PROMPT_VERSION = "2026-11-22.2"  # .2: retrieved passages (issue 5)
 
 ROLES = {
     "business_analyst": "a senior business analyst",
