@@ -50,7 +50,8 @@ class QueueWorker:
         self.app_url = app_url
         self.llm = llm
         self.concurrency = concurrency or settings.queue_concurrency
-        self.queues = list(queues)
+        # Exhibit jobs need the embedder and vector store; without them, leave them to others.
+        self.queues = [q for q in queues if retrieval is not None or q != EXHIBITS_QUEUE]
         self.observer = observer
         self.fan_out = fan_out
         self.retrieval = retrieval
