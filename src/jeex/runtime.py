@@ -16,10 +16,12 @@ from jeex.db.session import Database
 from jeex.db.urls import DatabaseUrls
 from jeex.llm.client import LLMClient
 from jeex.llm.embedded import EmbeddedLLM
+from jeex.retrieval.service import Retrieval
 
 
 class Runtime:
-    """Database URLs (prepared and migrated) and, when asked, an LLM endpoint."""
+    """Database URLs (prepared and migrated), when asked an LLM endpoint, and on first
+    use the embedder and vector store."""
 
     def __init__(self, settings: Settings, *, need_llm: bool = False) -> None:
         self.settings = settings
@@ -27,6 +29,7 @@ class Runtime:
         self.urls: DatabaseUrls | None = None
         self.embedded_llm: EmbeddedLLM | None = None
         self.llm_base_url: str | None = settings.llm_base_url
+        self._retrieval: Retrieval | None = None
         self._stack = ExitStack()
 
     def __enter__(self) -> Runtime:
@@ -48,6 +51,13 @@ class Runtime:
         tb: TracebackType | None,
     ) -> None:
         self._stack.close()
+
+    def retrieval(self) -> Retrieval:
+        """The process's embedder and vector store (local Qdrant: this process owns it)."""
+        if self._retrieval is None:
+            self._retrieval = Retrieval(self.settings)
+            self._stack.callback(self._retrieval.close)
+        return self._retrieval
 
     def database(self) -> Database:
         """A new engine for the current event loop (asyncpg-style pools are loop-bound)."""

@@ -25,6 +25,7 @@ from jeex.agents.quality import (
 from jeex.agents.repair import Repaired, repair_key_facts, repair_questions
 from jeex.documents.models import DocumentVersion
 from jeex.llm.usage import Usage
+from jeex.retrieval.citations import passages_block, sources_markdown
 from jeex.runs.context import RunContext
 from jeex.templates import DocumentTemplate, load_template, template_fingerprint
 
@@ -72,6 +73,11 @@ class DocumentAgent:
         self.ctx = ctx
         self.reference = ""
         self.earlier: dict[str, str] = {}
+        #: Characters of each section prompt given to retrieved passages (0: no retrieval).
+        self.retrieval_budget = 0
+        #: Sources entries cited per document (keyed by the document's section-key prefix).
+        self.cited: dict[str, dict[str, dict[str, Any]]] = {}
+        self.invented: dict[str, list[str]] = {}
 
     @property
     def template(self) -> DocumentTemplate:
@@ -90,6 +96,12 @@ class DocumentAgent:
             output_tokens=self.ctx.settings.llm_max_section_tokens,
             prompt_chars=len(self.ctx.brief.idea) + 900,
         )
+        # With exhibits, half the room goes to passages retrieved per section (from the
+        # exhibits and these same earlier documents); without, nothing is retrieved and
+        # the earlier documents fill the room as before (docs/decisions.md).
+        if await self.ctx.has_exhibits():
+            self.retrieval_budget = budget // 2
+            budget -= self.retrieval_budget
         self.reference = earlier_context(documents, budget)
 
     async def write_sections(
@@ -103,7 +115,14 @@ class DocumentAgent:
     ) -> tuple[list[WrittenSection], Usage]:
         written: list[WrittenSection] = []
         usage = Usage()
+        cited = self.cited.setdefault(key_prefix, {})
+        invented = self.invented.setdefault(key_prefix, [])
         for index, spec in enumerate(template.sections):
+            given = await self.ctx.retrieve(
+                f"{spec.title}: {spec.instructions} ({self.ctx.brief.idea[:200]})",
+                budget_chars=self.retrieval_budget,
+                document_types=EARLIER_TYPES[self.step],
+            )
             messages = prompts.section_messages(
                 agent=self.agent,
                 brief=self.ctx.brief,
@@ -112,6 +131,7 @@ class DocumentAgent:
                 written_headings=[w.spec.title for w in written],
                 context=self.reference,
                 focus=focus,
+                passages=passages_block(given),
             )
             max_tokens = min(self.ctx.settings.llm_max_section_tokens, spec.target_words * 3)
             result = await self.ctx.write_section(
@@ -120,7 +140,10 @@ class DocumentAgent:
                 title=spec.title,
                 messages=messages,
                 max_tokens=max(64, max_tokens),
+                sources=given,
             )
+            cited.update({entry["label"]: entry for entry in result.cited})
+            invented.extend(result.invented)
             usage.add(result.usage)
             written.append(WrittenSection(spec=spec, content=result.content))
         return written, usage
@@ -149,6 +172,32 @@ class DocumentAgent:
     def document_title(self) -> str:
         return self.template.title.format(project=self.ctx.project_name, epic_title="")
 
+    def sources_block(self, key_prefix: str) -> str:
+        """The ``## Sources`` list that ends a document whose sections cited passages."""
+        cited = self.cited.get(key_prefix) or {}
+        return f"## Sources\n\n{sources_markdown(cited.values())}\n" if cited else ""
+
+    def citation_metadata(self, key_prefix: str) -> dict[str, Any]:
+        if not self.retrieval_budget:
+            return {}
+        return {
+            "sources": list((self.cited.get(key_prefix) or {}).values()),
+            "invented_citations": list(self.invented.get(key_prefix) or []),
+        }
+
+    def citation_check(self, key_prefix: str) -> list[ChecklistItem]:
+        """With retrieval, a check that every citation names a passage the model was given."""
+        if not self.retrieval_budget:
+            return []
+        invented = self.invented.get(key_prefix) or []
+        return [
+            ChecklistItem(
+                item="Citations name only sources given to the model",
+                passed=not invented,
+                detail="removed: " + ", ".join(invented),
+            )
+        ]
+
     async def run(self) -> StepOutput:
         await self.load_reference()
         title = self.document_title()
@@ -158,7 +207,16 @@ class DocumentAgent:
         draft = assemble(title=title, sections=sections)
         extraction = await self.extract(draft, position=len(sections))
         checklist += check_extraction(extraction.value.key_facts, extraction.fixes)
-        return await self.finish(title, sections, extraction, checklist, usage)
+        checklist += self.citation_check("")
+        return await self.finish(
+            title,
+            sections,
+            extraction,
+            checklist,
+            usage,
+            sources=self.sources_block(""),
+            metadata=self.citation_metadata(""),
+        )
 
     async def finish(
         self,
@@ -170,12 +228,14 @@ class DocumentAgent:
         *,
         extra: Sequence[tuple[str, str]] = (),
         metadata: dict[str, Any] | None = None,
+        sources: str = "",
     ) -> StepOutput:
         score = confidence(checklist)
         facts, questions = extraction.value.key_facts, extraction.value.suggested_questions
         review = review_block(
             key_facts=facts, questions=questions, checklist=checklist, confidence=score
         )
+        review = f"{review.rstrip()}\n\n{sources}" if sources else review
         content = assemble(title=title, sections=sections, extra=extra, review=review)
         await self.save(
             self.template,

@@ -71,23 +71,27 @@ class ImplementationPlanner(DocumentAgent):
         sections, usage = await self.write_sections(
             template,
             title=title,
-            key_prefix=f"epic-{epic.number:02d}/",
+            key_prefix=f"epic-{epic.number:02d}/",  # see ``prefix`` below
             focus=focus,
             position_base=EPIC_POSITION_STRIDE * epic.number,
         )
-        checklist = check_sections(sections, len(template.sections))
+        prefix = f"epic-{epic.number:02d}/"
+        checklist = check_sections(sections, len(template.sections)) + self.citation_check(prefix)
         score = confidence(checklist)
         review = review_block(key_facts=[], questions=[], checklist=checklist, confidence=score)
+        sources = self.sources_block(prefix)
+        content = assemble(title=title, sections=sections, review=f"{review.rstrip()}\n\n{sources}")
         await self.save(
             template,
             title=title,
             epic_number=epic.number,
             usage=usage,
-            content=assemble(title=title, sections=sections, review=review),
+            content=content,
             metadata={
                 "epic": epic.model_dump(),
                 "confidence": score,
                 "validation_checklist": [c.model_dump() for c in checklist],
+                **self.citation_metadata(prefix),
             },
         )
         return checklist
@@ -149,6 +153,7 @@ class ImplementationPlanner(DocumentAgent):
         epic_checks = await self.write_epics(epics)
         checklist = self.overview_checklist(sections, epics, plan.fixes, epic_checks)
         checklist += check_extraction(extraction.value.key_facts, extraction.fixes)
+        checklist += self.citation_check("overview/")
         output = await self.finish(
             title,
             sections,
@@ -156,7 +161,12 @@ class ImplementationPlanner(DocumentAgent):
             checklist,
             usage,
             extra=[("Epics", epics_table(epics))],
-            metadata={"epics": [e.model_dump() for e in epics], "epic_repairs": list(plan.fixes)},
+            sources=self.sources_block("overview/"),
+            metadata={
+                "epics": [e.model_dump() for e in epics],
+                "epic_repairs": list(plan.fixes),
+                **self.citation_metadata("overview/"),
+            },
         )
         return ImplementationPlannerOutput(**output.model_dump(), epics=epics)
 

@@ -16,7 +16,7 @@ from jeex.languages import language_name
 from jeex.llm.client import Message
 from jeex.templates import SectionSpec
 
-PROMPT_VERSION = "2026-11-22.1"
+PROMPT_VERSION = "2026-11-22.2"  # .2: retrieved passages (issue 5)
 
 ROLES = {
     "business_analyst": "a senior business analyst",
@@ -66,6 +66,7 @@ def section_messages(
     written_headings: Sequence[str],
     context: str,
     focus: str = "",
+    passages: Sequence[str] = (),
 ) -> list[Message]:
     """One section of one document; the model writes its body, we write its heading.
 
@@ -86,6 +87,7 @@ def section_messages(
     lines += [
         "Sections already written: "
         + (", ".join(written_headings) if written_headings else "none"),
+        *passages,
         f"Section: {section.title}",
         f"Instructions: {section.instructions} {KIND_HINTS[section.kind]}",
         f"Length: about {section.target_words} words.",

@@ -112,7 +112,12 @@ async def _run_live(
     assert runtime.urls is not None
     # One process, one worker: helper jobs would only wait for this worker's own slot.
     worker = QueueWorker(
-        runtime.settings, app_url=runtime.urls.app, llm=llm, observer=observer, fan_out=False
+        runtime.settings,
+        app_url=runtime.urls.app,
+        llm=llm,
+        observer=observer,
+        fan_out=False,
+        retrieval=runtime.retrieval(),
     )
     serving = asyncio.create_task(worker.run())
     ids = [run.id for run in runs]

@@ -18,7 +18,12 @@ async def _serve(runtime: Runtime, concurrency: int | None, queues: Sequence[str
     assert runtime.urls is not None
     llm = runtime.llm_client()
     worker = QueueWorker(
-        runtime.settings, app_url=runtime.urls.app, llm=llm, concurrency=concurrency, queues=queues
+        runtime.settings,
+        app_url=runtime.urls.app,
+        llm=llm,
+        concurrency=concurrency,
+        queues=queues,
+        retrieval=runtime.retrieval(),
     )
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -26,12 +26,17 @@ HELP_RUN = "runs.help"
 EXPORTS_QUEUE = "exports"
 RENDER_EXPORT = "exports.render"
 CLEANUP_EXPORTS = "exports.cleanup"
+EXHIBITS_QUEUE = "exhibits"
+PROCESS_EXHIBIT = "exhibits.process"
 #: What a worker serves unless told otherwise.
-DEFAULT_QUEUES = (RUNS_QUEUE, EXPORTS_QUEUE)
+DEFAULT_QUEUES = (RUNS_QUEUE, EXHIBITS_QUEUE, EXPORTS_QUEUE)
 
 #: Tasks register on this App at import; a worker swaps in a connector with its own pool
 #: (``App.replace_connector``). Deferring uses the caller's connection, never the pool.
-app = App(connector=PsycopgConnector(), import_paths=["jeex.runs.tasks", "jeex.exports.tasks"])
+app = App(
+    connector=PsycopgConnector(),
+    import_paths=["jeex.runs.tasks", "jeex.exports.tasks", "jeex.exhibits.tasks"],
+)
 
 _LIVE_JOBS = text(
     "select id, status from procrastinate_jobs "
@@ -96,6 +101,12 @@ async def enqueue_export(session: AsyncSession, export_id: uuid.UUID) -> int | N
     """Queue ``exports.render`` for an export of the session's tenant (once per export)."""
     args = {"tenant_id": str(session_tenant(session)), "export_id": str(export_id)}
     return await defer(session, RENDER_EXPORT, lock=f"export:{export_id}", args=args)
+
+
+async def enqueue_exhibit(session: AsyncSession, exhibit_id: uuid.UUID) -> int | None:
+    """Queue ``exhibits.process`` for an exhibit of the session's tenant."""
+    args = {"tenant_id": str(session_tenant(session)), "exhibit_id": str(exhibit_id)}
+    return await defer(session, PROCESS_EXHIBIT, lock=f"exhibit:{exhibit_id}", args=args)
 
 
 def _helpers_pattern(run_id: uuid.UUID) -> str:

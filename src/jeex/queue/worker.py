@@ -14,6 +14,7 @@ import contextlib
 import os
 import socket
 from collections.abc import Sequence
+from typing import Any
 
 from procrastinate import PsycopgConnector
 from sqlalchemy.engine import URL
@@ -21,10 +22,12 @@ from sqlalchemy.engine import URL
 from jeex.config import Settings
 from jeex.db.session import Database
 from jeex.db.urls import libpq_dsn
+from jeex.exhibits.tasks import ExhibitDeps
 from jeex.llm.client import LLMClient
 from jeex.queue import reaper
-from jeex.queue.app import DEFAULT_QUEUES, app
+from jeex.queue.app import DEFAULT_QUEUES, EXHIBITS_QUEUE, app
 from jeex.queue.wakeups import run_prompt_worker
+from jeex.retrieval.service import Retrieval
 from jeex.runs.observer import RunObserver
 from jeex.runs.runner import RunnerDeps
 
@@ -37,19 +40,22 @@ class QueueWorker:
         settings: Settings,
         *,
         app_url: URL,
-        llm: LLMClient,
+        llm: LLMClient | None,
         concurrency: int | None = None,
         queues: Sequence[str] = DEFAULT_QUEUES,
         observer: RunObserver | None = None,
         fan_out: bool = True,
+        retrieval: Retrieval | None = None,
     ) -> None:
         self.settings = settings
         self.app_url = app_url
         self.llm = llm
         self.concurrency = concurrency or settings.queue_concurrency
-        self.queues = list(queues)
+        # Exhibit jobs need the embedder and vector store; without them, leave them to others.
+        self.queues = [q for q in queues if retrieval is not None or q != EXHIBITS_QUEUE]
         self.observer = observer
         self.fan_out = fan_out
+        self.retrieval = retrieval
         self.name = f"{socket.gethostname()}-{os.getpid()}"
         self.stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -70,15 +76,19 @@ class QueueWorker:
 
     async def run(self) -> None:
         """Serve jobs until stopped; returns after the graceful shutdown."""
-        deps = RunnerDeps(
-            db=self.db,
-            llm=self.llm,
-            settings=self.settings,
-            stopping=lambda: self.stopping,
-            fan_out=self.fan_out,
-            worker=self.name,
-        )
-        context = {"deps": deps, "observer": self.observer}
+        context: dict[str, Any] = {"observer": self.observer}
+        if self.llm is not None:
+            context["deps"] = RunnerDeps(
+                db=self.db,
+                llm=self.llm,
+                settings=self.settings,
+                stopping=lambda: self.stopping,
+                fan_out=self.fan_out,
+                worker=self.name,
+                retrieval=self.retrieval,
+            )
+        if self.retrieval is not None:
+            context["exhibits"] = ExhibitDeps(self.db, self.settings, self.retrieval)
         settings = self.settings
         try:
             with app.replace_connector(self._connector()):

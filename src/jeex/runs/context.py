@@ -12,10 +12,12 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from typing import Any, TypeVar
 
+import structlog
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,13 +31,20 @@ from jeex.documents import service as documents_service
 from jeex.documents.models import DocumentVersion
 from jeex.errors import GenerationFailed, WorkerStopping
 from jeex.events import service as events_service
+from jeex.exhibits import service as exhibits_service
 from jeex.llm.client import LLMClient, Message
 from jeex.llm.usage import Usage
+from jeex.retrieval import citations
+from jeex.retrieval.chunking import chunk_text
+from jeex.retrieval.citations import Given
+from jeex.retrieval.service import DOCUMENT, EXHIBIT, Retrieval, Source
+from jeex.retrieval.store import Scope
 from jeex.runs import claims
 from jeex.runs import service as runs_service
 from jeex.runs.observer import NullObserver, RunObserver
 
 T = TypeVar("T")
+log = structlog.get_logger(__name__)
 DELTA_FLUSH_SECONDS = 0.25
 CLAIM_POLL_SECONDS = 0.5
 
@@ -48,6 +57,10 @@ class SectionResult:
     usage: Usage
     fixes: tuple[str, ...] = ()
     reused: bool = False
+    #: The passages the section cites (their Sources entries).
+    cited: tuple[dict[str, Any], ...] = ()
+    #: Citations the model made up (removed from ``content``).
+    invented: tuple[str, ...] = ()
 
 
 @dataclass
@@ -70,6 +83,12 @@ class RunContext:
     helpers: Callable[[AsyncSession, int], Awaitable[int]] | None = None
     #: Who is writing, recorded on ``section.started`` so operators see which worker did.
     worker: str = ""
+    #: The process's embedder and vector store; None runs without retrieval or indexing.
+    retrieval: Retrieval | None = None
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.tenant_id, self.project_id)
 
     def session(self) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
         return self.db.tenant_session(self.tenant_id)
@@ -192,12 +211,29 @@ class RunContext:
             )
 
     async def write_section(
-        self, *, key: str, position: int, title: str, messages: list[Message], max_tokens: int
+        self,
+        *,
+        key: str,
+        position: int,
+        title: str,
+        messages: list[Message],
+        max_tokens: int,
+        sources: Sequence[Given] = (),
     ) -> SectionResult:
-        """Stream one prose section (skipped when already done); one retry if it comes out empty."""
+        """Stream one prose section (skipped when already done); one retry if it comes out empty.
+
+        With ``sources``, the section records which passages it was given and which it
+        cited; a citation of anything else is removed from the text and recorded.
+        """
         row = await self._begin(key, position, title)
         if row is not None:
-            return SectionResult(content=row.content, usage=_recorded_usage(row), reused=True)
+            return SectionResult(
+                content=row.content,
+                usage=_recorded_usage(row),
+                reused=True,
+                cited=tuple(row.metadata_.get("cited") or ()),
+                invented=tuple(row.metadata_.get("invented_citations") or ()),
+            )
         usage = Usage()
         for _attempt in range(2):
             text, call_usage, tail = await self._stream(key, messages, max_tokens)
@@ -206,14 +242,24 @@ class RunContext:
                 cleaned = clean_section_markdown(text, title=title)
             except UnrepairableOutput:
                 continue
-            await self._finish(
-                key,
-                content=cleaned.value,
-                usage=usage,
-                metadata={"fixes": list(cleaned.fixes)},
-                tail=tail,
+            content = cleaned.value
+            metadata: dict[str, Any] = {"fixes": list(cleaned.fixes)}
+            cited: tuple[dict[str, Any], ...] = ()
+            invented: tuple[str, ...] = ()
+            if sources:
+                checked = citations.check(content, sources)
+                by_label = {g.label: g.source_entry() for g in sources}
+                cited = tuple(by_label[label] for label in checked.cited)
+                content, invented = checked.text, checked.invented
+                metadata |= {
+                    "context": [g.source_entry() for g in sources],
+                    "cited": list(cited),
+                    "invented_citations": list(checked.invented),
+                }
+            await self._finish(key, content=content, usage=usage, metadata=metadata, tail=tail)
+            return SectionResult(
+                content=content, usage=usage, fixes=cleaned.fixes, cited=cited, invented=invented
             )
-            return SectionResult(content=cleaned.value, usage=usage, fixes=cleaned.fixes)
         raise GenerationFailed(f"the model wrote nothing usable for section {title!r}, twice")
 
     async def _stream(
@@ -303,6 +349,69 @@ class RunContext:
             f"({problem})"
         )
 
+    async def has_exhibits(self) -> bool:
+        """True when the project has a ready exhibit (then sections retrieve passages)."""
+        if self.retrieval is None:
+            return False
+        async with self.session() as session:
+            found = await exhibits_service.list_(session, project_id=self.project_id)
+        return any(e.status == "ready" for e in found)
+
+    async def retrieve(
+        self, query: str, *, budget_chars: int, document_types: Sequence[str]
+    ) -> list[Given]:
+        """The passages for one section: exhibits and earlier documents, within the budget."""
+        if self.retrieval is None or budget_chars <= 0 or self.settings.retrieval_top_k == 0:
+            return []
+        # Exhibits and earlier documents are searched apart and taken in turns, so the
+        # user's material is never crowded out by the (longer) earlier documents.
+        limit = self.settings.retrieval_top_k
+        exhibits = await self.retrieval.search(self.scope, query, limit=limit, types=[EXHIBIT])
+        documents = (
+            await self.retrieval.search(
+                self.scope,
+                query,
+                limit=limit,
+                types=[DOCUMENT],
+                document_types=list(document_types),
+            )
+            if document_types
+            else []
+        )
+        passages = [p for pair in zip_longest(exhibits, documents) for p in pair if p][:limit]
+        async with self.session() as session:
+            labels = exhibits_service.labels(
+                await exhibits_service.list_(session, project_id=self.project_id)
+            )
+        return citations.label_passages(passages, labels, budget_chars=budget_chars)
+
+    async def index_document(self, document: DocumentVersion) -> None:
+        """Index a new document version for later retrieval and search.
+
+        The vectors are derived data: a failure is logged and the run goes on (search
+        then misses this version until the next one is indexed).
+        """
+        if self.retrieval is None:
+            return
+        chunks = chunk_text(
+            document.content,
+            max_chars=self.settings.chunk_chars,
+            overlap=self.settings.chunk_overlap_chars,
+        )
+        source = Source(
+            type=DOCUMENT,
+            source_id=document.id,
+            title=document.title,
+            version=document.version,
+            lang=self.brief.language,
+            document_type=document.document_type,
+            document_key=f"{document.document_type}:{document.epic_number}",
+        )
+        try:
+            await self.retrieval.index_document_version(self.scope, source, chunks)
+        except Exception as exc:
+            log.warning("document not indexed", document_id=str(document.id), error=str(exc))
+
     async def earlier_documents(self, document_types: tuple[str, ...]) -> list[DocumentVersion]:
         async with self.session() as session:
             found = [
@@ -322,7 +431,7 @@ class RunContext:
         content: str,
         metadata: dict[str, Any],
     ) -> DocumentVersion:
-        return await ride_out_restart(
+        document = await ride_out_restart(
             lambda: self._save_document_once(
                 document_type=document_type,
                 epic_number=epic_number,
@@ -331,6 +440,8 @@ class RunContext:
                 metadata=metadata,
             )
         )
+        await self.index_document(document)
+        return document
 
     async def _save_document_once(
         self,

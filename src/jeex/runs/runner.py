@@ -32,6 +32,7 @@ from jeex.llm.client import LLMClient
 from jeex.projects import service as projects_service
 from jeex.projects.models import Project
 from jeex.queue import app as queue
+from jeex.retrieval.service import Retrieval
 from jeex.runs import service as runs_service
 from jeex.runs.context import RunContext
 from jeex.runs.models import Run
@@ -60,6 +61,8 @@ class RunnerDeps:
     fan_out: bool = False
     #: The worker's name, recorded on the sections it writes.
     worker: str = ""
+    #: Embedder and vector store of the process; None writes without retrieval.
+    retrieval: Retrieval | None = None
 
 
 def _context(deps: RunnerDeps, run: Run, project: Project, observer: RunObserver) -> RunContext:
@@ -89,6 +92,7 @@ def _context(deps: RunnerDeps, run: Run, project: Project, observer: RunObserver
         stopping=deps.stopping,
         helpers=helpers if deps.fan_out else None,
         worker=deps.worker,
+        retrieval=deps.retrieval,
     )
 
 

@@ -1,0 +1,244 @@
+"""Exhibits: add (stream, sniff, deduplicate, store, queue), list, get, delete, process.
+
+Adding is cheap and synchronous: the bytes are received under a size cap, their kind
+is decided by content, and the row is written with its ``exhibits.process`` job in
+one transaction. The job (`process`) does the slow part (extraction, chunking,
+embedding) and leaves the exhibit ``ready`` or ``failed`` with a reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterable, Iterable
+from pathlib import Path
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jeex.config import Settings
+from jeex.db.context import session_tenant
+from jeex.db.session import Database
+from jeex.errors import AppError, DuplicateExhibit, NotFound
+from jeex.exhibits import extract, files, sniff
+from jeex.exhibits.models import Exhibit
+from jeex.queue import app as queue
+from jeex.retrieval.chunking import chunk_blocks
+from jeex.retrieval.service import EXHIBIT, Retrieval, Source
+from jeex.retrieval.store import Scope
+
+log = structlog.get_logger(__name__)
+
+
+def _root(settings: Settings) -> Path:
+    return settings.exhibits_dir
+
+
+async def _add_received(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    project_id: uuid.UUID,
+    filename: str,
+    received: files.Received,
+    created_by: uuid.UUID | None,
+) -> Exhibit:
+    try:
+        media_type = sniff.check(filename, received.path.read_bytes())
+        existing = await session.scalar(
+            select(Exhibit).where(
+                Exhibit.project_id == project_id, Exhibit.sha256 == received.sha256
+            )
+        )
+        if existing is not None:
+            if existing.status != "failed":
+                raise DuplicateExhibit(
+                    f"this file is already exhibit {existing.filename!r} ({existing.id}) "
+                    "of the project"
+                )
+            await _delete_row(session, settings, existing)  # a failed one may be tried again
+        exhibit = Exhibit(
+            id=uuid.uuid4(),
+            tenant_id=session_tenant(session),
+            project_id=project_id,
+            filename=files.sanitize_filename(filename),
+            media_type=media_type,
+            size=received.size,
+            sha256=received.sha256,
+            path=str(received.path.relative_to(_root(settings))),
+            status="pending",
+            created_by=created_by,
+        )
+        session.add(exhibit)
+        await session.flush()
+        await queue.enqueue_exhibit(session, exhibit.id)
+    except BaseException:
+        received.discard()
+        raise
+    return exhibit
+
+
+async def add(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    project_id: uuid.UUID,
+    filename: str,
+    pieces: Iterable[bytes],
+    created_by: uuid.UUID | None = None,
+) -> Exhibit:
+    """Receive a file for a project of the session's tenant and queue its processing."""
+    target = files.stored_path(_root(settings), session_tenant(session), project_id)
+    received = files.receive(pieces, target, limit=settings.exhibits_max_bytes)
+    return await _add_received(
+        session,
+        settings,
+        project_id=project_id,
+        filename=filename,
+        received=received,
+        created_by=created_by,
+    )
+
+
+async def add_stream(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    project_id: uuid.UUID,
+    filename: str,
+    pieces: AsyncIterable[bytes],
+    created_by: uuid.UUID | None = None,
+) -> Exhibit:
+    """`add` for an HTTP upload read piece by piece."""
+    target = files.stored_path(_root(settings), session_tenant(session), project_id)
+    received = await files.receive_async(pieces, target, limit=settings.exhibits_max_bytes)
+    return await _add_received(
+        session,
+        settings,
+        project_id=project_id,
+        filename=filename,
+        received=received,
+        created_by=created_by,
+    )
+
+
+async def list_(session: AsyncSession, *, project_id: uuid.UUID) -> list[Exhibit]:
+    """The project's exhibits, oldest first (their order gives their labels E1, E2 …)."""
+    rows = await session.scalars(
+        select(Exhibit)
+        .where(Exhibit.project_id == project_id)
+        .order_by(Exhibit.created_at, Exhibit.id)
+    )
+    return list(rows.all())
+
+
+def labels(exhibits: Iterable[Exhibit]) -> dict[str, str]:
+    """``{exhibit id: "E<n>"}`` by upload order; a deleted exhibit's later ones move up."""
+    return {str(e.id): f"E{n}" for n, e in enumerate(exhibits, 1)}
+
+
+async def get(session: AsyncSession, exhibit_id: uuid.UUID) -> Exhibit | None:
+    """An exhibit of the session's tenant (row-level security hides the others)."""
+    return await session.scalar(select(Exhibit).where(Exhibit.id == exhibit_id))
+
+
+async def get_or_raise(
+    session: AsyncSession, exhibit_ref: str | uuid.UUID, *, project_id: uuid.UUID
+) -> Exhibit:
+    """An exhibit of the project by id, or by label (``E2``)."""
+    found: Exhibit | None = None
+    ref = str(exhibit_ref)
+    if ref.upper().startswith("E") and ref[1:].isdigit():
+        exhibits = await list_(session, project_id=project_id)
+        index = int(ref[1:]) - 1
+        found = exhibits[index] if 0 <= index < len(exhibits) else None
+    else:
+        try:
+            found = await get(session, uuid.UUID(ref))
+        except ValueError:
+            found = None
+    if found is None or found.project_id != project_id:
+        raise NotFound(f"no exhibit {ref!r} in this project")
+    return found
+
+
+async def _delete_row(session: AsyncSession, settings: Settings, exhibit: Exhibit) -> None:
+    path = _root(settings) / exhibit.path
+    if files.inside(_root(settings), path):
+        path.unlink(missing_ok=True)
+    await session.delete(exhibit)
+    await session.flush()
+
+
+async def delete(
+    session: AsyncSession, settings: Settings, retrieval: Retrieval, exhibit: Exhibit
+) -> None:
+    """Remove an exhibit: its vectors, its file and its row."""
+    await retrieval.remove_source(Scope(exhibit.tenant_id, exhibit.project_id), exhibit.id)
+    await _delete_row(session, settings, exhibit)
+
+
+async def delete_project_data(
+    settings: Settings, retrieval: Retrieval, tenant_id: uuid.UUID, project_id: uuid.UUID
+) -> None:
+    """What a project leaves outside PostgreSQL: its vectors and its exhibit files.
+
+    Called by project deletion; the rows go with the project (foreign keys cascade).
+    """
+    await retrieval.remove_project(Scope(tenant_id, project_id))
+    folder = _root(settings) / str(tenant_id) / str(project_id)
+    if folder.is_dir() and files.inside(_root(settings), folder):
+        for item in folder.iterdir():
+            item.unlink(missing_ok=True)
+        folder.rmdir()
+
+
+async def process(
+    db: Database,
+    settings: Settings,
+    retrieval: Retrieval,
+    *,
+    tenant_id: uuid.UUID,
+    exhibit_id: uuid.UUID,
+) -> str:
+    """Extract, chunk, embed and index one exhibit; returns its final status.
+
+    A file that cannot be read (encrypted or damaged PDF, zip bomb, no text) leaves the
+    exhibit ``failed`` with the reason and nothing else changed; other errors (the
+    embeddings endpoint is down) fail it too, with the error, so it can be added again.
+    """
+    async with db.tenant_session(tenant_id) as session:
+        exhibit = await get(session, exhibit_id)
+        if exhibit is None or exhibit.status != "pending":
+            return "skipped" if exhibit is None else exhibit.status
+        project_id, media_type, path = exhibit.project_id, exhibit.media_type, exhibit.path
+        filename = exhibit.filename
+    scope = Scope(tenant_id, project_id)
+    try:
+        data = (_root(settings) / path).read_bytes()
+        blocks = await asyncio.wait_for(
+            asyncio.to_thread(extract.extract, data, media_type, extract.Limits.of(settings)),
+            timeout=settings.exhibits_extract_timeout_seconds,
+        )
+        chunks = chunk_blocks(
+            blocks, max_chars=settings.chunk_chars, overlap=settings.chunk_overlap_chars
+        )
+        source = Source(type=EXHIBIT, source_id=exhibit_id, title=filename)
+        await retrieval.index(scope, source, chunks)
+        status, error, chars = "ready", None, sum(len(b.text) for b in blocks)
+    except TimeoutError:
+        status, error, chars = "failed", "text extraction took too long", 0
+    except AppError as exc:
+        status, error, chars = "failed", exc.message, 0
+    except (OSError, ValueError) as exc:
+        status, error, chars = "failed", f"{type(exc).__name__}: {exc}"[:500], 0
+    async with db.tenant_session(tenant_id) as session:
+        exhibit = await get(session, exhibit_id)
+        if exhibit is None:  # deleted meanwhile: drop what was indexed
+            await retrieval.remove_source(scope, exhibit_id)
+            return "deleted"
+        exhibit.status, exhibit.error, exhibit.text_chars = status, error, chars
+    if error:
+        log.warning("exhibit failed", exhibit_id=str(exhibit_id), reason=error)
+    return status

