@@ -86,6 +86,13 @@ class ExtractionFailed(AppError):
     exit_code = 1
 
 
+class ServiceUnavailable(AppError):
+    """A part this request needs is not available in this process."""
+
+    status_code = 503
+    exit_code = 1
+
+
 class VectorStoreBusy(AppError):
     """The local vector store is held by another process."""
 

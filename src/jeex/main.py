@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator, Callable
 
 from fastapi import APIRouter, FastAPI
@@ -26,6 +27,7 @@ from jeex.config import Settings, get_settings
 from jeex.documents.router import router as documents_router
 from jeex.events.hub import EventHub
 from jeex.events.router import router as events_router
+from jeex.exhibits.router import router as exhibits_router
 from jeex.exports.router import router as exports_router
 from jeex.projects.router import router as projects_router
 from jeex.queue.worker import QueueWorker
@@ -33,6 +35,7 @@ from jeex.runs.router import router as runs_router
 from jeex.runtime import Runtime
 
 API_PREFIX = "/api/v1"
+UPLOAD_PATHS = re.compile(rf"^{API_PREFIX}/projects/[^/]+/exhibits/?$")
 
 
 @contextlib.asynccontextmanager
@@ -42,7 +45,13 @@ async def _queue_worker(runtime: Runtime, workers: int) -> AsyncIterator[None]:
         return
     assert runtime.urls is not None
     llm = runtime.llm_client()
-    worker = QueueWorker(runtime.settings, app_url=runtime.urls.app, llm=llm, concurrency=workers)
+    worker = QueueWorker(
+        runtime.settings,
+        app_url=runtime.urls.app,
+        llm=llm,
+        concurrency=workers,
+        retrieval=runtime.retrieval(),
+    )
     task = asyncio.create_task(worker.run(), name="jeex-queue-worker")
     try:
         yield
@@ -67,7 +76,7 @@ def _lifespan(
             hub = EventHub(db, runtime.urls.app, buffer=settings.api_sse_buffer_events)
             await hub.start()
             llm_url = runtime.llm_base_url if workers > 0 or settings.llm_base_url else None
-            app.state.api = ApiState(settings, db, hub, key, llm_url)
+            app.state.api = ApiState(settings, db, hub, key, llm_url, runtime.retrieval())
             try:
                 async with _queue_worker(runtime, workers):
                     yield
@@ -101,13 +110,21 @@ def create_app(settings: Settings | None = None, *, workers: int = 0) -> FastAPI
         events_router,
         documents_router,
         exports_router,
+        exhibits_router,
         health.router,
     ):
         api.include_router(router)
     app.include_router(api)
     app.add_api_route("/health", health.health, include_in_schema=False)
     app.add_api_route("/ready", health.ready, include_in_schema=False)
-    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.api_max_body_bytes,
+        upload_paths=UPLOAD_PATHS,
+        # Room for the multipart framing around the file; the file itself is held to
+        # JEEX_EXHIBITS_MAX_BYTES exactly while it is written (exhibits.files).
+        upload_max_bytes=settings.exhibits_max_bytes + 64 * 1024,
+    )
     if settings.api_cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -81,6 +81,7 @@ class World:
     run_id: str
     document_id: str
     export_id: str
+    exhibit_id: str = ""
 
 
 async def make_world(db: Database, client: httpx.AsyncClient, caller: Caller) -> World:

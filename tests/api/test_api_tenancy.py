@@ -14,9 +14,12 @@ from fastapi import FastAPI
 
 from jeex.config import Settings
 from jeex.db.session import Database
+from jeex.exhibits import service as exhibits_service
 from jeex.exports import service as exports_service
 
 BODIES = {"PATCH": {"name": "Taken over"}, "POST": {}}
+#: Required query parameters, by the last segment of the path.
+QUERIES = {"diff": "?from=1&to=2", "search": "?q=grocery"}
 
 
 def _id_routes(app: FastAPI) -> list[tuple[str, str]]:
@@ -36,13 +39,15 @@ def _fill(path: str, world: World) -> str:
         .replace("{run_id}", world.run_id)
         .replace("{document_id}", world.document_id)
         .replace("{export_id}", world.export_id)
+        .replace("{exhibit_id}", world.exhibit_id)
         .replace("{version}", "1")
-    ) + ("?from=1&to=2" if path.endswith("/diff") else "")
+    ) + QUERIES.get(path.rsplit("/", 1)[-1], "")
 
 
 def _anonymous(body: dict[str, str], world: World) -> dict[str, str]:
     detail = body["detail"]
-    for value in (world.project_id, world.run_id, world.document_id, world.export_id):
+    ids = (world.project_id, world.run_id, world.document_id, world.export_id, world.exhibit_id)
+    for value in ids:
         detail = detail.replace(value, "<id>")
     return {**body, "detail": detail}
 
@@ -56,6 +61,15 @@ async def world(
     await exports_service.execute_export(
         db, api_settings, tenant_id=alice.tenant_id, export_id=uuid.UUID(made.export_id)
     )
+    async with db.tenant_session(alice.tenant_id) as session:
+        exhibit = await exhibits_service.add(
+            session,
+            api_settings,
+            project_id=uuid.UUID(made.project_id),
+            filename="notes.md",
+            pieces=[b"# Notes\n\nA grocery list that syncs at once.\n"],
+        )
+    made.exhibit_id = str(exhibit.id)
     return made
 
 
@@ -64,7 +78,7 @@ async def test_every_id_route_is_404_for_another_tenant(
 ) -> None:
     routes = _id_routes(app)
     assert len(routes) >= 20, routes
-    nowhere = World(*(str(uuid.uuid4()) for _ in range(4)))
+    nowhere = World(*(str(uuid.uuid4()) for _ in range(5)))
     for method, path in routes:
         missing = await client.request(
             method, _fill(path, nowhere), headers=bob.headers, json=BODIES.get(method)

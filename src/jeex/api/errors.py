@@ -43,7 +43,8 @@ DESCRIPTIONS = {
     404: "No such object in the caller's tenant (another tenant's objects are 404 too).",
     409: "The object's state does not allow this.",
     410: "The object existed but is gone (an expired export): request a new one.",
-    413: "The request body is larger than JEEX_API_MAX_BODY_BYTES.",
+    413: "The body is larger than JEEX_API_MAX_BODY_BYTES (uploads: JEEX_EXHIBITS_MAX_BYTES).",
+    415: "The uploaded file's content is not a supported type (or not what its name says).",
     422: "Malformed JSON, wrong types, unknown fields or invalid parameters.",
     503: "A dependency (database, queue, LLM) is not reachable.",
 }

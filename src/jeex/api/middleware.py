@@ -4,7 +4,9 @@
 per request with the ids the handlers bound (tenant, project, run correlation).
 ``BodyLimit``: a body over the limit is refused with 413 after at most ``limit`` bytes
 were read (a declared ``Content-Length`` over it is refused before reading anything),
-so an oversize upload never sits in memory (SECURITY.md P16).
+so an oversize upload never sits in memory (SECURITY.md P16). Upload routes (exhibits)
+are not buffered: their body streams to the handler under a larger limit, counted as it
+arrives.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 import uuid
 
 import structlog
+from fastapi import HTTPException
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -60,15 +63,30 @@ class RequestContext:
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        upload_paths: re.Pattern[str] | None = None,
+        upload_max_bytes: int = 0,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_paths = upload_paths
+        self.upload_max_bytes = upload_max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
         declared = Headers(scope=scope).get("content-length", "")
+        if self.upload_paths is not None and self.upload_paths.match(scope["path"]):
+            if declared.isdigit() and int(declared) > self.upload_max_bytes:
+                await self._refuse(send, self.upload_max_bytes)
+                return
+            await self.app(scope, self._counted(receive), send)
+            return
         if declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(send)
             return
@@ -94,8 +112,26 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
-        detail = f"The request body is larger than {self.max_bytes} bytes."
+    def _counted(self, receive: Receive) -> Receive:
+        """Pass the body through, refusing it once it outgrows the upload limit."""
+        seen = 0
+        limit = self.upload_max_bytes
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    # FastAPI passes an HTTPException raised while reading the form through
+                    # to the error handlers (anything else would become a 400).
+                    raise HTTPException(413, f"The upload is larger than {limit} bytes.")
+            return message
+
+        return counted
+
+    async def _refuse(self, send: Send, limit: int | None = None) -> None:
+        detail = f"The request body is larger than {limit or self.max_bytes} bytes."
         payload = json.dumps({"error": "PayloadTooLarge", "detail": detail}).encode()
         await send(
             {

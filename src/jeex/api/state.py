@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from jeex.config import Settings
 from jeex.db.session import Database
 from jeex.events.hub import EventHub
+from jeex.retrieval.service import Retrieval
 
 
 @dataclass
@@ -17,3 +18,5 @@ class ApiState:
     signing_key: str
     #: The LLM endpoint `/ready` checks; None when this process serves the API only.
     llm_base_url: str | None
+    #: Embedder and vector store (exhibits, search); None: those routes answer 503.
+    retrieval: Retrieval | None = None

@@ -1,0 +1,140 @@
+"""Exhibits and search over HTTP: upload (multipart), list, read, delete; ranked passages.
+
+Uploading answers 202: the file is stored and its processing (extraction, chunking,
+embedding) is a queue job; poll the exhibit until it is ``ready`` or ``failed``. The
+upload route streams its body under ``JEEX_EXHIBITS_MAX_BYTES`` (plus room for the
+multipart framing) instead of the API's small JSON body limit (``BodyLimit``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, File, Path, Query, Response, UploadFile, status
+
+from jeex.api.errors import responses
+from jeex.deps import EDITOR, PrincipalDep, ProjectDep, SessionDep, StateDep
+from jeex.errors import ServiceUnavailable
+from jeex.exhibits import service as exhibits_service
+from jeex.exhibits.models import Exhibit
+from jeex.exhibits.schemas import ExhibitOut, PassageOut
+from jeex.retrieval import search as search_service
+from jeex.retrieval.service import Retrieval
+from jeex.tenants.service import Principal
+
+router = APIRouter(tags=["exhibits"])
+ExhibitRef = Annotated[
+    str, Path(max_length=64, description="The exhibit's id, or its label (E1, E2 …).")
+]
+UPLOAD_PATH = "/projects/{project_id}/exhibits"
+_PIECE = 1 << 16
+
+
+def _retrieval(state: StateDep) -> Retrieval:
+    if state.retrieval is None:
+        raise ServiceUnavailable("this API process has no vector store; exhibits are unavailable")
+    return state.retrieval
+
+
+async def _label_of(session: SessionDep, exhibit: Exhibit) -> str:
+    exhibits = await exhibits_service.list_(session, project_id=exhibit.project_id)
+    return exhibits_service.labels(exhibits).get(str(exhibit.id), "")
+
+
+@router.post(
+    UPLOAD_PATH,
+    summary="Upload an exhibit",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=responses(401, 403, 404, 409, 413, 415, 422),
+    dependencies=EDITOR,
+)
+async def upload_exhibit(
+    session: SessionDep,
+    state: StateDep,
+    principal: PrincipalDep,
+    project: ProjectDep,
+    file: Annotated[UploadFile, File(description="PDF, DOCX, HTML, Markdown or plain text.")],
+    response: Response,
+) -> ExhibitOut:
+    """Store a file as material for the project's agents and queue its processing. Its
+    type is decided from the content (a name that lies is 415); the same file twice in a
+    project is 409; an empty file is 422; above ``JEEX_EXHIBITS_MAX_BYTES`` it is 413."""
+
+    async def pieces() -> AsyncIterator[bytes]:
+        while piece := await file.read(_PIECE):
+            yield piece
+
+    exhibit = await exhibits_service.add_stream(
+        session,
+        state.settings,
+        project_id=project.id,
+        filename=file.filename or "upload",
+        pieces=pieces(),
+        created_by=principal.user_id,
+    )
+    response.headers["Location"] = f"/api/v1/projects/{project.id}/exhibits/{exhibit.id}"
+    await session.refresh(exhibit)
+    return ExhibitOut.of(exhibit, await _label_of(session, exhibit))
+
+
+@router.get(UPLOAD_PATH, summary="A project's exhibits", responses=responses(401, 403, 404, 422))
+async def list_exhibits(session: SessionDep, project: ProjectDep) -> list[ExhibitOut]:
+    """Oldest first; the order gives the labels sections cite (E1, E2 …)."""
+    exhibits = await exhibits_service.list_(session, project_id=project.id)
+    labels = exhibits_service.labels(exhibits)
+    return [ExhibitOut.of(e, labels[str(e.id)]) for e in exhibits]
+
+
+@router.get(
+    f"{UPLOAD_PATH}/{{exhibit_id}}",
+    summary="One exhibit",
+    responses=responses(401, 403, 404, 422),
+)
+async def get_exhibit(
+    session: SessionDep, project: ProjectDep, exhibit_id: ExhibitRef
+) -> ExhibitOut:
+    """Status (pending, ready, failed with the reason), type, size, sha256."""
+    exhibit = await exhibits_service.get_or_raise(session, exhibit_id, project_id=project.id)
+    return ExhibitOut.of(exhibit, await _label_of(session, exhibit))
+
+
+@router.delete(
+    f"{UPLOAD_PATH}/{{exhibit_id}}",
+    summary="Delete an exhibit",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(401, 403, 404, 422, 503),
+    dependencies=EDITOR,
+)
+async def delete_exhibit(
+    session: SessionDep, state: StateDep, project: ProjectDep, exhibit_id: ExhibitRef
+) -> Response:
+    """Remove the exhibit's passages from the vector store, its file and its row."""
+    exhibit = await exhibits_service.get_or_raise(session, exhibit_id, project_id=project.id)
+    await exhibits_service.delete(session, state.settings, _retrieval(state), exhibit)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/projects/{project_id}/search",
+    summary="Search a project's exhibits and documents",
+    responses=responses(401, 403, 404, 422, 503),
+)
+async def search(
+    state: StateDep,
+    principal: PrincipalDep,
+    project: ProjectDep,
+    q: Annotated[str, Query(min_length=1, max_length=search_service.MAX_QUERY_CHARS)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> list[PassageOut]:
+    """Ranked passages, best first, each with its source (``E2 §3`` for an exhibit's third
+    passage, the document type for a document)."""
+    found = await search_service.search(
+        state.db,
+        _retrieval(state),
+        Principal(tenant_id=principal.tenant_id, user_id=principal.user_id),
+        str(project.id),
+        q,
+        limit=limit,
+    )
+    return [PassageOut.model_validate(p) for p in found]

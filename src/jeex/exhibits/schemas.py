@@ -1,0 +1,55 @@
+"""What the HTTP API returns for exhibits and search results."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from jeex.exhibits.models import Exhibit
+
+
+class ExhibitOut(BaseModel):
+    """An uploaded file and where its processing stands."""
+
+    id: uuid.UUID
+    project_id: uuid.UUID
+    label: str = Field(description="E1, E2 … by upload order: what sections cite.")
+    filename: str
+    media_type: str = Field(description="Decided from the content, not the name.")
+    size: int
+    sha256: str
+    status: Literal["pending", "ready", "failed"]
+    error: str | None = Field(description="Why processing failed.")
+    text_chars: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, exhibit: Exhibit, label: str) -> ExhibitOut:
+        return cls(
+            id=exhibit.id,
+            project_id=exhibit.project_id,
+            label=label,
+            filename=exhibit.filename,
+            media_type=exhibit.media_type,
+            size=exhibit.size,
+            sha256=exhibit.sha256,
+            status=exhibit.status,
+            error=exhibit.error,
+            text_chars=exhibit.text_chars,
+            created_at=exhibit.created_at,
+        )
+
+
+class PassageOut(BaseModel):
+    """One ranked passage of a search, with its source."""
+
+    label: str = Field(examples=["E2 §3"])
+    score: float
+    type: str = Field(description="exhibit or document")
+    source_id: str
+    title: str | None
+    location: str | None
+    text: str
