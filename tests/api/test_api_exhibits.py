@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from jeex.config import Settings
 from jeex.db.session import Database
 from jeex.exhibits import service as exhibits_service
+from jeex.retrieval.store import Scope
 
 LIMIT = 64 * 1024
 NOTES = (
@@ -169,3 +170,26 @@ async def test_another_tenant_cannot_see_upload_to_or_search_a_project(
     )
     assert own.status_code == 200
     assert own.json() == []
+
+
+async def test_deleting_a_project_removes_its_exhibits_files_and_passages(
+    app: FastAPI, client: httpx.AsyncClient, db: Database, api_settings: Settings, alice: Caller
+) -> None:
+    project = await create_project(client, alice)
+    base = f"/api/v1/projects/{project['id']}"
+    exhibit = (
+        await client.post(
+            f"{base}/exhibits", files=_upload("notes.md", NOTES.encode()), headers=alice.headers
+        )
+    ).json()
+    await _process(app, db, alice, exhibit["id"])
+    retrieval = app.state.api.retrieval
+    scope = Scope(alice.tenant_id, uuid.UUID(project["id"]))
+    assert await retrieval.count(scope) > 0
+    assert _stored_files(api_settings)
+
+    assert (await client.delete(base, headers=alice.headers)).status_code == 204
+    assert await retrieval.count(scope) == 0
+    assert _stored_files(api_settings) == []
+    async with db.tenant_session(alice.tenant_id) as session:
+        assert await exhibits_service.list_(session, project_id=scope.project_id) == []

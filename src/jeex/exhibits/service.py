@@ -23,6 +23,7 @@ from jeex.db.session import Database
 from jeex.errors import AppError, DuplicateExhibit, NotFound
 from jeex.exhibits import extract, files, sniff
 from jeex.exhibits.models import Exhibit
+from jeex.projects.models import Project
 from jeex.queue import app as queue
 from jeex.retrieval.chunking import chunk_blocks
 from jeex.retrieval.service import EXHIBIT, Retrieval, Source
@@ -177,6 +178,17 @@ async def delete(
     """Remove an exhibit: its vectors, its file and its row."""
     await retrieval.remove_source(Scope(exhibit.tenant_id, exhibit.project_id), exhibit.id)
     await _delete_row(session, settings, exhibit)
+
+
+async def delete_all(
+    session: AsyncSession, settings: Settings, retrieval: Retrieval | None, project: Project
+) -> None:
+    """A deleted project's exhibits: rows now, vectors and files too when this process
+    has the vector store (else the files go and the vectors stay until re-indexing)."""
+    for exhibit in await list_(session, project_id=project.id):
+        await _delete_row(session, settings, exhibit)
+    if retrieval is not None:
+        await delete_project_data(settings, retrieval, project.tenant_id, project.id)
 
 
 async def delete_project_data(

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from jeex.api.errors import responses
-from jeex.deps import EDITOR, Limit, Offset, PrincipalDep, ProjectDep, SessionDep
+from jeex.deps import EDITOR, Limit, Offset, PrincipalDep, ProjectDep, SessionDep, StateDep
+from jeex.exhibits import service as exhibits_service
 from jeex.projects import service as projects_service
 from jeex.projects.schemas import ProjectCreateIn, ProjectOut, ProjectPage, ProjectUpdate
 from jeex.tenants.service import Principal
@@ -70,7 +71,9 @@ async def update_project(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=responses(401, 403, 404, 409, 422),
 )
-async def delete_project(session: SessionDep, project: ProjectDep) -> Response:
-    """Soft delete: the project disappears from the API; its audit trail stays."""
+async def delete_project(session: SessionDep, state: StateDep, project: ProjectDep) -> Response:
+    """Soft delete: the project disappears from the API; its audit trail (runs, events,
+    documents) stays. Its uploaded exhibits go at once: files, passages and rows."""
     await projects_service.soft_delete(session, project)
+    await exhibits_service.delete_all(session, state.settings, state.retrieval, project)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
