@@ -26,7 +26,7 @@ from jeex.exhibits.tasks import ExhibitDeps
 from jeex.llm.client import LLMClient
 from jeex.queue import reaper
 from jeex.queue.app import DEFAULT_QUEUES, EXHIBITS_QUEUE, app
-from jeex.queue.wakeups import run_prompt_worker
+from jeex.queue.resilient_worker import run_resilient_worker
 from jeex.retrieval.service import Retrieval
 from jeex.runs.observer import RunObserver
 from jeex.runs.runner import RunnerDeps
@@ -95,7 +95,7 @@ class QueueWorker:
                 async with app.open_async():
                     sweeper = asyncio.create_task(reaper.sweep_forever(self.db, settings))
                     self._task = asyncio.create_task(
-                        run_prompt_worker(
+                        run_resilient_worker(
                             app,
                             queues=self.queues,
                             name=self.name,
