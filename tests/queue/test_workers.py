@@ -7,6 +7,7 @@ Short queue timings (stall 6 s, heartbeat 2 s) keep the crash tests quick.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -474,6 +475,16 @@ def _restart_embedded_postgres(pgdata: Path, *, down_seconds: float) -> None:
            user=server.system_user, timeout=60)  # fmt: skip
 
 
+def _stop_embedded_postgres(pgdata: Path) -> None:
+    from pgserver._commands import pg_ctl
+    from pgserver.postgres_server import PostgresServer
+
+    server = PostgresServer._instances.get(pgdata)
+    user = server.system_user if server is not None else None
+    with contextlib.suppress(Exception):
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=60)
+
+
 def test_a_database_restart_during_a_run_is_ridden_out(
     llm_server: ScriptedLLM, tmp_path: Path, slow_llm: ScriptedLLM
 ) -> None:
@@ -491,26 +502,30 @@ def test_a_database_restart_during_a_run_is_ridden_out(
     }
     # This process holds the embedded server too, so it outlives the CLI calls.
     server = start_embedded_postgres(tmp_path / "data")
-    owner = sa.create_engine(server.set(database="jeex"), poolclass=sa.NullPool)
-    run_id = detach(env, "--steps", "1")["run_ids"][0]
-    group = Workers(env, tmp_path, owner)
     try:
-        worker = group.start()
-        wait_for(lambda: completed_sections(owner, run_id) >= 1 or None, 90, what="a section")
-        running = "select count(*) from run_sections where run_id = :r and status = 'running'"
-        wait_for(lambda: scalar(owner, running, r=run_id) or None, 30, what="mid-section")
-        # Down for longer than the heartbeat interval: procrastinate gives its worker up.
-        _restart_embedded_postgres(tmp_path / "data" / "pgdata", down_seconds=10)
-        wait_completed(owner, run_id, 180, failing_first=True)
-        assert worker.poll() is None  # the same worker reconnected; nobody restarted it
+        owner = sa.create_engine(server.set(database="jeex"), poolclass=sa.NullPool)
+        run_id = detach(env, "--steps", "1")["run_ids"][0]
+        group = Workers(env, tmp_path, owner)
+        try:
+            worker = group.start()
+            wait_for(lambda: completed_sections(owner, run_id) >= 1 or None, 90, what="a section")
+            running = "select count(*) from run_sections where run_id = :r and status = 'running'"
+            wait_for(lambda: scalar(owner, running, r=run_id) or None, 30, what="mid-section")
+            # Down for longer than the heartbeat interval: procrastinate gives its worker up.
+            _restart_embedded_postgres(tmp_path / "data" / "pgdata", down_seconds=10)
+            wait_completed(owner, run_id, 180, failing_first=True)
+            assert worker.poll() is None  # the same worker reconnected; nobody restarted it
+        finally:
+            group.stop_all()
+        assert set(section_completions(owner, run_id).values()) == {1}
+        assert len(section_completions(owner, run_id)) == STEP1_SECTIONS + 1
+        assert scalar(owner, "select count(*) from document_versions where run_id = :r",
+                      r=run_id) == 1  # fmt: skip
+        # Ridden out in place: the job was neither failed nor reaped as a dead worker's.
+        assert scalar(owner, "select attempts from runs where id = :r", r=run_id) == 1
+        jobs = "select count(*) from procrastinate_jobs where task_name = 'runs.execute'"
+        assert scalar(owner, jobs) == 1
+        owner.dispose()
     finally:
-        group.stop_all()
-    assert set(section_completions(owner, run_id).values()) == {1}
-    assert len(section_completions(owner, run_id)) == STEP1_SECTIONS + 1
-    assert scalar(owner, "select count(*) from document_versions where run_id = :r",
-                  r=run_id) == 1  # fmt: skip
-    # Ridden out in place: the job was neither failed nor reaped as a dead worker's.
-    assert scalar(owner, "select attempts from runs where id = :r", r=run_id) == 1
-    jobs = "select count(*) from procrastinate_jobs where task_name = 'runs.execute'"
-    assert scalar(owner, jobs) == 1
-    owner.dispose()
+        # pgserver does not know the restarted server: stop it, or it outlives the test.
+        _stop_embedded_postgres(tmp_path / "data" / "pgdata")
