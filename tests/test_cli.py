@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from cli_runner import jeex, jeex_env
 from fakellm import ScriptedLLM
 from jeex.db.urls import DatabaseUrls
 
@@ -25,24 +25,14 @@ IDEA = "A shared grocery list app for families"
 def cli_env(
     database_urls: DatabaseUrls, llm_server: ScriptedLLM, tmp_path: Path, empty_queue: None
 ) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JEEX_")}
-    env.update(
+    return jeex_env(
         JEEX_DATABASE_URL=database_urls.owner.render_as_string(hide_password=False),
         JEEX_LLM_BASE_URL=llm_server.base_url,
         JEEX_DATA_DIR=str(tmp_path / "data"),
         JEEX_LLM_MAX_RETRIES="1",
         JEEX_LLM_RETRY_MAX_WAIT_SECONDS="0.05",
         JEEX_QUEUE_RETRY_BASE_SECONDS="0.1",
-        COLUMNS="200",
     )
-    return env
-
-
-def jeex(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "jeex", *args],
-        env=env, capture_output=True, text=True, timeout=timeout, check=False,
-    )  # fmt: skip
 
 
 def front_matter(text: str) -> dict[str, Any]:

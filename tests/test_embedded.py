@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from cli_runner import jeex, jeex_env
 from fakellm import ScriptedLLM
 
 IDEA = "A shared grocery list app for families"
@@ -18,16 +18,7 @@ IDEA = "A shared grocery list app for families"
 
 @pytest.fixture
 def embedded_env(tmp_path: Path, llm_server: ScriptedLLM) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JEEX_")}
-    env.update(JEEX_DATA_DIR=str(tmp_path / "data"), JEEX_LLM_BASE_URL=llm_server.base_url)
-    return env
-
-
-def jeex(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "jeex", *args],
-        env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    return jeex_env(JEEX_DATA_DIR=str(tmp_path / "data"), JEEX_LLM_BASE_URL=llm_server.base_url)
 
 
 def postgres_processes(pgdata: Path) -> list[psutil.Process]:

@@ -7,7 +7,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -16,8 +16,10 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from jeex.config import Settings, get_settings
+from jeex.db.session import Database
 from jeex.errors import AppError, InvalidInput
 from jeex.logs import configure_logging
+from jeex.runtime import Runtime
 
 T = TypeVar("T")
 stdout = Console(soft_wrap=True)
@@ -85,3 +87,21 @@ def guarded(call: Callable[[], T]) -> T:
         fail(exc.message, exc.exit_code)
     except ValidationError as exc:
         fail(validation_message(exc))
+
+
+def with_database(settings: Settings, work: Callable[[Runtime, Database], Awaitable[T]]) -> T:
+    """Start what a command needs, hand ``work`` an engine for its event loop, dispose of
+    it after; domain errors become one line (``guarded``)."""
+
+    async def main(runtime: Runtime) -> T:
+        db = runtime.database()
+        try:
+            return await work(runtime, db)
+        finally:
+            await db.dispose()
+
+    def call() -> T:
+        with Runtime(settings) as runtime:
+            return run_async(lambda: main(runtime))
+
+    return guarded(call)

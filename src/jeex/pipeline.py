@@ -12,19 +12,18 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
-from datetime import UTC
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jeex import __version__
 from jeex.agents.contracts import StepInput
 from jeex.agents.prompts import PROMPT_VERSION
 from jeex.db.session import Database
 from jeex.documents import service as documents_service
 from jeex.documents.models import DocumentVersion
 from jeex.errors import Conflict, InvalidInput
-from jeex.exports.package import PackageDocument, PackageProject, PackageResult, write_package
+from jeex.exports.bundle import build_bundle
+from jeex.exports.package import PackageResult, write_package
 from jeex.projects import service as projects_service
 from jeex.projects.models import Project
 from jeex.projects.schemas import ProjectCreate
@@ -205,21 +204,6 @@ async def cancel_runs(
         await asyncio.sleep(0.1)
 
 
-def _package_document(doc: DocumentVersion) -> PackageDocument:
-    epic = doc.metadata_.get("epic") or {}
-    return PackageDocument(
-        document_type=doc.document_type,
-        epic_number=doc.epic_number,
-        epic_slug=str(epic.get("slug", "")),
-        title=doc.title,
-        version=doc.version,
-        content=doc.content,
-        generated_at=doc.created_at,
-        model=str(doc.metadata_.get("model", "")),
-        confidence=doc.metadata_.get("confidence"),
-    )
-
-
 async def write_project_package(
     db: Database, principal: Principal, project_id: uuid.UUID, out_dir: Path
 ) -> tuple[PackageResult, list[DocumentVersion]]:
@@ -228,20 +212,6 @@ async def write_project_package(
         documents = await documents_service.latest_package(session, project_id=project_id)
     if not documents:
         raise Conflict(f"project {project.slug!r} has no documents yet; run step 1 first")
-    docs = [_package_document(d) for d in documents]
-    info = PackageProject(
-        name=project.name,
-        slug=project.slug,
-        language=project.language,
-        idea=project.idea,
-        audience=project.audience,
-        project_id=str(project.id),
-        generated_at=max(d.created_at for d in documents).astimezone(UTC),
-        model=docs[-1].model,
-        template_versions={
-            str(d.metadata_.get("template")): str(d.metadata_.get("template_version"))
-            for d in documents
-        },
-        jeex_version=__version__,
-    )
-    return write_package(out_dir, info, docs), documents
+    bundle = build_bundle(project, documents)
+    docs = [item.doc for item in bundle.documents]
+    return write_package(out_dir, bundle.project, docs), documents

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import pytest
 from api_support import PROJECT, SECRET, assert_error
 from sse_support import frames, server_env, start_server
 
+from cli_runner import jeex
 from fakellm import ScriptedLLM
 from jeex.db.urls import DatabaseUrls
 
@@ -33,13 +32,6 @@ def env(
             "JEEX_QUEUE_POLL_SECONDS": "0.5",
         }
     )
-
-
-def jeex(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "jeex", *args],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
 
 
 async def test_apikeys_create_makes_tenant_and_user_and_prints_the_key_once(

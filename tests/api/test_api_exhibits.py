@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -43,6 +44,19 @@ async def _process(app: FastAPI, db: Database, caller: Caller, exhibit_id: str) 
         tenant_id=caller.tenant_id,
         exhibit_id=uuid.UUID(exhibit_id),
     )
+
+
+async def _ready_exhibit(
+    app: FastAPI, client: httpx.AsyncClient, db: Database, caller: Caller, base: str
+) -> dict[str, Any]:
+    """The interview notes uploaded to the project at ``base`` and processed."""
+    response = await client.post(
+        f"{base}/exhibits", files=_upload("notes.md", NOTES.encode()), headers=caller.headers
+    )
+    assert response.status_code == 202, response.text
+    exhibit: dict[str, Any] = response.json()
+    assert await _process(app, db, caller, exhibit["id"]) == "ready"
+    return exhibit
 
 
 def _upload(name: str, data: bytes) -> dict[str, tuple[str, bytes, str]]:
@@ -146,12 +160,7 @@ async def test_another_tenant_cannot_see_upload_to_or_search_a_project(
 ) -> None:
     project = await create_project(client, alice)
     base = f"/api/v1/projects/{project['id']}"
-    exhibit = (
-        await client.post(
-            f"{base}/exhibits", files=_upload("notes.md", NOTES.encode()), headers=alice.headers
-        )
-    ).json()
-    await _process(app, db, alice, exhibit["id"])
+    exhibit = await _ready_exhibit(app, client, db, alice, base)
     for method, path in (
         ("GET", f"{base}/exhibits"),
         ("GET", f"{base}/exhibits/{exhibit['id']}"),
@@ -177,12 +186,7 @@ async def test_deleting_a_project_removes_its_exhibits_files_and_passages(
 ) -> None:
     project = await create_project(client, alice)
     base = f"/api/v1/projects/{project['id']}"
-    exhibit = (
-        await client.post(
-            f"{base}/exhibits", files=_upload("notes.md", NOTES.encode()), headers=alice.headers
-        )
-    ).json()
-    await _process(app, db, alice, exhibit["id"])
+    await _ready_exhibit(app, client, db, alice, base)
     retrieval = app.state.api.retrieval
     scope = Scope(alice.tenant_id, uuid.UUID(project["id"]))
     assert await retrieval.count(scope) > 0

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_runner import jeex, jeex_env
 from fakellm import ScriptedLLM
 from jeex.db.urls import DatabaseUrls
 
@@ -20,22 +18,12 @@ from .samples import encrypted_pdf, pdf
 def env(
     database_urls: DatabaseUrls, llm_server: ScriptedLLM, tmp_path: Path, empty_queue: None
 ) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JEEX_")}
-    env.update(
+    return jeex_env(
         JEEX_DATABASE_URL=database_urls.owner.render_as_string(hide_password=False),
         JEEX_LLM_BASE_URL=llm_server.base_url,
         JEEX_DATA_DIR=str(tmp_path / "data"),
         JEEX_EXHIBITS_MAX_BYTES="100000",
-        COLUMNS="200",
     )
-    return env
-
-
-def jeex(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "jeex", *args],
-        env=env, capture_output=True, text=True, timeout=180, check=False,
-    )  # fmt: skip
 
 
 def test_add_list_show_search_delete(env: dict[str, str], tmp_path: Path) -> None:

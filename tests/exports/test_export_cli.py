@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -14,6 +11,7 @@ import docx
 import pytest
 from export_samples import seed_committed
 
+from cli_runner import jeex, jeex_env
 from jeex.db.session import Database
 from jeex.db.urls import DatabaseUrls
 from jeex.tenants.service import ensure_local_principal
@@ -21,21 +19,11 @@ from jeex.tenants.service import ensure_local_principal
 
 @pytest.fixture
 def cli_env(database_urls: DatabaseUrls, tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JEEX_")}
-    env.update(
+    return jeex_env(
         JEEX_DATABASE_URL=database_urls.owner.render_as_string(hide_password=False),
         JEEX_LLM_BASE_URL="http://127.0.0.1:9/v1",  # never called by export
         JEEX_DATA_DIR=str(tmp_path / "data"),
-        COLUMNS="200",
     )
-    return env
-
-
-def jeex(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "jeex", *args],
-        env=env, capture_output=True, text=True, timeout=180, check=False,
-    )  # fmt: skip
 
 
 async def test_export_writes_the_file_and_reports_json(

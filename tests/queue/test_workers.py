@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shlex
 import signal
 import subprocess
@@ -22,6 +21,7 @@ from typing import Any, TypeVar
 import pytest
 import sqlalchemy as sa
 
+from cli_runner import jeex, jeex_env
 from fakellm import ScriptedLLM
 from jeex import pipeline
 from jeex.db.session import Database
@@ -38,8 +38,7 @@ STEP1_SECTIONS = 6
 def env(
     database_urls: DatabaseUrls, llm_server: ScriptedLLM, tmp_path: Path, empty_queue: None
 ) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("JEEX_")}
-    base.update(
+    return jeex_env(
         JEEX_DATABASE_URL=database_urls.owner.render_as_string(hide_password=False),
         JEEX_LLM_BASE_URL=llm_server.base_url,
         JEEX_DATA_DIR=str(tmp_path / "data"),
@@ -49,9 +48,7 @@ def env(
         JEEX_QUEUE_SHUTDOWN_SECONDS="3",
         JEEX_QUEUE_POLL_SECONDS="0.5",
         JEEX_QUEUE_RETRY_BASE_SECONDS="0.1",
-        COLUMNS="200",
     )
-    return base
 
 
 @pytest.fixture
@@ -97,13 +94,6 @@ def workers(env: dict[str, str], tmp_path: Path, owner_engine: sa.Engine) -> Ite
         yield group
     finally:
         group.stop_all()
-
-
-def jeex(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "jeex", *args],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
 
 
 def wait_for(probe: Callable[[], T | None], timeout: float, *, what: str) -> T:
@@ -490,16 +480,14 @@ def test_a_database_restart_during_a_run_is_ridden_out(
 ) -> None:
     from jeex.db.embedded import start_embedded_postgres
 
-    base = {k: v for k, v in os.environ.items() if not k.startswith("JEEX_")}
-    env = {
-        **base,
-        "JEEX_DATA_DIR": str(tmp_path / "data"),
-        "JEEX_LLM_BASE_URL": llm_server.base_url,
-        "JEEX_QUEUE_STALL_SECONDS": "6",
-        "JEEX_QUEUE_SHUTDOWN_SECONDS": "3",
-        "JEEX_QUEUE_POLL_SECONDS": "0.5",
-        "JEEX_QUEUE_RETRY_BASE_SECONDS": "0.1",
-    }
+    env = jeex_env(
+        JEEX_DATA_DIR=str(tmp_path / "data"),
+        JEEX_LLM_BASE_URL=llm_server.base_url,
+        JEEX_QUEUE_STALL_SECONDS="6",
+        JEEX_QUEUE_SHUTDOWN_SECONDS="3",
+        JEEX_QUEUE_POLL_SECONDS="0.5",
+        JEEX_QUEUE_RETRY_BASE_SECONDS="0.1",
+    )
     # This process holds the embedded server too, so it outlives the CLI calls.
     server = start_embedded_postgres(tmp_path / "data")
     try:

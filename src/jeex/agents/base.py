@@ -62,6 +62,11 @@ def complete_diagrams(sections: Sequence[WrittenSection]) -> list[WrittenSection
     return completed
 
 
+def with_sources(review: str, sources: str) -> str:
+    """The review block, followed by the Sources list when sections cited passages."""
+    return f"{review.rstrip()}\n\n{sources}" if sources else review
+
+
 class DocumentAgent:
     """Writes one document from one template; subclasses name the template and role."""
 
@@ -235,7 +240,7 @@ class DocumentAgent:
         review = review_block(
             key_facts=facts, questions=questions, checklist=checklist, confidence=score
         )
-        review = f"{review.rstrip()}\n\n{sources}" if sources else review
+        review = with_sources(review, sources)
         content = assemble(title=title, sections=sections, extra=extra, review=review)
         await self.save(
             self.template,

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from jeex.agents import prompts
-from jeex.agents.base import DocumentAgent
+from jeex.agents.base import DocumentAgent, with_sources
 from jeex.agents.contracts import (
     ChecklistItem,
     Epic,
@@ -35,6 +35,11 @@ EPIC_POSITION_STRIDE = 100
 
 def parse_epic_plan(data: Any, candidates: Sequence[RawEpic] = ()) -> Repaired[list[Epic]]:
     return complete_plan(RawEpicPlan.model_validate(data), candidates)
+
+
+def epic_unit(epic: Epic) -> str:
+    """The epic's section-key prefix (without the slash) and the name it is claimed by."""
+    return f"epic-{epic.number:02d}"
 
 
 def epic_title(epic: Epic) -> str:
@@ -68,19 +73,19 @@ class ImplementationPlanner(DocumentAgent):
             f"Epic {epic.number} of {len(epics)}: {epic.title}. Goal: {epic.goal or 'see title'}. "
             f"Depends on: {depends or 'nothing'}."
         )
+        prefix = f"{epic_unit(epic)}/"
         sections, usage = await self.write_sections(
             template,
             title=title,
-            key_prefix=f"epic-{epic.number:02d}/",  # see ``prefix`` below
+            key_prefix=prefix,
             focus=focus,
             position_base=EPIC_POSITION_STRIDE * epic.number,
         )
-        prefix = f"epic-{epic.number:02d}/"
         checklist = check_sections(sections, len(template.sections)) + self.citation_check(prefix)
         score = confidence(checklist)
         review = review_block(key_facts=[], questions=[], checklist=checklist, confidence=score)
-        sources = self.sources_block(prefix)
-        content = assemble(title=title, sections=sections, review=f"{review.rstrip()}\n\n{sources}")
+        review = with_sources(review, self.sources_block(prefix))
+        content = assemble(title=title, sections=sections, review=review)
         await self.save(
             template,
             title=title,
@@ -110,7 +115,7 @@ class ImplementationPlanner(DocumentAgent):
 
         async def one(epic: Epic) -> list[ChecklistItem] | None:
             while True:
-                async with limit, self.ctx.claim(f"epic-{epic.number:02d}") as held:
+                async with limit, self.ctx.claim(epic_unit(epic)) as held:
                     if held:
                         return await self.write_epic(epic, epics)
                 if not wait_for_others:

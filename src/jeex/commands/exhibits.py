@@ -19,7 +19,14 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.table import Table
 
-from jeex.cli_support import fail, guarded, print_json, run_async, settings_or_exit, stderr, stdout
+from jeex.cli_support import (
+    fail,
+    print_json,
+    settings_or_exit,
+    stderr,
+    stdout,
+    with_database,
+)
 from jeex.db.session import Database
 from jeex.exhibits import files
 from jeex.exhibits import service as exhibits_service
@@ -38,20 +45,10 @@ SETTLE_POLL_SECONDS = 0.25
 
 
 def _with_runtime(work: Callable[[Runtime, Database, Principal], Awaitable[T]]) -> T:
-    settings = settings_or_exit()
+    async def as_local_user(runtime: Runtime, db: Database) -> T:
+        return await work(runtime, db, await ensure_local_principal(db))
 
-    async def main(runtime: Runtime) -> T:
-        db = runtime.database()
-        try:
-            return await work(runtime, db, await ensure_local_principal(db))
-        finally:
-            await db.dispose()
-
-    def call() -> T:
-        with Runtime(settings) as runtime:
-            return run_async(lambda: main(runtime))
-
-    return guarded(call)
+    return with_database(settings_or_exit(), as_local_user)
 
 
 def exhibit_row(exhibit: Exhibit, label: str = "") -> dict[str, Any]:

@@ -13,13 +13,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from jeex.cli_support import check_writable_dir, guarded, print_json, run_async, stdout
+from jeex.cli_support import (
+    check_writable_dir,
+    guarded,
+    print_json,
+    stdout,
+    with_database,
+)
 from jeex.config import Settings
 from jeex.db.session import Database
 from jeex.errors import InvalidInput
 from jeex.exports import service as exports_service
 from jeex.exports.formats import FORMATS, get_format
-from jeex.runtime import Runtime
 from jeex.tenants.service import ensure_local_principal
 
 
@@ -98,18 +103,9 @@ def export(
     if out is not None:
         guarded(lambda: check_writable_dir(out if out.is_dir() else out.expanduser().parent))
 
-    async def main(runtime: Runtime) -> tuple[dict[str, Any], Path]:
-        db = runtime.database()
-        try:
-            return await _export(db, settings, project, export_format, pinned)
-        finally:
-            await db.dispose()
-
-    def call() -> tuple[dict[str, Any], Path]:
-        with Runtime(settings) as runtime:
-            return run_async(lambda: main(runtime))
-
-    report, stored = guarded(call)
+    report, stored = with_database(
+        settings, lambda _runtime, db: _export(db, settings, project, export_format, pinned)
+    )
     target = _target(out, str(report["filename"]))
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(stored, target)

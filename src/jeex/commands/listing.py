@@ -11,7 +11,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.table import Table
 
-from jeex.cli_support import guarded, print_json, run_async, settings_or_exit, stdout
+from jeex.cli_support import print_json, settings_or_exit, stdout, with_database
 from jeex.db.session import Database
 from jeex.documents import service as documents_service
 from jeex.exports.package import front_matter
@@ -28,20 +28,10 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON documen
 
 
 def _with_db(work: Callable[[Database, Principal], Awaitable[T]]) -> T:
-    settings = settings_or_exit()
+    async def as_local_user(_runtime: Runtime, db: Database) -> T:
+        return await work(db, await ensure_local_principal(db))
 
-    async def main(runtime: Runtime) -> T:
-        db = runtime.database()
-        try:
-            return await work(db, await ensure_local_principal(db))
-        finally:
-            await db.dispose()
-
-    def call() -> T:
-        with Runtime(settings) as runtime:
-            return run_async(lambda: main(runtime))
-
-    return guarded(call)
+    return with_database(settings_or_exit(), as_local_user)
 
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:

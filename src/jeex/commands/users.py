@@ -8,8 +8,7 @@ from typing import Annotated
 import typer
 
 from jeex.auth import service as auth_service
-from jeex.cli_support import guarded, print_json, run_async, settings_or_exit, stdout
-from jeex.runtime import Runtime
+from jeex.cli_support import guarded, print_json, settings_or_exit, stdout, with_database
 
 users_app = typer.Typer(help="Local user accounts.", no_args_is_help=True)
 apikeys_app = typer.Typer(help="API keys (sent as Authorization: Bearer).", no_args_is_help=True)
@@ -58,20 +57,12 @@ def users_create(
     if len(password) < 8:
         guarded(lambda: _short_password())
 
-    async def main(runtime: Runtime) -> auth_service.NewUser:
-        db = runtime.database()
-        try:
-            return await auth_service.create_user(
-                db, email=email, password=password, tenant_slug=tenant, role=role
-            )
-        finally:
-            await db.dispose()
-
-    def call() -> auth_service.NewUser:
-        with Runtime(settings) as runtime:
-            return run_async(lambda: main(runtime))
-
-    user = guarded(call)
+    user = with_database(
+        settings,
+        lambda _runtime, db: auth_service.create_user(
+            db, email=email, password=password, tenant_slug=tenant, role=role
+        ),
+    )
     document = {"user_id": str(user.user_id), "tenant_id": str(user.tenant_id), "email": email}
     if json_output:
         print_json(document)
@@ -102,21 +93,13 @@ def apikeys_create(
     settings = settings_or_exit()
     email, tenant = guarded(lambda: (_valid_email(email), _valid_slug(tenant)))
 
-    async def main(runtime: Runtime) -> tuple[str, str]:
-        db = runtime.database()
-        try:
-            key, key_id = await auth_service.create_api_key(
-                db, tenant_slug=tenant, email=email, name=name
-            )
-            return key, str(key_id)
-        finally:
-            await db.dispose()
-
-    def call() -> tuple[str, str]:
-        with Runtime(settings) as runtime:
-            return run_async(lambda: main(runtime))
-
-    key, key_id = guarded(call)
+    key, key_uuid = with_database(
+        settings,
+        lambda _runtime, db: auth_service.create_api_key(
+            db, tenant_slug=tenant, email=email, name=name
+        ),
+    )
+    key_id = str(key_uuid)
     if json_output:
         print_json({"key": key, "id": key_id, "tenant": tenant, "email": email})
     else:
@@ -134,18 +117,13 @@ def apikeys_revoke(
     tenant = guarded(lambda: _valid_slug(tenant))
     parsed_id = guarded(lambda: _key_id(key_id))
 
-    async def main(runtime: Runtime) -> bool:
-        db = runtime.database()
-        try:
-            return await auth_service.revoke_api_key_in(db, tenant_slug=tenant, key_id=parsed_id)
-        finally:
-            await db.dispose()
-
-    def call() -> bool:
-        with Runtime(settings) as runtime:
-            return run_async(lambda: main(runtime))
-
-    if not guarded(call):
+    revoked = with_database(
+        settings,
+        lambda _runtime, db: auth_service.revoke_api_key_in(
+            db, tenant_slug=tenant, key_id=parsed_id
+        ),
+    )
+    if not revoked:
         guarded(lambda: _no_such_key(key_id))
     stdout.print(f"API key {key_id} revoked", highlight=False)
 

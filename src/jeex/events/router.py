@@ -70,6 +70,16 @@ LastEventQuery = Annotated[
 ]
 
 
+def replay_after(
+    last_event_header: LastEventHeader = None, last_event_id: LastEventQuery = None
+) -> int:
+    """Where a (re)connecting stream starts: the header, else the query parameter, else 0."""
+    return last_event_header if last_event_header is not None else (last_event_id or 0)
+
+
+ReplayAfter = Annotated[int, Depends(replay_after)]
+
+
 def _response(
     state: StateDep,
     principal: AuthPrincipal,
@@ -109,11 +119,9 @@ async def stream_events(
     state: StateDep,
     principal: StreamPrincipal,
     project_id: ProjectId,
-    last_event_header: LastEventHeader = None,
-    last_event_id: LastEventQuery = None,
+    after: ReplayAfter,
 ) -> EventSourceResponse:
     """Replay the project's events after ``Last-Event-ID``, then follow new ones live."""
-    after = last_event_header if last_event_header is not None else (last_event_id or 0)
     return _response(state, principal, project_id, after, include_deltas=True)
 
 
@@ -127,9 +135,7 @@ async def stream_progress(
     state: StateDep,
     principal: StreamPrincipal,
     project_id: ProjectId,
-    last_event_header: LastEventHeader = None,
-    last_event_id: LastEventQuery = None,
+    after: ReplayAfter,
 ) -> EventSourceResponse:
     """Like ``/events`` without ``section.delta``: run and section states only."""
-    after = last_event_header if last_event_header is not None else (last_event_id or 0)
     return _response(state, principal, project_id, after, include_deltas=False)

@@ -65,7 +65,7 @@ async def upload_exhibit(
         while piece := await file.read(_PIECE):
             yield piece
 
-    exhibit = await exhibits_service.add_stream(
+    exhibit = await exhibits_service.add(
         session,
         state.settings,
         project_id=project.id,

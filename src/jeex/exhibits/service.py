@@ -86,34 +86,17 @@ async def add(
     *,
     project_id: uuid.UUID,
     filename: str,
-    pieces: Iterable[bytes],
+    pieces: Iterable[bytes] | AsyncIterable[bytes],
     created_by: uuid.UUID | None = None,
 ) -> Exhibit:
-    """Receive a file for a project of the session's tenant and queue its processing."""
+    """Receive a file for a project of the session's tenant and queue its processing;
+    ``pieces`` is a local file read piece by piece (CLI) or an HTTP upload (API)."""
     target = files.stored_path(_root(settings), session_tenant(session), project_id)
-    received = files.receive(pieces, target, limit=settings.exhibits_max_bytes)
-    return await _add_received(
-        session,
-        settings,
-        project_id=project_id,
-        filename=filename,
-        received=received,
-        created_by=created_by,
-    )
-
-
-async def add_stream(
-    session: AsyncSession,
-    settings: Settings,
-    *,
-    project_id: uuid.UUID,
-    filename: str,
-    pieces: AsyncIterable[bytes],
-    created_by: uuid.UUID | None = None,
-) -> Exhibit:
-    """`add` for an HTTP upload read piece by piece."""
-    target = files.stored_path(_root(settings), session_tenant(session), project_id)
-    received = await files.receive_async(pieces, target, limit=settings.exhibits_max_bytes)
+    limit = settings.exhibits_max_bytes
+    if isinstance(pieces, AsyncIterable):
+        received = await files.receive_async(pieces, target, limit=limit)
+    else:
+        received = files.receive(pieces, target, limit=limit)
     return await _add_received(
         session,
         settings,

@@ -7,6 +7,7 @@ P19): every path segment is re-slugified here and every target is checked to sta
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -26,6 +27,7 @@ __all__ = [
     "PackageResult",
     "front_matter",
     "order_documents",
+    "check_entry_names",
     "package_entries",
     "package_path",
     "render_document",
@@ -275,31 +277,21 @@ def order_documents(docs: Iterable[PackageDocument]) -> list[PackageDocument]:
     return ordered
 
 
-def _entries(
-    project: PackageProject, docs: Sequence[PackageDocument], slug: str
+def package_entries(
+    project: PackageProject, docs: Sequence[PackageDocument]
 ) -> list[tuple[str, bytes]]:
-    """All (entry name, bytes) pairs, built once so the tree and the ZIP cannot disagree."""
+    """All (entry name, bytes) pairs under ``<slug>/``, built once so the tree, its ZIP
+    and the ZIP export cannot disagree."""
+    slug = safe_slug(project.slug, "project")
     ordered = order_documents(docs)
     items = [(PurePosixPath(README_NAME), render_readme(project, ordered))]
     items += [(package_path(doc), render_document(doc, project)) for doc in ordered]
     entries = [(f"{slug}/{path.as_posix()}", text.encode("utf-8")) for path, text in items]
-    _check_entry_names([name for name, _ in entries])
+    check_entry_names([name for name, _ in entries])
     return entries
 
 
-def package_entries(
-    project: PackageProject, docs: Sequence[PackageDocument]
-) -> list[tuple[str, bytes]]:
-    """The package as (entry name, bytes) pairs under ``<slug>/``, for exports to reuse."""
-    return _entries(project, docs, safe_slug(project.slug, "project"))
-
-
 def check_entry_names(names: Sequence[str]) -> None:
-    """Public name of the entry check, for archives built elsewhere (exports)."""
-    _check_entry_names(names)
-
-
-def _check_entry_names(names: Sequence[str]) -> None:
     """Last line of defence: a slug bug must fail loudly, never write a stray path."""
     if len(set(names)) != len(names):
         raise ValueError("package paths collide")
@@ -334,16 +326,18 @@ def _zip_date_time(moment: datetime) -> tuple[int, int, int, int, int, int]:
     return max(_ZIP_MIN, min(_ZIP_MAX, stamp))
 
 
-def _zip_bytes_to(path: Path, entries: Sequence[tuple[str, bytes]], moment: datetime) -> None:
+def zip_bytes(entries: Sequence[tuple[str, bytes]], moment: datetime) -> bytes:
     """Fixed timestamps, modes and order make the same input give the same bytes."""
     date_time = _zip_date_time(moment)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         for name, data in entries:
             info = zipfile.ZipInfo(name, date_time=date_time)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3
             info.external_attr = 0o644 << 16
             archive.writestr(info, data, compresslevel=9)
+    return buffer.getvalue()
 
 
 def _remove(path: Path) -> None:
@@ -370,7 +364,7 @@ def _write_zip(
     handle, temp_name = tempfile.mkstemp(prefix=f".{slug}-", suffix=".zip.tmp", dir=out_dir)
     os.close(handle)
     try:
-        _zip_bytes_to(Path(temp_name), entries, moment)
+        Path(temp_name).write_bytes(zip_bytes(entries, moment))
         os.chmod(temp_name, 0o644)  # mkstemp's 0600 would hide the export from other users
         os.replace(temp_name, zip_path)
     except BaseException:
@@ -384,7 +378,7 @@ def write_package(
 ) -> PackageResult:
     """Stage everything in out_dir, then swap it in, so a failed run leaves the old package."""
     slug = safe_slug(project.slug, "project")
-    entries = _entries(project, docs, slug)
+    entries = package_entries(project, docs)
     out_dir.mkdir(parents=True, exist_ok=True)
     out_dir = out_dir.resolve()
     root = _inside(out_dir, out_dir / slug)

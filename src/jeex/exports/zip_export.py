@@ -8,9 +8,7 @@ whole name list is checked again before a byte is written.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import zipfile
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,11 +19,10 @@ from jeex.exports.package import (
     package_entries,
     package_path,
     safe_slug,
+    zip_bytes,
 )
 
 MANIFEST_NAME = "manifest.json"
-_ZIP_MIN = (1980, 1, 1, 0, 0, 0)
-_ZIP_MAX = (2107, 12, 31, 23, 59, 58)
 
 
 def _iso(moment: datetime) -> str:
@@ -84,12 +81,6 @@ def manifest(bundle: ExportBundle, entries: list[tuple[str, bytes]]) -> dict[str
     }
 
 
-def _date_time(moment: datetime) -> tuple[int, int, int, int, int, int]:
-    utc = moment.astimezone(UTC)
-    stamp = (utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second)
-    return max(_ZIP_MIN, min(_ZIP_MAX, stamp))
-
-
 def render_zip(bundle: ExportBundle) -> tuple[bytes, dict[str, Any]]:
     """The archive and its manifest (the manifest is also stored on the export row)."""
     entries = package_entries(bundle.project, [d.doc for d in bundle.documents])
@@ -98,12 +89,4 @@ def render_zip(bundle: ExportBundle) -> tuple[bytes, dict[str, Any]]:
     body = json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
     entries.append((f"{root}/{MANIFEST_NAME}", body))
     check_entry_names([name for name, _ in entries])
-    buffer = io.BytesIO()
-    stamp = _date_time(bundle.project.generated_at)
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, payload in entries:
-            info = zipfile.ZipInfo(name, date_time=stamp)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, payload)
-    return buffer.getvalue(), data
+    return zip_bytes(entries, bundle.project.generated_at), data

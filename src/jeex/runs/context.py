@@ -431,7 +431,7 @@ class RunContext:
         content: str,
         metadata: dict[str, Any],
     ) -> DocumentVersion:
-        document = await ride_out_restart(
+        document, created = await ride_out_restart(
             lambda: self._save_document_once(
                 document_type=document_type,
                 epic_number=epic_number,
@@ -440,7 +440,8 @@ class RunContext:
                 metadata=metadata,
             )
         )
-        await self.index_document(document)
+        if created:  # a reused version was indexed by the job that wrote it
+            await self.index_document(document)
         return document
 
     async def _save_document_once(
@@ -451,13 +452,14 @@ class RunContext:
         title: str,
         content: str,
         metadata: dict[str, Any],
-    ) -> DocumentVersion:
+    ) -> tuple[DocumentVersion, bool]:
+        """The run's version of this document, and whether this call created it."""
         async with self.session() as session:
             existing = await documents_service.get_for_run(
                 session, run_id=self.run_id, document_type=document_type, epic_number=epic_number
             )
             if existing is not None:  # written by another job of this run: reuse, no event
-                return existing
+                return existing, False
             document = await documents_service.create_version(
                 session,
                 project_id=self.project_id,
@@ -481,7 +483,7 @@ class RunContext:
                     "title": title,
                 },
             )
-        return document
+        return document, True
 
 
 def _recorded_usage(row: Any) -> Usage:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jeex.documents.html import markdown_to_html
 from jeex.events.models import Event
 from jeex.projects import service as projects_service
 from jeex.projects.models import Project
@@ -31,6 +32,8 @@ class SectionProgress:
     title: str
     status: str
     tokens_out: int
+    #: The text so far as sanitised HTML; only when asked for (the API's preview).
+    html: str | None = None
 
 
 @dataclass
@@ -63,7 +66,11 @@ class ProjectProgress:
     log: list[str]
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(self, dict_factory=_without_unasked_html)
+
+
+def _without_unasked_html(items: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {key: value for key, value in items if not (key == "html" and value is None)}
 
 
 def _expected(run: Run, sections: list[RunSection]) -> int:
@@ -78,7 +85,18 @@ def _elapsed(run: Run, now: datetime) -> float:
     return ((run.finished_at or now) - run.started_at).total_seconds()
 
 
-async def _run_progress(session: AsyncSession, run: Run, now: datetime) -> RunProgress:
+def _section(section: RunSection, *, with_html: bool) -> SectionProgress:
+    html = None
+    if with_html:
+        html = markdown_to_html(section.content) if section.content else ""
+    return SectionProgress(
+        section.key, section.title, section.status, section.tokens_out, html=html
+    )
+
+
+async def _run_progress(
+    session: AsyncSession, run: Run, now: datetime, *, with_html: bool
+) -> RunProgress:
     sections = await runs_service.list_sections(session, run.id)
     done = sum(1 for s in sections if s.status == "completed")
     expected = _expected(run, sections)
@@ -93,7 +111,7 @@ async def _run_progress(session: AsyncSession, run: Run, now: datetime) -> RunPr
         tokens_out=run.tokens_out,
         cost=str(run.cost),
         elapsed_seconds=round(_elapsed(run, now), 3),
-        sections=[SectionProgress(s.key, s.title, s.status, s.tokens_out) for s in sections],
+        sections=[_section(s, with_html=with_html) for s in sections],
     )
 
 
@@ -112,10 +130,11 @@ async def _log(session: AsyncSession, project_id: uuid.UUID) -> list[str]:
 
 
 async def snapshot(
-    session: AsyncSession, project_ref: str | uuid.UUID | Project
+    session: AsyncSession, project_ref: str | uuid.UUID | Project, *, with_html: bool = False
 ) -> ProjectProgress:
     """The project's progress now (raises NotFound for an unknown project); a loaded
-    project is used as it is (the API has it already)."""
+    project is used as it is (the API has it already). ``with_html`` adds each section's
+    text so far as sanitised HTML, from the rows the snapshot reads anyway."""
     project = (
         project_ref
         if isinstance(project_ref, Project)
@@ -123,7 +142,7 @@ async def snapshot(
     )
     now = runs_service.now()
     runs = [
-        await _run_progress(session, run, now)
+        await _run_progress(session, run, now, with_html=with_html)
         for run in await runs_service.list_(session, project_id=project.id)
     ]
     done = sum(r.sections_done for r in runs)
@@ -148,15 +167,3 @@ async def snapshot(
         runs=runs,
         log=await _log(session, project.id),
     )
-
-
-async def section_texts(
-    session: AsyncSession, run_ids: list[uuid.UUID]
-) -> dict[tuple[uuid.UUID, str], str]:
-    """The text written so far of every section of these runs, by ``(run_id, key)``."""
-    if not run_ids:
-        return {}
-    statement = select(RunSection.run_id, RunSection.key, RunSection.content).where(
-        RunSection.run_id.in_(run_ids)
-    )
-    return {(row.run_id, row.key): row.content for row in await session.execute(statement)}

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from jeex import pipeline
 from jeex.api.errors import responses
 from jeex.deps import EDITOR, PrincipalDep, ProjectDep, RunDep, SessionDep, StateDep
-from jeex.documents.html import markdown_to_html
 from jeex.runs import progress as progress_service
 from jeex.runs import service as runs_service
 from jeex.runs.models import Run
@@ -123,13 +122,5 @@ for _action, (_change, _doc) in CHANGES.items():
 async def get_progress(session: SessionDep, project: ProjectDep) -> ProgressOut:
     """Status, sections (with sanitised HTML), percentage, elapsed, ETA, tokens, cost and
     the last 50 log lines, read from the database in one transaction."""
-    snapshot = await progress_service.snapshot(session, project)
-    texts = await progress_service.section_texts(
-        session, [uuid.UUID(run.id) for run in snapshot.runs]
-    )
-    document = snapshot.as_dict()
-    for run in document["runs"]:
-        for section in run["sections"]:
-            text = texts.get((uuid.UUID(run["id"]), section["key"]), "")
-            section["html"] = markdown_to_html(text) if text else ""
-    return ProgressOut.model_validate(document)
+    snapshot = await progress_service.snapshot(session, project, with_html=True)
+    return ProgressOut.model_validate(snapshot.as_dict())
