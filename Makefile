@@ -8,7 +8,7 @@ LANGUAGE ?= en
 OUT ?= ./plan
 PYTEST_ARGS ?=
 
-.PHONY: help setup plan test test-fast lint format typecheck check bench
+.PHONY: help setup browser plan test test-fast lint format typecheck check bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -17,12 +17,15 @@ setup:  ## create .venv with the locked dependencies (builds llama.cpp once, ~5 
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv || python3 -m pip install --quiet --user uv
 	@$(UV) sync --frozen
 
+browser:  ## Debian's chromium for the browser tests (tests/web), when it is missing
+	@scripts/install-chromium
+
 plan: setup  ## write the documentation package of $(IDEA) into $(OUT) on the embedded defaults
 	@$(UV) run --frozen jeex plan "$(IDEA)" --audience "$(AUDIENCE)" --language $(LANGUAGE) --out $(OUT)
 
 # Our own --basetemp: pytest rotates away the temp folders of older sessions, and the
 # embedded servers of a slow test must not lose their folder to a concurrent pytest.
-test: setup  ## the whole test suite with coverage (uses 127.0.0.1:5432 when it answers, else pgserver)
+test: setup browser  ## the whole test suite with coverage (uses 127.0.0.1:5432 when it answers, else pgserver)
 	@export JEEX_TEST_DATABASE_URL="$${JEEX_TEST_DATABASE_URL:-$$(scripts/test-database-url)}"; \
 	echo "test database: $${JEEX_TEST_DATABASE_URL:-embedded pgserver}"; \
 	basetemp="$$(mktemp -d -t jeex-pytest-XXXXXX)"; \

@@ -20,6 +20,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from jeex import __version__
 from jeex.api import errors, health
 from jeex.api.middleware import BodyLimit, RequestContext
+from jeex.api.security_headers import SecurityHeaders
 from jeex.api.state import ApiState
 from jeex.auth.router import router as auth_router
 from jeex.auth.secret import signing_key
@@ -33,6 +34,7 @@ from jeex.projects.router import router as projects_router
 from jeex.queue.worker import QueueWorker
 from jeex.runs.router import router as runs_router
 from jeex.runtime import Runtime
+from jeex.web import pages
 
 API_PREFIX = "/api/v1"
 UPLOAD_PATHS = re.compile(rf"^{API_PREFIX}/projects/[^/]+/exhibits/?$")
@@ -117,6 +119,7 @@ def create_app(settings: Settings | None = None, *, workers: int = 0) -> FastAPI
     app.include_router(api)
     app.add_api_route("/health", health.health, include_in_schema=False)
     app.add_api_route("/ready", health.ready, include_in_schema=False)
+    pages.mount(app)
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.api_max_body_bytes,
@@ -139,5 +142,6 @@ def create_app(settings: Settings | None = None, *, workers: int = 0) -> FastAPI
             ],
             expose_headers=["X-Request-ID", "X-Process-Time"],
         )
+    app.add_middleware(SecurityHeaders, exempt=frozenset({f"{API_PREFIX}/docs"}))
     app.add_middleware(RequestContext)
     return app

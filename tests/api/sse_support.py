@@ -35,8 +35,8 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
 
-def start_server(env: dict[str, str], logs: Path, *extra: str) -> Server:
-    port = free_port()
+def start_server(env: dict[str, str], logs: Path, *extra: str, port: int = 0) -> Server:
+    port = port or free_port()
     log = (logs / f"serve-{port}.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "jeex", "serve", "--port", str(port), "--workers", "0", *extra],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import stat
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from jeex.auth.secret import signing_key
 from jeex.config import Settings
 from jeex.errors import InvalidInput
 from jeex.main import create_app
+from jeex.web.pages import STATIC
 
 
 async def test_cors_only_for_the_configured_origins(api_settings: Settings) -> None:
@@ -65,3 +67,45 @@ def test_distributed_shape_needs_a_configured_key(tmp_path: Path) -> None:
 def test_short_secret_is_refused_at_start() -> None:
     with pytest.raises(ValueError, match="32 characters"):
         Settings(auth_secret_key=SecretStr("short"))
+
+
+async def test_every_response_carries_the_strict_content_security_policy(
+    client: httpx.AsyncClient,
+) -> None:
+    for path in ("/", "/static/js/app.js", "/api/v1/health", "/api/v1/projects"):
+        response = await client.get(path)
+        policy = response.headers.get("content-security-policy", "")
+        assert "default-src 'none'" in policy, path
+        assert "script-src 'self'" in policy, path
+        assert "img-src 'self'" in policy, path
+        assert "unsafe" not in policy, path
+        assert response.headers["x-content-type-options"] == "nosniff"
+    docs = await client.get("/api/v1/docs")  # Swagger UI's assets come from a CDN
+    assert docs.status_code == 200
+    assert "content-security-policy" not in docs.headers
+
+
+async def test_the_web_ui_is_served_by_the_app_with_no_remote_asset(
+    client: httpx.AsyncClient,
+) -> None:
+    page = await client.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert '<script type="module" src="/static/js/app.js">' in page.text
+    script = await client.get("/static/js/app.js")
+    assert script.status_code == 200
+    assert "javascript" in script.headers["content-type"]
+    remote = re.compile(
+        r"""(src|href)=["']?(https?:)?//"""  # <script src>, <link href>, <a href>
+        r"""|url\(["']?(https?:)?//"""  # CSS
+        r"""|(from|import) ["'](https?:)?//"""  # ES modules
+    )
+    assert remote.search('<script src="https://cdn.example/x.js">')
+    for path in sorted(STATIC.rglob("*.*")):
+        asset = f"/static/{path.relative_to(STATIC).as_posix()}"
+        response = await client.get(asset)
+        assert response.status_code == 200, asset
+        assert not remote.search(response.text), f"{asset} loads something from elsewhere"
+    missing = await client.get("/static/nope.js")
+    assert missing.status_code == 404
+    assert missing.json()["error"] == "NotFound"

@@ -83,6 +83,7 @@ async def test_progress_snapshot_has_the_preview_shape(
     assert body["percentage"] == 0.0
     assert [r["id"] for r in body["runs"]] == [world.run_id]
     assert any("run.queued" in line for line in body["log"])
+    assert body["last_seq"] >= 1  # where a page that shows this snapshot follows /events from
     assert {"eta_seconds", "elapsed_seconds", "tokens_in", "tokens_out", "cost"} <= set(body)
 
 

@@ -11,6 +11,7 @@ from jeex.config import Settings
 from jeex.db.session import Database
 from jeex.documents import service as documents_service
 from jeex.exhibits import service as exhibits_service
+from jeex.exhibits.citing import CitedIn, citing_sections
 from jeex.llm.client import LLMClient
 from jeex.projects.schemas import ProjectCreate
 from jeex.retrieval.embeddings import LocalE5
@@ -149,6 +150,11 @@ async def test_citations_are_checked_and_listed_as_sources(
     assert document.metadata_["invented_citations"] == ["E7 §2"]
     checks = {c["item"]: c for c in document.metadata_["validation_checklist"]}
     assert checks["Citations name only sources given to the model"]["passed"] is False
+    # The exhibits page lists the section that cites the study, and only that one.
+    async with db.tenant_session(principal.tenant_id) as session:
+        (study,) = await exhibits_service.list_(session, project_id=project.id)
+        cited = await citing_sections(session, project_id=project.id)
+    assert cited == {str(study.id): [CitedIn(1, run.id, "metrics", "Success metrics")]}
 
 
 async def test_documents_are_indexed_and_retrieved_by_later_steps(

@@ -17,6 +17,7 @@ from jeex.api.errors import responses
 from jeex.deps import EDITOR, PrincipalDep, ProjectDep, SessionDep, StateDep
 from jeex.errors import ServiceUnavailable
 from jeex.exhibits import service as exhibits_service
+from jeex.exhibits.citing import citing_sections
 from jeex.exhibits.models import Exhibit
 from jeex.exhibits.schemas import ExhibitOut, PassageOut
 from jeex.retrieval import search as search_service
@@ -80,10 +81,12 @@ async def upload_exhibit(
 
 @router.get(UPLOAD_PATH, summary="A project's exhibits", responses=responses(401, 403, 404, 422))
 async def list_exhibits(session: SessionDep, project: ProjectDep) -> list[ExhibitOut]:
-    """Oldest first; the order gives the labels sections cite (E1, E2 …)."""
+    """Oldest first; the order gives the labels sections cite (E1, E2 …). Each lists
+    the sections that cite it."""
     exhibits = await exhibits_service.list_(session, project_id=project.id)
     labels = exhibits_service.labels(exhibits)
-    return [ExhibitOut.of(e, labels[str(e.id)]) for e in exhibits]
+    cited = await citing_sections(session, project_id=project.id)
+    return [ExhibitOut.of(e, labels[str(e.id)], cited.get(str(e.id), ())) for e in exhibits]
 
 
 @router.get(
@@ -94,9 +97,10 @@ async def list_exhibits(session: SessionDep, project: ProjectDep) -> list[Exhibi
 async def get_exhibit(
     session: SessionDep, project: ProjectDep, exhibit_id: ExhibitRef
 ) -> ExhibitOut:
-    """Status (pending, ready, failed with the reason), type, size, sha256."""
+    """Status (pending, ready, failed with the reason), type, size, sha256, citing sections."""
     exhibit = await exhibits_service.get_or_raise(session, exhibit_id, project_id=project.id)
-    return ExhibitOut.of(exhibit, await _label_of(session, exhibit))
+    cited = await citing_sections(session, project_id=project.id)
+    return ExhibitOut.of(exhibit, await _label_of(session, exhibit), cited.get(str(exhibit.id), ()))
 
 
 @router.delete(

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from jeex.exhibits.citing import CitedIn
 from jeex.exhibits.models import Exhibit
+
+
+class CitedInOut(BaseModel):
+    """A written section whose text cites the exhibit."""
+
+    step: int
+    run_id: uuid.UUID
+    section_key: str
+    section_title: str
 
 
 class ExhibitOut(BaseModel):
@@ -25,9 +36,13 @@ class ExhibitOut(BaseModel):
     error: str | None = Field(description="Why processing failed.")
     text_chars: int
     created_at: datetime
+    cited_by: list[CitedInOut] = Field(
+        default_factory=list,
+        description="Sections (newest run of each) that cite this exhibit.",
+    )
 
     @classmethod
-    def of(cls, exhibit: Exhibit, label: str) -> ExhibitOut:
+    def of(cls, exhibit: Exhibit, label: str, cited_by: Sequence[CitedIn] = ()) -> ExhibitOut:
         return cls(
             id=exhibit.id,
             project_id=exhibit.project_id,
@@ -40,6 +55,7 @@ class ExhibitOut(BaseModel):
             error=exhibit.error,
             text_chars=exhibit.text_chars,
             created_at=exhibit.created_at,
+            cited_by=[CitedInOut(**vars(c)) for c in cited_by],
         )
 
 

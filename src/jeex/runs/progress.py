@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex.documents.html import markdown_to_html
@@ -64,6 +64,8 @@ class ProjectProgress:
     cost: str
     runs: list[RunProgress]
     log: list[str]
+    #: The newest event's seq: a page that shows this snapshot follows the stream from here.
+    last_seq: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self, dict_factory=_without_unasked_html)
@@ -166,4 +168,8 @@ async def snapshot(
         cost=str(sum((Decimal(r.cost) for r in runs), Decimal(0))),
         runs=runs,
         log=await _log(session, project.id),
+        last_seq=await session.scalar(
+            select(func.coalesce(func.max(Event.seq), 0)).where(Event.project_id == project.id)
+        )
+        or 0,
     )

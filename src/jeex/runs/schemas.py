@@ -128,3 +128,6 @@ class ProgressOut(BaseModel):
     cost: str
     runs: list[RunProgressOut]
     log: list[str] = Field(description="The last 50 events as log lines, oldest first.")
+    last_seq: int = Field(
+        description="The newest event's seq: follow /events with Last-Event-ID set to it."
+    )

@@ -1,0 +1,67 @@
+// The page's router: #/projects, #/projects/<id>[/step/<n>]; sign-in when needed.
+
+import { api, session } from "./api.js";
+import { h, replace } from "./dom.js";
+import { projectsPage } from "./projects.js";
+import { signIn } from "./signin.js";
+import { workspacePage } from "./workspace.js";
+
+const main = document.getElementById("main");
+let leave = () => {};
+let reason = "";
+
+function drawAccount() {
+  const current = session.get();
+  const account = document.getElementById("account");
+  account.hidden = !current;
+  if (current) {
+    document.getElementById("who").textContent = `${current.email} · ${current.tenant} (${current.role})`;
+  }
+}
+
+async function route() {
+  leave();
+  leave = () => {};
+  drawAccount();
+  const current = session.get();
+  if (!current || current.expires_at < Date.now()) {
+    const email = current?.email || "";
+    session.clear();
+    drawAccount();
+    signIn(main, { email, reason, onDone: () => { reason = ""; route(); } });
+    return;
+  }
+  const path = location.hash.replace(/^#/, "") || "/projects";
+  const match = /^\/projects\/([0-9a-f-]{36})(?:\/step\/([1-4]))?$/.exec(path);
+  if (match) {
+    leave = (await workspacePage(main, match[1], match[2] ? Number(match[2]) : 0)) || (() => {});
+  } else if (path === "/projects") {
+    await projectsPage(main);
+  } else {
+    replace(main, h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/projects" }, "Back to the projects")));
+  }
+}
+
+document.getElementById("sign-out").addEventListener("click", async () => {
+  try {
+    await api("/auth/logout", { method: "POST" });
+  } catch {
+    // signed out locally all the same
+  }
+  session.clear();
+  route();
+});
+
+document.getElementById("switch-tenant").addEventListener("click", () => {
+  const current = session.get();
+  session.set({ email: current?.email || "", expires_at: 0 });
+  reason = "Sign in to the tenant you want to switch to.";
+  route();
+});
+
+window.addEventListener("jeex:signed-out", (event) => {
+  reason = `You were signed out: ${event.detail}`;
+  route();
+});
+window.addEventListener("hashchange", route);
+route();

@@ -1,0 +1,75 @@
+// Follow a project's events over SSE and come back by itself after a network drop.
+//
+// EventSource reconnects on its own (sending Last-Event-ID) while the connection can
+// be retried; when the browser gives up (server restarted, 5xx, offline), we open a new
+// one with ?last_event_id= so that no event is lost or seen twice.
+
+import { PREFIX, session } from "./api.js";
+
+const TYPES = [
+  "run.queued", "run.started", "section.started", "section.delta", "section.completed",
+  "run.paused", "run.resumed", "run.cancelled", "run.failed", "run.completed",
+  "document.created", "export.ready",
+];
+
+export function follow(projectId, after, { onEvent, onState }) {
+  let last = after || 0;
+  let source = null;
+  let timer = null;
+  let delay = 1000;
+  let stopped = false;
+
+  function open() {
+    if (stopped) return;
+    const current = session.get();
+    if (!current) return;
+    const url = new URL(`${PREFIX}/projects/${projectId}/events`, location.origin);
+    url.searchParams.set("access_token", current.token);
+    if (last) url.searchParams.set("last_event_id", String(last));
+    source = new EventSource(url);
+    source.addEventListener("open", () => {
+      delay = 1000;
+      onState("live");
+    });
+    source.addEventListener("error", () => {
+      onState("reconnecting");
+      if (source.readyState === EventSource.CLOSED) again();
+    });
+    for (const type of TYPES) {
+      source.addEventListener(type, (message) => {
+        const event = JSON.parse(message.data);
+        if (event.seq <= last) return;
+        last = event.seq;
+        onEvent(event);
+      });
+    }
+  }
+
+  function again() {
+    source?.close();
+    clearTimeout(timer);
+    timer = setTimeout(open, delay);
+    delay = Math.min(delay * 2, 15000);
+  }
+
+  function online() {
+    if (!source || source.readyState === EventSource.CLOSED) {
+      delay = 1000;
+      again();
+    }
+  }
+
+  window.addEventListener("online", online);
+  open();
+  return {
+    get last() {
+      return last;
+    },
+    close() {
+      stopped = true;
+      clearTimeout(timer);
+      source?.close();
+      window.removeEventListener("online", online);
+    },
+  };
+}

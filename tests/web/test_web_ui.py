@@ -1,0 +1,245 @@
+"""The web UI in headless Chromium against a real ``jeex serve --workers 1``.
+
+One user's whole workflow (sign in → create a project → run step 1 and watch it stream
+→ pause, resume → answer a question and re-run → version 2 and its diff → upload an
+exhibit → export a ZIP and download it), the page's defences against hostile model
+output (P11, P12), a phone-sized screen driven with the keyboard, and the stream
+coming back by itself after the connection drops.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Locator, Page, expect
+
+from api.sse_support import Server, start_server
+from cli_runner import jeex
+from conftest import PASSWORD, Site
+
+pytestmark = pytest.mark.slow
+
+LONG = 150_000  # ms: a step of seven sections on a slowed scripted model
+STEP1 = "Step 1: Business Analyst → about.md"
+QUESTION = "Which platforms come first?"
+EXTRACTION = {
+    "key_facts": ["Families share one list", "Works offline"],
+    "suggested_questions": [QUESTION],
+}
+
+
+async def sign_in(page: Page, site: Site) -> None:
+    await page.goto(site.url)
+    await page.get_by_label("Email").fill(site.email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("heading", name="Projects", exact=True)).to_be_visible()
+
+
+async def create_project(page: Page, idea: str) -> None:
+    await page.get_by_label("Idea", exact=True).fill(idea)
+    await page.get_by_label("Audience").fill("busy parents")
+    await page.get_by_role("button", name="Create project").click()
+    await expect(page.get_by_role("heading", name=STEP1)).to_be_visible()
+
+
+def run_badge(page: Page) -> Locator:
+    return page.locator(".step-panel .run-line .badge")
+
+
+async def test_the_whole_workflow_in_a_browser(
+    site: Site, browser: Browser, screenshots: Path, tmp_path: Path
+) -> None:
+    site.llm.script_json("DocumentExtraction", EXTRACTION)
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    await sign_in(page, site)
+    await expect(page.locator("#who")).to_contain_text(site.tenant)
+    await page.screenshot(path=str(screenshots / "projects.png"))
+    await create_project(page, "A shared grocery list app for families")
+    await expect(page.locator(".live-state")).to_have_text("● live")
+
+    # Run step 1 on a slow model: sections appear and their text streams in.
+    site.llm.seconds_per_token = 0.01
+    await page.get_by_role("button", name="Run step 1", exact=True).click()
+    await expect(page.locator(".step-panel .section").first).to_be_visible(timeout=30_000)
+    await page.wait_for_function(
+        "() => [...document.querySelectorAll('.streaming')].some(e => e.textContent.length > 40)",
+        timeout=30_000,
+    )
+    await page.screenshot(path=str(screenshots / "workspace-running.png"), full_page=True)
+
+    # Pause takes effect after the current section; resume finishes the run.
+    await page.get_by_role("button", name="Pause").click()
+    await expect(run_badge(page)).to_have_text("paused", timeout=60_000)
+    done = await page.locator(".sections-count").inner_text()
+    assert not done.startswith("7 / 7"), done
+    site.llm.seconds_per_token = 0.0
+    await page.get_by_role("button", name="Resume").click()
+    await expect(run_badge(page)).to_have_text("completed", timeout=LONG)
+    await expect(page.locator(".sections-count")).to_contain_text("(100 %)")
+
+    # The document: rendered, with key facts, confidence, checklist and the question.
+    await expect(page.locator("#doc-title")).to_contain_text("v1")
+    await expect(page.locator(".facts")).to_contain_text("Families share one list")
+    await expect(page.locator(".confidence")).to_contain_text("%")
+    await expect(page.locator(".checklist li").first).to_be_visible()
+    await expect(page.locator(".document h1")).to_be_visible()
+    await page.screenshot(path=str(screenshots / "workspace-document.png"), full_page=True)
+
+    # Answer the question and re-run: version 2 and a diff between the two.
+    await page.get_by_label(QUESTION).fill("iOS and Android first")
+    await page.get_by_role("button", name="Answer and re-run step 1").click()
+    await expect(page.locator("#doc-title")).to_contain_text("v2", timeout=LONG)
+    await expect(run_badge(page)).to_have_text("completed", timeout=LONG)
+    await page.get_by_role("button", name="Show diff").click()
+    diff = page.locator("pre.diff")
+    await expect(diff).to_be_visible()
+    assert await diff.locator(".add").count() > 0
+    assert await diff.locator(".del").count() > 0
+    await page.screenshot(path=str(screenshots / "workspace-diff.png"), full_page=True)
+
+    # Upload an exhibit and wait for its extraction.
+    exhibit = tmp_path / "interviews.md"
+    exhibit.write_text("# Interviews\n\nParents forget the list at home; they want it shared.\n")
+    await page.locator("#exhibit-file").set_input_files(str(exhibit))
+    row = page.locator(".exhibit", has_text="interviews.md")
+    await expect(row.locator(".badge")).to_have_text("ready", timeout=60_000)
+    await expect(row.locator(".label")).to_have_text("E1")
+
+    # Export a ZIP and download it.
+    await page.locator("#export-format").select_option("zip")
+    await page.get_by_role("button", name="Request export").click()
+    download_button = page.locator(".export").first.get_by_role("button", name="Download")
+    await expect(download_button).to_be_visible(timeout=60_000)
+    async with page.expect_download() as waiting:
+        await download_button.click()
+    download = await waiting.value
+    saved = tmp_path / download.suggested_filename
+    await download.save_as(saved)
+    assert saved.suffix == ".zip"
+    names = zipfile.ZipFile(io.BytesIO(saved.read_bytes())).namelist()
+    assert any(name.endswith("docs/about.md") for name in names), names
+    await page.screenshot(path=str(screenshots / "workspace-exhibits-exports.png"), full_page=True)
+
+
+async def test_hostile_model_output_shows_as_text_and_runs_nothing(
+    site: Site, browser: Browser
+) -> None:
+    hostile = (
+        "Intro <img src=x onerror=\"window.pwned='img'\"> and "
+        "<script>window.pwned='script'</script> and ![t](http://127.0.0.1:9/leak.png) end."
+    )
+    site.llm.script_text("XSS-CANARY", hostile)
+    page = await browser.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    await sign_in(page, site)
+    await create_project(page, "XSS-CANARY a list app")
+    await page.get_by_role("button", name="Run step 1", exact=True).click()
+    await expect(run_badge(page)).to_have_text("completed", timeout=LONG)
+    document = page.locator(".document")
+    await expect(document).to_contain_text("<img src=x onerror=")
+    await expect(document).to_contain_text("<script>window.pwned='script'</script>")
+    assert await page.locator("main img").count() == 0
+    assert await page.locator("main script").count() == 0
+    assert await page.evaluate("() => window.pwned === undefined")
+    assert dialogs == []
+    assert not [url for url in requests if not url.startswith(site.url)], requests
+    response = httpx.get(site.url + "/")
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy
+    assert "img-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+
+
+async def test_phone_sized_screen_with_the_keyboard_only(
+    site: Site, browser: Browser, screenshots: Path
+) -> None:
+    page = await browser.new_page(viewport={"width": 375, "height": 740})
+    await page.goto(site.url)
+    await expect(page.get_by_label("Email")).to_be_focused()
+    await page.keyboard.type(site.email)
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("wrong password")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("alert")).to_have_text("wrong email or password")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Projects", exact=True)).to_be_visible()
+    await page.screenshot(path=str(screenshots / "phone-projects.png"), full_page=True)
+    # An invalid project shows the server's reason next to the form and keeps the input.
+    await page.get_by_label("Idea", exact=True).fill("A list")
+    await page.get_by_label("Language").fill("xx-nope")
+    await page.get_by_label("Language").press("Enter")
+    await expect(page.locator("form .error")).to_contain_text("language")
+    await expect(page.get_by_label("Idea", exact=True)).to_have_value("A list")
+    await page.get_by_label("Language").fill("en")
+    await page.get_by_label("Language").press("Enter")
+    await expect(page.get_by_role("heading", name=STEP1)).to_be_visible()
+    width = await page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 375, f"the page scrolls sideways on a phone: {width}px"
+    await page.screenshot(path=str(screenshots / "phone-workspace.png"))
+
+
+async def test_the_stream_comes_back_by_itself_after_the_server_drops(
+    site: Site, browser: Browser, tmp_path: Path
+) -> None:
+    page = await browser.new_page()
+    await sign_in(page, site)
+    await create_project(page, "A shared grocery list app for families")
+    live = page.locator(".live-state")
+    await expect(live).to_have_text("● live")
+    token = await page.evaluate("() => JSON.parse(sessionStorage.getItem('jeex.session')).token")
+    project_id = page.url.rsplit("/", 1)[-1]
+
+    site.server = restart_server(site, tmp_path)  # every connection drops meanwhile
+    await expect(live).to_have_text("● live", timeout=60_000)
+    # A run started elsewhere (the API) shows up live, without reloading the page.
+    started = httpx.post(
+        f"{site.url}/api/v1/projects/{project_id}/step1",
+        json={},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert started.status_code == 202, started.text
+    await expect(run_badge(page)).to_have_text("completed", timeout=LONG)
+    assert await page.evaluate("() => performance.getEntriesByType('navigation').length") == 1
+
+
+def restart_server(site: Site, logs: Path) -> Server:
+    port = site.server.port
+    site.server.proc.terminate()
+    site.server.proc.wait(timeout=30)
+    return start_server(site.env, logs, "--workers", "1", port=port)
+
+
+async def test_switching_tenant_shows_only_that_tenants_projects(
+    site: Site, browser: Browser
+) -> None:
+    other = f"{site.tenant}-b"
+    added = jeex({**site.env, "JEEX_USER_PASSWORD": PASSWORD}, "users", "create",
+                 "--email", site.email, "--tenant", other)  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    page = await browser.new_page()
+    await sign_in(page, site)
+    await create_project(page, "A project of the first tenant")
+    await page.get_by_role("button", name="Switch tenant").click()
+    await expect(page.get_by_text("Sign in to the tenant you want to switch to.")).to_be_visible()
+    await expect(page.get_by_label("Email")).to_have_value(site.email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_label("Tenant").fill(other)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("#who")).to_contain_text(f"· {other} (")
+    await page.goto(site.url + "/#/projects")
+    await expect(page.get_by_text("No project yet")).to_be_visible()
+    # A tenant the account does not belong to is refused with the reason, next to the form.
+    await page.get_by_role("button", name="Switch tenant").click()
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_label("Tenant").fill("no-such-tenant")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("alert")).to_contain_text("no such tenant")
