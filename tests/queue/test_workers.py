@@ -2,7 +2,8 @@
 
 Every worker is a subprocess against the test database and the scripted LLM server; the
 test reads the outcome through the owner connection (superuser: it sees every tenant).
-Short queue timings (stall 6 s, heartbeat 2 s) keep the crash tests quick.
+Short queue timings (stall 15 s, heartbeat 2 s) keep the crash tests quick; a shorter stall
+window took live but CPU-starved workers (the suite under coverage on 2 cores) for dead.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def env(
         JEEX_DATA_DIR=str(tmp_path / "data"),
         JEEX_LLM_MAX_RETRIES="1",
         JEEX_LLM_RETRY_MAX_WAIT_SECONDS="0.05",
-        JEEX_QUEUE_STALL_SECONDS="6",
+        JEEX_QUEUE_STALL_SECONDS="15",
         JEEX_QUEUE_SHUTDOWN_SECONDS="3",
         JEEX_QUEUE_POLL_SECONDS="0.5",
         JEEX_QUEUE_RETRY_BASE_SECONDS="0.1",
@@ -96,14 +97,15 @@ def workers(env: dict[str, str], tmp_path: Path, owner_engine: sa.Engine) -> Ite
         group.stop_all()
 
 
-def wait_for(probe: Callable[[], T | None], timeout: float, *, what: str) -> T:
+def wait_for(probe: Callable[[], T | None], timeout: float, *, what: str | Callable[[], str]) -> T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = probe()
         if value:
             return value
         time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    said = what() if callable(what) else what  # what was seen, for the next person
+    raise AssertionError(f"timed out after {timeout} s waiting for {said}")
 
 
 def scalar(owner: sa.Engine, sql: str, **params: Any) -> Any:
@@ -158,13 +160,19 @@ def test_sigkill_mid_section_the_other_worker_finishes_the_run(
     env: dict[str, str], workers: Workers, owner_engine: sa.Engine, slow_llm: ScriptedLLM
 ) -> None:
     run_id = detach(env, "--steps", "1")["run_ids"][0]
+    # Sections slow enough to outlast the second worker's start-up on a loaded machine.
+    slow_llm.seconds_per_token = 0.05
     first = workers.start()
     wait_for(lambda: completed_sections(owner_engine, run_id) >= 1 or None, 90, what="a section")
     workers.start()
     running = "select count(*) from run_sections where run_id = :r and status = 'running'"
-    wait_for(lambda: scalar(owner_engine, running, r=run_id) or None, 30, what="mid-section")
+    sections = "select string_agg(key || '=' || status, ', ') from run_sections where run_id = :r"
+    wait_for(lambda: scalar(owner_engine, running, r=run_id) or None, 30,
+             what=lambda: f"mid-section (run {run_status(owner_engine, run_id)}: "
+                          f"{scalar(owner_engine, sections, r=run_id)})")  # fmt: skip
     first.send_signal(signal.SIGKILL)
     killed_at = time.monotonic()
+    slow_llm.seconds_per_token = 0.0
     wait_completed(owner_engine, run_id, 120)
     assert time.monotonic() - killed_at <= 60
     assert set(section_completions(owner_engine, run_id).values()) == {1}
@@ -229,7 +237,10 @@ def test_sigterm_finishes_the_current_section_and_requeues_the_run(
     proc = workers.start(env=draining)
     wait_for(lambda: completed_sections(owner_engine, run_id) >= 1 or None, 90, what="a section")
     running = "select count(*) from run_sections where run_id = :r and status = 'running'"
-    wait_for(lambda: scalar(owner_engine, running, r=run_id) or None, 30, what="mid-section")
+    sections = "select string_agg(key || '=' || status, ', ') from run_sections where run_id = :r"
+    wait_for(lambda: scalar(owner_engine, running, r=run_id) or None, 30,
+             what=lambda: f"mid-section (run {run_status(owner_engine, run_id)}: "
+                          f"{scalar(owner_engine, sections, r=run_id)})")  # fmt: skip
     before = completed_sections(owner_engine, run_id)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
