@@ -56,6 +56,20 @@ def start_server(env: dict[str, str], logs: Path, *extra: str, port: int = 0) ->
     raise RuntimeError("jeex serve did not become ready")
 
 
+def serve_env(database_url: str, llm_url: str, data_dir: Path, secret: str) -> dict[str, str]:
+    """The settings of a ``jeex serve`` (and CLI) process under test: our database and LLM."""
+    return server_env(
+        {
+            "JEEX_DATABASE_URL": database_url,
+            "JEEX_LLM_BASE_URL": llm_url,
+            "JEEX_DATA_DIR": str(data_dir),
+            "JEEX_AUTH_SECRET_KEY": secret,
+            "JEEX_LLM_MAX_RETRIES": "1",
+            "JEEX_QUEUE_POLL_SECONDS": "0.5",
+        }
+    )
+
+
 def server_env(base: dict[str, str], **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JEEX_")}
     env.update(base)

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from api_support import PROJECT, SECRET, assert_error
-from sse_support import frames, server_env, start_server
+from sse_support import frames, serve_env, start_server
 
 from cli_runner import jeex
 from fakellm import ScriptedLLM
@@ -22,15 +22,11 @@ from jeex.db.urls import DatabaseUrls
 def env(
     database_urls: DatabaseUrls, llm_server: ScriptedLLM, tmp_path: Path, empty_queue: None
 ) -> dict[str, str]:
-    return server_env(
-        {
-            "JEEX_DATABASE_URL": database_urls.owner.render_as_string(hide_password=False),
-            "JEEX_LLM_BASE_URL": llm_server.base_url,
-            "JEEX_DATA_DIR": str(tmp_path / "data"),
-            "JEEX_AUTH_SECRET_KEY": SECRET,
-            "JEEX_LLM_MAX_RETRIES": "1",
-            "JEEX_QUEUE_POLL_SECONDS": "0.5",
-        }
+    return serve_env(
+        database_urls.owner.render_as_string(hide_password=False),
+        llm_server.base_url,
+        tmp_path / "data",
+        SECRET,
     )
 
 

@@ -9,36 +9,19 @@ without touching the shared one.
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, async_playwright
+from web_support import CHROMIUM, PASSWORD, Site
 
 from api.api_support import SECRET
-from api.sse_support import Server, server_env, start_server
+from api.sse_support import serve_env, start_server
 from cli_runner import jeex
 from fakellm import ScriptedLLM
 from jeex.db.urls import DatabaseUrls
-
-CHROMIUM = os.environ.get("JEEX_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-PASSWORD = "pass-word-1"
-
-
-@dataclass
-class Site:
-    server: Server
-    llm: ScriptedLLM
-    email: str
-    tenant: str
-    env: dict[str, str]
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
 
 @pytest.fixture
@@ -51,15 +34,11 @@ def web_llm() -> Iterator[ScriptedLLM]:
 def site(
     database_urls: DatabaseUrls, web_llm: ScriptedLLM, tmp_path: Path, empty_queue: None
 ) -> Iterator[Site]:
-    env = server_env(
-        {
-            "JEEX_DATABASE_URL": database_urls.owner.render_as_string(hide_password=False),
-            "JEEX_LLM_BASE_URL": web_llm.base_url,
-            "JEEX_DATA_DIR": str(tmp_path / "data"),
-            "JEEX_AUTH_SECRET_KEY": SECRET,
-            "JEEX_LLM_MAX_RETRIES": "1",
-            "JEEX_QUEUE_POLL_SECONDS": "0.5",
-        }
+    env = serve_env(
+        database_urls.owner.render_as_string(hide_password=False),
+        web_llm.base_url,
+        tmp_path / "data",
+        SECRET,
     )
     tenant = f"web-{uuid.uuid4().hex[:8]}"
     email = f"{tenant}@x.test"
