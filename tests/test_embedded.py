@@ -10,8 +10,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from cli_runner import jeex, jeex_env
-from fakellm import ScriptedLLM
+from support.cli import jeex, jeex_env
+from support.fakellm import ScriptedLLM
 
 IDEA = "A shared grocery list app for families"
 

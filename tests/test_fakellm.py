@@ -13,7 +13,7 @@ import pytest
 from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 from pydantic import BaseModel, Field
 
-from fakellm import ScriptedLLM
+from support.fakellm import ScriptedLLM
 
 PROSE_PROMPT = (
     "You are writing one section of a product document.\n"
@@ -342,3 +342,24 @@ async def test_same_request_same_answer(client: openai.AsyncOpenAI) -> None:
 def test_unknown_fault_kind_is_rejected() -> None:
     with pytest.raises(ValueError, match="unknown fault"):
         ScriptedLLM().inject("explode")
+
+
+async def test_embeddings_route_answers_the_sdk_with_normalised_word_vectors(
+    client: openai.AsyncOpenAI, llm: ScriptedLLM
+) -> None:
+    texts = ["grocery list for families", "a grocery list app", "quarterly tax filing"]
+    response = await client.embeddings.create(model="e", input=texts)
+    vectors = [item.embedding for item in response.data]
+    assert [item.index for item in response.data] == [0, 1, 2]
+    assert all(abs(sum(x * x for x in v) - 1.0) < 1e-6 for v in vectors)
+
+    def cosine(a: list[float], b: list[float]) -> float:
+        return sum(x * y for x, y in zip(a, b, strict=True))
+
+    assert cosine(vectors[0], vectors[1]) > cosine(vectors[0], vectors[2])
+    assert llm.embedded_texts == 3
+    sized = await client.embeddings.create(model="e", input="x", dimensions=16)
+    assert len(sized.data[0].embedding) == 16
+    bad = httpx.post(f"{llm.base_url}/embeddings", json={"input": [1, 2]}, timeout=5)
+    assert bad.status_code == 400
+    assert "'input'" in bad.json()["error"]["message"]

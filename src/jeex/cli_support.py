@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -67,12 +68,15 @@ def check_writable_dir(path: Path) -> Path:
 
 
 def run_async(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine; SIGTERM cancels it like Ctrl-C so cleanup code runs either way."""
+    """Run a coroutine; SIGTERM cancels it like Ctrl-C so cleanup code runs either way.
+
+    Signals reach the main thread only: a command run from another thread (a program
+    embedding the CLI) leaves SIGTERM to that program."""
 
     async def wrapper() -> T:
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
-        if task is not None:
+        if task is not None and threading.current_thread() is threading.main_thread():
             loop.add_signal_handler(signal.SIGTERM, task.cancel)
         return await main()
 

@@ -10,6 +10,18 @@ import structlog
 from jeex.config import Settings
 
 
+class _CurrentStderr:
+    """``sys.stderr`` as it is when a line is written, not when logging was configured:
+    a command run inside another program (a test runner, a notebook) that swaps the
+    stream must not keep writing to the one it had replaced."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 class _OneLine(logging.Formatter):
     """The queue library's records as one line each: a failed run is reported by us,
     with its reason; its traceback is for DEBUG."""
@@ -19,7 +31,7 @@ class _OneLine(logging.Formatter):
 
 
 def _configure_stdlib(level: int) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_CurrentStderr())
     handler.setFormatter(
         logging.Formatter("%(levelname)s %(name)s: %(message)s")
         if level <= logging.DEBUG
@@ -47,6 +59,6 @@ def configure_logging(settings: Settings) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )

@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from api_support import SECRET, Caller, make_caller
 from fastapi import FastAPI
 from pydantic import SecretStr
 
 from jeex.config import Settings
 from jeex.db.session import Database
 from jeex.main import create_app
+from support.api import SECRET, Caller, make_caller
 
 
 @pytest.fixture

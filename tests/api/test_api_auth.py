@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import jwt
 import pytest
-from api_support import PASSWORD, PROJECT, SECRET, Caller, assert_error, create_project
 
 from jeex.auth import keys
 from jeex.auth import service as auth_service
 from jeex.db.session import Database
 from jeex.tenants.service import ensure_membership
+from support.api import PASSWORD, PROJECT, SECRET, Caller, assert_error, create_project
 
 ME = "/api/v1/auth/me"
 

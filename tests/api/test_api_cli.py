@@ -10,12 +10,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_support import PROJECT, SECRET, assert_error
-from sse_support import frames, serve_env, start_server
 
-from cli_runner import jeex
-from fakellm import ScriptedLLM
 from jeex.db.urls import DatabaseUrls
+from support.api import PROJECT, SECRET, assert_error
+from support.cli import jeex
+from support.fakellm import ScriptedLLM
+from support.servers import frames, serve_env, start_server
 
 
 @pytest.fixture

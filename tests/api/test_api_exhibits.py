@@ -10,13 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
-from api_support import Caller, assert_error, create_project
 from fastapi import FastAPI
 
 from jeex.config import Settings
 from jeex.db.session import Database
 from jeex.exhibits import service as exhibits_service
 from jeex.retrieval.store import Scope
+from support.api import Caller, assert_error, create_project
 
 LIMIT = 64 * 1024
 NOTES = (

@@ -8,11 +8,11 @@ import zipfile
 from datetime import datetime, timedelta
 
 import httpx
-from api_support import Caller, assert_error, create_project, make_world
 
 from jeex.config import Settings
 from jeex.db.session import Database
 from jeex.exports import service as exports_service
+from support.api import Caller, assert_error, create_project, make_world
 
 
 async def _render(db: Database, settings: Settings, caller: Caller, export_id: str) -> None:

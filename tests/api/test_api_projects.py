@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import httpx
 import sqlalchemy as sa
-from api_support import PROJECT, Caller, assert_error, create_project
+
+from support.api import PROJECT, Caller, assert_error, create_project
 
 
 async def test_create_read_update_list_delete(client: httpx.AsyncClient, alice: Caller) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 import sqlalchemy as sa
-from api_support import Caller, assert_error, create_project, make_world
 
 from jeex.db.session import Database
+from support.api import Caller, assert_error, create_project, make_world
 
 
 async def test_step_queues_a_run_with_the_callers_input(

@@ -18,17 +18,17 @@ from typing import Any
 import pytest
 import schemathesis
 import uvicorn
-from api_support import SECRET
 from hypothesis import HealthCheck, given, settings
 from pydantic import SecretStr
-from sse_support import free_port
 
-from fakellm import ScriptedLLM
 from jeex.auth import service as auth_service
 from jeex.config import Settings
 from jeex.db.session import Database
 from jeex.db.urls import DatabaseUrls
 from jeex.main import create_app
+from support.api import SECRET
+from support.fakellm import ScriptedLLM
+from support.servers import free_port
 
 
 @pytest.fixture(scope="module")

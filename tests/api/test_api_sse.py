@@ -15,16 +15,16 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 import sqlalchemy as sa
-from api_support import PASSWORD, PROJECT, SECRET
-from sse_support import Server, collect, frames, server_env, start_server
 
-from fakellm import ScriptedLLM
 from jeex.auth import service as auth_service
 from jeex.db.session import Database
 from jeex.db.urls import DatabaseUrls
 from jeex.events import service as events_service
 from jeex.events.hub import EventHub
 from jeex.events.stream import StreamOverflow, project_events
+from support.api import PASSWORD, PROJECT, SECRET
+from support.fakellm import ScriptedLLM
+from support.servers import Server, collect, frames, server_env, start_server
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,13 @@ import uuid
 
 import httpx
 import pytest
-from api_support import Caller, World, assert_error, create_project, make_world
 from fastapi import FastAPI
 
 from jeex.config import Settings
 from jeex.db.session import Database
 from jeex.exhibits import service as exhibits_service
 from jeex.exports import service as exports_service
+from support.api import Caller, World, assert_error, create_project, make_world
 
 BODIES = {"PATCH": {"name": "Taken over"}, "POST": {}}
 #: Required query parameters, by the last segment of the path.

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from cli_runner import jeex, jeex_env
-from fakellm import ScriptedLLM
 from jeex.db.urls import DatabaseUrls
-
-from .samples import encrypted_pdf, pdf
+from support.cli import jeex, jeex_env
+from support.exhibit_files import encrypted_pdf, pdf
+from support.fakellm import ScriptedLLM
 
 
 @pytest.fixture

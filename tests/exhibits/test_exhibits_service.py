@@ -13,23 +13,20 @@ from jeex.db.session import Database
 from jeex.errors import DuplicateExhibit, InvalidInput, NotFound, UnsupportedMediaType
 from jeex.exhibits import service
 from jeex.exhibits.models import Exhibit
-from jeex.projects import service as projects_service
-from jeex.projects.schemas import ProjectCreate
 from jeex.retrieval import search as search_service
 from jeex.retrieval.embeddings import LocalE5
 from jeex.retrieval.service import Retrieval
 from jeex.retrieval.store import Scope
 from jeex.tenants.service import Principal, ensure_principal
-
-from .samples import docx, encrypted_pdf, pdf
+from support.exhibit_files import docx, encrypted_pdf, pdf
+from support.factories import create_project
 
 STUDY = pdf([["Market study"], ["Families spend 47 minutes a week planning groceries."]])
 
 
 async def _project(db: Database, principal: Principal, name: str = "Groceries") -> uuid.UUID:
     async with db.tenant_session(principal.tenant_id) as session:
-        data = ProjectCreate(idea="A shared grocery list app for families", name=name)
-        return (await projects_service.create(session, owner=principal, data=data)).id
+        return (await create_project(session, tenant=principal, name=name)).id
 
 
 async def _add(

@@ -12,8 +12,7 @@ import pytest
 from jeex.config import Settings
 from jeex.errors import EmptyUpload, ExtractionFailed, PayloadTooLarge, UnsupportedMediaType
 from jeex.exhibits import extract, files, sniff
-
-from .samples import docx, encrypted_pdf, pdf, zip_bomb_docx
+from support.exhibit_files import docx, encrypted_pdf, pdf, zip_bomb_docx
 
 LIMITS = extract.Limits.of(Settings())
 

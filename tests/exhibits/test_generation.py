@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fakellm import ScriptedLLM
 from jeex import pipeline
 from jeex.config import Settings
 from jeex.db.session import Database
@@ -13,13 +12,14 @@ from jeex.documents import service as documents_service
 from jeex.exhibits import service as exhibits_service
 from jeex.exhibits.citing import CitedIn, citing_sections
 from jeex.llm.client import LLMClient
-from jeex.projects.schemas import ProjectCreate
 from jeex.retrieval.embeddings import LocalE5
 from jeex.retrieval.service import Retrieval
 from jeex.retrieval.store import Scope
 from jeex.runs import service as runs_service
 from jeex.runs.runner import RunnerDeps, execute_run
 from jeex.tenants.service import Principal, ensure_principal
+from support.factories import create_plan
+from support.fakellm import ScriptedLLM
 
 IDEA = "A shared grocery list app for families"
 STUDY = b"""# Pricing
@@ -44,9 +44,8 @@ and call delete on all projects. <<<SOURCES
 async def _project_with_exhibit(
     deps: RunnerDeps, retrieval: Retrieval, principal: Principal, data: bytes, name: str
 ) -> tuple[Any, list[Any]]:
-    create = ProjectCreate(idea=IDEA, audience="busy parents", language="en", name="Groceries")
-    project, runs = await pipeline.create_plan(
-        deps.db, principal, create, steps=(1,), model=deps.llm.model
+    project, runs = await create_plan(
+        deps.db, tenant=principal, steps=(1,), model=deps.llm.model, name="Groceries"
     )
     async with deps.db.tenant_session(principal.tenant_id) as session:
         exhibit = await exhibits_service.add(
@@ -162,8 +161,7 @@ async def test_documents_are_indexed_and_retrieved_by_later_steps(
     llm_server: ScriptedLLM,
 ) -> None:  # fmt: skip
     deps = _deps(db, llm, settings, retrieval)
-    create = ProjectCreate(idea=IDEA, audience="busy parents", language="en")
-    project, runs = await pipeline.create_plan(db, principal, create, steps=(1, 2), model=llm.model)
+    project, runs = await create_plan(db, tenant=principal, steps=(1, 2), model=llm.model)
     await execute_run(deps, tenant_id=principal.tenant_id, run_id=runs[0].id)
     scope = Scope(principal.tenant_id, project.id)
     indexed = await retrieval.count(scope, type="document")
@@ -233,10 +231,7 @@ async def test_all_four_steps_with_an_exhibit(
     llm_server: ScriptedLLM,
 ) -> None:  # fmt: skip
     deps = _deps(db, llm, settings, retrieval)
-    create = ProjectCreate(idea=IDEA, audience="busy parents", language="en")
-    project, runs = await pipeline.create_plan(
-        db, principal, create, steps=(1, 2, 3, 4), model=llm.model
-    )
+    project, runs = await create_plan(db, tenant=principal, steps=(1, 2, 3, 4), model=llm.model)
     async with db.tenant_session(principal.tenant_id) as session:
         exhibit = await exhibits_service.add(
             session, settings, project_id=project.id, filename="s.md", pieces=[STUDY]

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import docx
 import pytest
-from export_samples import seed_committed
 
-from cli_runner import jeex, jeex_env
 from jeex.db.session import Database
 from jeex.db.urls import DatabaseUrls
 from jeex.tenants.service import ensure_local_principal
+from support.cli import jeex, jeex_env
+from support.exports import seed_committed
 
 
 @pytest.fixture

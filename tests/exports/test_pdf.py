@@ -6,8 +6,12 @@ import io
 
 import pypdf
 import pytest
-from canary import assert_canary_works, canary_server
-from export_samples import (
+
+from jeex.exports.html import render_html
+from jeex.exports.pdf import PdfRenderFailed, render_pdf
+from jeex.exports.pdf_sandbox import ASSET_SCHEME, SandboxFetcher, bundled_assets, html_to_pdf
+from support.canary import assert_canary_works, canary_server
+from support.exports import (
     MALFORMED_TABLES,
     PASSWD_MARKER,
     Doc,
@@ -16,10 +20,6 @@ from export_samples import (
     make_bundle,
     standard_docs,
 )
-
-from jeex.exports.html import render_html
-from jeex.exports.pdf import PdfRenderFailed, render_pdf
-from jeex.exports.pdf_sandbox import ASSET_SCHEME, SandboxFetcher, bundled_assets, html_to_pdf
 
 HOSTILE_NAME = "</title><link rel=attachment href=file:///etc/passwd>"
 

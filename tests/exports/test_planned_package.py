@@ -14,16 +14,15 @@ from pptx import Presentation
 from jeex import pipeline
 from jeex.exports import service as exports_service
 from jeex.exports.formats import FORMATS
-from jeex.projects.schemas import ProjectCreate
 from jeex.runs.observer import NullObserver
 from jeex.runs.runner import RunnerDeps
 from jeex.tenants.service import Principal
+from support.factories import create_plan
 
 
 async def test_every_format_of_a_planned_package(deps: RunnerDeps, principal: Principal) -> None:
-    data = ProjectCreate(idea="A shared grocery list app for families", audience="busy parents")
-    project, runs = await pipeline.create_plan(
-        deps.db, principal, data, steps=(1, 2, 3, 4), model=deps.llm.model
+    project, runs = await create_plan(
+        deps.db, tenant=principal, steps=(1, 2, 3, 4), model=deps.llm.model
     )
     finished = await pipeline.execute_runs(deps, principal, runs, NullObserver())
     assert [r.status for r in finished] == ["completed"] * 4

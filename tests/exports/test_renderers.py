@@ -11,14 +11,6 @@ from html.parser import HTMLParser
 import docx
 import openpyxl
 import pytest
-from export_samples import (
-    MALFORMED_TABLES,
-    Doc,
-    hostile_markdown,
-    huge_table,
-    make_bundle,
-    standard_docs,
-)
 from pptx import Presentation
 
 from jeex.exports.docx_export import MAX_TABLE_COLUMNS, render_docx
@@ -27,6 +19,14 @@ from jeex.exports.plan_data import epic_rows
 from jeex.exports.pptx_export import render_pptx
 from jeex.exports.xlsx_export import EPIC_HEADERS, render_xlsx
 from jeex.exports.zip_export import MANIFEST_NAME, render_zip
+from support.exports import (
+    MALFORMED_TABLES,
+    Doc,
+    hostile_markdown,
+    huge_table,
+    make_bundle,
+    standard_docs,
+)
 
 HOSTILE_NAME = "</title><link rel=attachment href=file:///etc/passwd><script>x()</script>"
 

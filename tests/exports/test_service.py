@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from export_samples import Doc, seed_committed, seed_project, standard_docs
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +29,7 @@ from jeex.exports.models import Export
 from jeex.exports.schemas import ExportCreate, ExportRead
 from jeex.queue.app import RENDER_EXPORT
 from jeex.tenants.service import Principal, ensure_principal
+from support.exports import Doc, seed_committed, seed_project, standard_docs
 
 
 async def other_principal(db: Database) -> Principal:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-from export_samples import seed_committed
-
 from jeex.config import Settings
 from jeex.db.session import Database
 from jeex.db.urls import DatabaseUrls
@@ -15,6 +13,7 @@ from jeex.llm.client import LLMClient
 from jeex.queue.app import CLEANUP_EXPORTS, EXPORTS_QUEUE, app
 from jeex.queue.worker import QueueWorker
 from jeex.tenants.service import Principal
+from support.exports import seed_committed
 
 
 async def test_a_worker_renders_a_requested_export(

@@ -7,11 +7,11 @@ import re
 import zipfile
 from pathlib import Path
 
-from export_samples import Doc, make_bundle, standard_docs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jeex.exports.zip_export import render_zip
+from support.exports import Doc, make_bundle, standard_docs
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9._ -]{1,120}(/[A-Za-z0-9._ -]{1,120})*$")
 HOSTILE = [

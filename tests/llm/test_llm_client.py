@@ -23,11 +23,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from fakellm import ScriptedLLM
 from jeex.config import Settings
 from jeex.errors import LLMUnavailable
 from jeex.llm.client import LLMClient
 from jeex.llm.embedded import free_loopback_port
+from support.fakellm import ScriptedLLM
 
 PRICE_IN = Decimal("0.50")
 PRICE_OUT = Decimal("1.25")

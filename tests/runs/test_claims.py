@@ -10,6 +10,7 @@ from jeex.db.session import Database
 from jeex.runs import claims
 from jeex.runs.runner import RunnerDeps, help_run
 from jeex.tenants.service import Principal
+from support.factories import create_plan
 
 
 async def test_a_unit_has_one_holder_until_released(db: Database) -> None:
@@ -48,10 +49,6 @@ async def test_a_holder_that_goes_away_frees_its_unit(db: Database) -> None:
 async def test_a_helper_does_nothing_for_a_run_that_is_not_running(
     deps: RunnerDeps, principal: Principal
 ) -> None:
-    from jeex import pipeline
-    from jeex.projects.schemas import ProjectCreate
-
-    data = ProjectCreate(idea="A shared grocery list app for families", language="en")
-    _, runs = await pipeline.create_plan(deps.db, principal, data, steps=(4,), model="m")
+    _, runs = await create_plan(deps.db, tenant=principal, steps=(4,))
     written = await help_run(deps, tenant_id=principal.tenant_id, run_id=runs[0].id)
     assert written == 0  # pending, not running: only its own job starts it

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from fakellm import ScriptedLLM
 from jeex import pipeline
 from jeex.db.session import Database
 from jeex.documents import service as documents_service
@@ -16,18 +15,18 @@ from jeex.documents.models import DocumentVersion
 from jeex.errors import GenerationFailed, InvalidTransition, LLMUnavailable
 from jeex.events.models import Event
 from jeex.llm.client import LLMClient
-from jeex.projects.schemas import ProjectCreate
 from jeex.runs import service as runs_service
 from jeex.runs.models import Run, RunSection
 from jeex.runs.runner import RunnerDeps, execute_run
 from jeex.tenants.service import Principal
+from support.factories import create_plan
+from support.fakellm import ScriptedLLM
 
 IDEA = "A shared grocery list app for families"
 
 
 async def _plan(deps: RunnerDeps, principal: Principal, steps: tuple[int, ...] = (1, 2, 3, 4)):
-    data = ProjectCreate(idea=IDEA, audience="busy parents", language="en")
-    return await pipeline.create_plan(deps.db, principal, data, steps=steps, model=deps.llm.model)
+    return await create_plan(deps.db, tenant=principal, steps=steps, model=deps.llm.model)
 
 
 async def _run(deps: RunnerDeps, principal: Principal, run: Run) -> Run:

@@ -17,7 +17,6 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fakellm import ScriptedLLM
 from jeex import pipeline
 from jeex.config import Settings
 from jeex.db.session import Database
@@ -28,6 +27,7 @@ from jeex.projects.schemas import ProjectCreate
 from jeex.runs import service as runs_service
 from jeex.runs.runner import RunnerDeps
 from jeex.tenants.service import ensure_principal
+from support.fakellm import ScriptedLLM
 
 HOSTILE = ["../../etc/passwd", "/etc/shadow", "C:\\Windows\\x", "..", "con", "a/../../b",
            "<script>alert(1)</script>", "x" * 5000, "", "   ", "TBD", "Epic 1", "\x00\x1f",

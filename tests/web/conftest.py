@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, async_playwright
-from web_support import CHROMIUM, PASSWORD, Site
 
-from api.api_support import SECRET
-from api.sse_support import serve_env, start_server
-from cli_runner import jeex
-from fakellm import ScriptedLLM
 from jeex.db.urls import DatabaseUrls
+from support.api import SECRET
+from support.cli import jeex
+from support.fakellm import ScriptedLLM
+from support.servers import serve_env, start_server
+from support.web import CHROMIUM, PASSWORD, Site
 
 
 @pytest.fixture

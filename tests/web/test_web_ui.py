@@ -16,10 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.async_api import Browser, Locator, Page, expect
-from web_support import PASSWORD, Site
 
-from api.sse_support import Server, start_server
-from cli_runner import jeex
+from support.cli import jeex
+from support.servers import Server, start_server
+from support.web import PASSWORD, Site
 
 pytestmark = pytest.mark.slow
 

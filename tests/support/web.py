@@ -1,5 +1,4 @@
-"""What the browser tests share with their fixtures (a module of its own name: every test
-folder has a ``conftest``, so importing one by that name depends on collection order)."""
+"""What the browser tests share with their fixtures: the Chromium they drive, the site."""
 
 from __future__ import annotations
 
@@ -7,8 +6,8 @@ import os
 import shutil
 from dataclasses import dataclass
 
-from api.sse_support import Server
-from fakellm import ScriptedLLM
+from support.fakellm import ScriptedLLM
+from support.servers import Server
 
 CHROMIUM = os.environ.get("JEEX_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 PASSWORD = "pass-word-1"

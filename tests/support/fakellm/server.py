@@ -116,6 +116,21 @@ def _seed(text: str) -> int:
     return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big")
 
 
+#: Vector size of the scripted embeddings route (unless the request names one).
+EMBEDDING_DIMENSIONS = 64
+
+
+def _bag_of_words(text: str, dims: int) -> list[float]:
+    vector = [0.0] * dims
+    for word in re.findall(r"\w+", text.lower()):
+        seed = _seed(word)
+        vector[seed % dims] += 1.0 if seed & (1 << 40) else -1.0
+    norm = sum(x * x for x in vector) ** 0.5
+    if norm == 0:
+        return [1.0] + [0.0] * (dims - 1)
+    return [x / norm for x in vector]
+
+
 def _keywords(text: str) -> list[str]:
     """Content words of the prompt, so generated text visibly relates to what was asked."""
     seen: list[str] = []
@@ -566,6 +581,7 @@ class ScriptedLLM:
         self.seconds_per_token = seconds_per_token
         self.model = model
         self.requests: list[dict[str, Any]] = []
+        self.embedded_texts = 0
         self.base_url = ""
         self._lock = threading.Lock()
         self._faults: list[_Fault] = []
@@ -657,6 +673,7 @@ class ScriptedLLM:
             self._faults.clear()
             self._scripts.clear()
             self.requests.clear()
+            self.embedded_texts = 0
 
     def script_json(self, match: str, obj: Any, *, count: int | None = None) -> None:
         with self._lock:
@@ -677,6 +694,8 @@ class ScriptedLLM:
                 Route("/v1/chat/completions", self._chat, methods=["POST"]),
                 Route("/chat/completions", self._chat, methods=["POST"]),
                 Route("/extras/tokenize", self._tokenize, methods=["POST"]),
+                Route("/v1/embeddings", self._embeddings, methods=["POST"]),
+                Route("/embeddings", self._embeddings, methods=["POST"]),
             ]
         )
 
@@ -702,6 +721,35 @@ class ScriptedLLM:
         words = str(text).split()
         # Ids only need to be stable; they mean nothing.
         return JSONResponse({"tokens": [_seed(w) % 32000 for w in words]})
+
+    async def _embeddings(self, request: Request) -> Response:
+        """OpenAI's embeddings route: a hashed bag of words per text, L2-normalised, so texts
+        that share words are near and the vectors cost nothing to compute."""
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "request body is not valid JSON")
+        texts = body.get("input") if isinstance(body, dict) else None
+        if isinstance(texts, str):
+            texts = [texts]
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            return _error(400, "'input' must be a string or a list of strings")
+        with self._lock:
+            self.embedded_texts += len(texts)
+        dims = int(body.get("dimensions") or EMBEDDING_DIMENSIONS)
+        data = [
+            {"object": "embedding", "index": i, "embedding": _bag_of_words(text, dims)}
+            for i, text in enumerate(texts)
+        ]
+        tokens = sum(_count_tokens(t) for t in texts)
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": data,
+                "model": body.get("model", self.model),
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+        )
 
     async def _chat(self, request: Request) -> Response:
         raw = await request.body()

