@@ -8,6 +8,7 @@ row-level security applies to them exactly as to the service.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import uuid
@@ -26,6 +27,7 @@ from jeex.db.urls import DatabaseUrls, to_sqlalchemy_url
 from jeex.llm.client import LLMClient
 from jeex.runs.runner import RunnerDeps
 from jeex.tenants.service import Principal, ensure_principal
+from support.database import clear_queue
 from support.fakellm import ScriptedLLM
 
 APP_ROLE = "jeex_app"
@@ -45,13 +47,60 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> URL:
     return _server_url(tmp_path_factory.mktemp("pg"))
 
 
+#: Held on the server while the template is built or copied: pytest-xdist workers and
+#: concurrent test sessions share one server, and the app role is cluster-wide.
+TEMPLATE_LOCK_KEY = 0x4A455854  # "JEXT"
+MIGRATIONS = Path(__file__).resolve().parents[1] / "src" / "jeex" / "migrations"
+
+
+def _template_name() -> str:
+    """Named after the migrations' content: a changed migration builds a new template."""
+    digest = hashlib.sha256()
+    for path in sorted(MIGRATIONS.rglob("*.py")) + sorted(MIGRATIONS.rglob("*.sql")):
+        digest.update(path.relative_to(MIGRATIONS).as_posix().encode() + path.read_bytes())
+    return f"jeex_tpl_{digest.hexdigest()[:12]}"
+
+
+def _exists(conn: sa.Connection, name: str) -> bool:
+    found = conn.execute(sa.text("select 1 from pg_database where datname = :n"), {"n": name})
+    return found.scalar() is not None
+
+
+def _ensure_template(admin: sa.Connection, server_url: URL) -> str:
+    """The migrated template database, built by the first session that needs it. Templates
+    of older migrations are dropped; a half-built one (no marker comment) is rebuilt."""
+    name = _template_name()
+    stale = admin.execute(
+        sa.text(
+            "select datname from pg_database where datname like 'jeex\\_tpl\\_%' and "
+            "(datname <> :n or coalesce(shobj_description(oid, 'pg_database'), '') <> 'ready')"
+        ),
+        {"n": name},
+    ).scalars()
+    for old in list(stale):
+        admin.execute(sa.text(f'drop database if exists "{old}" with (force)'))
+    if not _exists(admin, name):
+        admin.execute(sa.text(f'create database "{name}"'))
+        owner = server_url.set(database=name)
+        urls = DatabaseUrls.derive(owner, app_user=APP_ROLE, app_password="")
+        prepare(urls, Settings(database_url=owner.render_as_string(hide_password=False)))
+        admin.execute(sa.text(f"comment on database \"{name}\" is 'ready'"))
+    return name
+
+
 @pytest.fixture(scope="session")
 def database_urls(server_url: URL) -> Iterator[DatabaseUrls]:
-    """A fresh database for this test session, migrated to head by the real migrations."""
+    """A fresh database for this test session (or xdist worker): a copy of a template
+    migrated once by the real migrations, then prepared as every process prepares it."""
     name = f"jeex_test_{os.getpid()}_{secrets.token_hex(3)}"
     admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
     with admin.connect() as conn:
-        conn.execute(sa.text(f'create database "{name}"'))
+        conn.execute(sa.text("select pg_advisory_lock(:k)"), {"k": TEMPLATE_LOCK_KEY})
+        try:
+            template = _ensure_template(conn, server_url)
+            conn.execute(sa.text(f'create database "{name}" template "{template}"'))
+        finally:
+            conn.execute(sa.text("select pg_advisory_unlock(:k)"), {"k": TEMPLATE_LOCK_KEY})
     owner = server_url.set(database=name)
     urls = DatabaseUrls.derive(owner, app_user=APP_ROLE, app_password="")
     prepare(urls, Settings(database_url=owner.render_as_string(hide_password=False)))
@@ -64,11 +113,7 @@ def database_urls(server_url: URL) -> Iterator[DatabaseUrls]:
 @pytest.fixture
 def empty_queue(database_urls: DatabaseUrls) -> None:
     """No job or worker left by an earlier test: jobs of its runs would run in this one."""
-    engine = sa.create_engine(database_urls.owner, poolclass=sa.NullPool)
-    with engine.begin() as conn:
-        conn.execute(sa.text("delete from procrastinate_jobs where status in ('todo', 'doing')"))
-        conn.execute(sa.text("delete from procrastinate_workers"))
-    engine.dispose()
+    clear_queue(database_urls)
 
 
 @pytest.fixture(scope="session")

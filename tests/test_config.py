@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from jeex.config import Settings
+from support.cli import invoke, jeex, jeex_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,26 +33,20 @@ def test_embedded_is_what_unset_urls_mean() -> None:
     [("JEEX_LLM_CONCURRENCY", "0"), ("JEEX_LLM_TIMEOUT_SECONDS", "-1"), ("JEEX_LOG_LEVEL", "LOUD")],
 )
 def test_bad_setting_is_a_one_line_error(variable: str, value: str, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JEEX_")}
-    env.update({variable: value, "JEEX_DATA_DIR": str(tmp_path)})
-    result = subprocess.run(
-        [sys.executable, "-m", "jeex", "projects", "list"],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    result = invoke(
+        jeex_env(**{variable: value, "JEEX_DATA_DIR": str(tmp_path)}), "projects", "list"
+    )
     assert result.returncode == 2
     assert f"invalid setting {variable}" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_stall_threshold_below_the_shutdown_timeout_is_refused(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JEEX_")}
-    env.update(
+    """A real process: what a worker that refuses to start prints, and its exit code."""
+    env = jeex_env(
         JEEX_QUEUE_STALL_SECONDS="10", JEEX_QUEUE_SHUTDOWN_SECONDS="20", JEEX_DATA_DIR=str(tmp_path)
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "jeex", "worker"],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    result = jeex(env, "worker", timeout=60)
     assert result.returncode == 2
     assert "queue_stall_seconds must exceed queue_shutdown_seconds" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     llm_max_section_tokens: int = Field(default=400, ge=16)
     llm_temperature: float = Field(default=0.3, ge=0, le=2)
     llm_structured_mode: StructuredMode = "auto"
+    #: At most this many epics in a step-4 plan (infrastructure and testing included).
+    plan_max_epics: int = Field(default=12, ge=3, le=12)
     llm_startup_timeout_seconds: float = Field(default=120.0, gt=0)
     llm_threads: int | None = Field(default=None, ge=1)
 

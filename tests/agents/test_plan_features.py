@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from jeex.agents import prompts
 from jeex.agents.contracts import RawEpic, RawEpicPlan
 from jeex.agents.plan_features import complete_plan, feature_candidates
+from jeex.agents.prompts import Brief
 from jeex.agents.repair import UnrepairableOutput
 
 ABOUT = """# About Groceries
@@ -79,3 +81,24 @@ def test_a_plan_with_no_features_is_rescued_by_candidates() -> None:
     empty = RawEpicPlan(epics=[RawEpic(number=1, title="TBD")])
     repaired = complete_plan(empty, feature_candidates([ABOUT]))
     assert len(repaired.value) == 5
+
+
+@pytest.mark.parametrize("max_epics", [3, 4, 6])
+def test_no_plan_exceeds_the_configured_number_of_epics(max_epics: int) -> None:
+    many = RawEpicPlan(
+        epics=[RawEpic(number=i, title=t) for i, t in enumerate(
+            ["Infrastructure", "Accounts", "Shared lists", "Notifications", "Offline mode",
+             "Barcode scanning", "Sharing", "Testing"], 1)]
+    )  # fmt: skip
+    for raw in (many, REPEATED):
+        epics = complete_plan(raw, feature_candidates([ABOUT]), max_epics=max_epics).value
+        assert 3 <= len(epics) <= max_epics
+        assert epics[0].title.startswith("Infrastructure")
+        assert epics[-1].title.startswith("Testing")
+    schema = prompts.epic_plan_schema(max_epics)["properties"]["epics"]
+    assert schema["maxItems"] == max_epics
+    assert schema["minItems"] <= max_epics
+    brief = Brief(idea="A shared grocery list", audience="", language="en", clarifications={})
+    ask = prompts.epic_plan_messages(brief=brief, context="", max_epics=max_epics)[1]["content"]
+    wanted = {3: "into 3 epics", 4: "into 4 epics", 6: "into 5 to 6 epics"}[max_epics]
+    assert wanted in str(ask)

@@ -1,5 +1,5 @@
-"""``jeex users create``, ``jeex apikeys create`` and ``jeex serve --workers 1`` as real
-processes: the README's curl session (token, project, step 1, events, document)."""
+"""``jeex users create`` and ``jeex apikeys create`` (in process), and ``jeex serve --workers 1``
+as a real process: the README's curl session (token, project, step 1, events, document)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 from jeex.db.urls import DatabaseUrls
 from support.api import PROJECT, SECRET, assert_error
-from support.cli import jeex
+from support.cli import ainvoke
 from support.fakellm import ScriptedLLM
 from support.servers import frames, serve_env, start_server
 
@@ -34,24 +34,26 @@ async def test_apikeys_create_makes_tenant_and_user_and_prints_the_key_once(
     env: dict[str, str], client: httpx.AsyncClient
 ) -> None:
     slug = f"cli-{uuid.uuid4().hex[:8]}"
-    result = jeex(env, "apikeys", "create", "--tenant", slug, "--email", f"{slug}@x.test", "--json")
+    result = await ainvoke(
+        env, "apikeys", "create", "--tenant", slug, "--email", f"{slug}@x.test", "--json"
+    )
     assert result.returncode == 0, result.stderr
     key = json.loads(result.stdout)["key"]
     me = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {key}"})
     assert me.json()["tenant_slug"] == slug
     assert me.json()["authenticated_by"] == "api_key"
-    plain = jeex(env, "apikeys", "create", "--tenant", slug, "--email", f"{slug}@x.test")
+    plain = await ainvoke(env, "apikeys", "create", "--tenant", slug, "--email", f"{slug}@x.test")
     assert plain.returncode == 0
     assert plain.stdout.startswith("jeex_")
     assert key not in plain.stdout  # a new key each time; the old one is never shown again
 
     key_id = json.loads(result.stdout)["id"]
-    revoked = jeex(env, "apikeys", "revoke", key_id, "--tenant", slug)
+    revoked = await ainvoke(env, "apikeys", "revoke", key_id, "--tenant", slug)
     assert revoked.returncode == 0, revoked.stderr
     again = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {key}"})
     assert_error(again, 401, "Unauthorized")
-    assert jeex(env, "apikeys", "revoke", key_id, "--tenant", slug).returncode == 2
-    assert jeex(env, "apikeys", "revoke", "nope", "--tenant", slug).returncode == 2
+    assert (await ainvoke(env, "apikeys", "revoke", key_id, "--tenant", slug)).returncode == 2
+    assert (await ainvoke(env, "apikeys", "revoke", "nope", "--tenant", slug)).returncode == 2
 
 
 async def test_users_create_then_password_login(
@@ -59,7 +61,7 @@ async def test_users_create_then_password_login(
 ) -> None:
     slug = f"cli-{uuid.uuid4().hex[:8]}"
     email = f"{slug}@x.test"
-    created = jeex(
+    created = await ainvoke(
         {**env, "JEEX_USER_PASSWORD": "a long password"},
         "users", "create", "--email", email, "--tenant", slug, "--json",
     )  # fmt: skip
@@ -69,15 +71,15 @@ async def test_users_create_then_password_login(
     assert token.status_code == 200, token.text
     form["password"] = "wrong"
     assert_error(await client.post("/api/v1/auth/token", data=form), 401)
-    bad = jeex(
+    bad = await ainvoke(
         {**env, "JEEX_USER_PASSWORD": "short"}, "users", "create", "--email", email,
         "--tenant", slug,
     )  # fmt: skip
     assert bad.returncode == 2
     assert "8 characters" in bad.stderr
     assert (
-        jeex(env, "apikeys", "create", "--tenant", "Not A Slug", "--email", email).returncode == 2
-    )
+        await ainvoke(env, "apikeys", "create", "--tenant", "Not A Slug", "--email", email)
+    ).returncode == 2
 
 
 async def test_serve_with_a_worker_runs_step_1_end_to_end(
@@ -85,8 +87,9 @@ async def test_serve_with_a_worker_runs_step_1_end_to_end(
 ) -> None:
     slug = f"e2e-{uuid.uuid4().hex[:8]}"
     email = f"{slug}@x.test"
-    assert jeex({**env, "JEEX_USER_PASSWORD": "pass-word-1"}, "users", "create", "--email",
-                email, "--tenant", slug).returncode == 0  # fmt: skip
+    created = await ainvoke({**env, "JEEX_USER_PASSWORD": "pass-word-1"}, "users", "create",
+                            "--email", email, "--tenant", slug)  # fmt: skip
+    assert created.returncode == 0, created.stderr
     server = start_server(env, tmp_path, "--workers", "1")
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:

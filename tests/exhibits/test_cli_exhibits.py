@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from jeex.db.urls import DatabaseUrls
-from support.cli import jeex, jeex_env
+from support.cli import invoke, jeex_env
 from support.exhibit_files import encrypted_pdf, pdf
 from support.fakellm import ScriptedLLM
 
@@ -26,7 +26,7 @@ def env(
 
 
 def test_add_list_show_search_delete(env: dict[str, str], tmp_path: Path) -> None:
-    created = jeex(env, "plan", "A shared grocery list app for families", "--detach", "--json")
+    created = invoke(env, "plan", "A shared grocery list app for families", "--detach", "--json")
     assert created.returncode == 0, created.stderr
     slug = json.loads(created.stdout)["project_slug"]
     study = tmp_path / "study.pdf"
@@ -36,55 +36,55 @@ def test_add_list_show_search_delete(env: dict[str, str], tmp_path: Path) -> Non
     locked = tmp_path / "locked.pdf"
     locked.write_bytes(encrypted_pdf([["secret"]]))
 
-    added = jeex(env, "exhibits", "add", slug, str(study), str(notes), "--json")
+    added = invoke(env, "exhibits", "add", slug, str(study), str(notes), "--json")
     assert added.returncode == 0, added.stderr
     rows = json.loads(added.stdout)
     assert [(r["label"], r["status"]) for r in rows] == [("E1", "ready"), ("E2", "ready")]
 
-    failed = jeex(env, "exhibits", "add", slug, str(locked))
+    failed = invoke(env, "exhibits", "add", slug, str(locked))
     assert failed.returncode == 1
     assert "encrypted" in failed.stderr
 
-    listed = json.loads(jeex(env, "exhibits", "list", slug, "--json").stdout)
+    listed = json.loads(invoke(env, "exhibits", "list", slug, "--json").stdout)
     assert [r["status"] for r in listed] == ["ready", "ready", "failed"]
-    shown = json.loads(jeex(env, "exhibits", "show", slug, "E2", "--json").stdout)
+    shown = json.loads(invoke(env, "exhibits", "show", slug, "E2", "--json").stdout)
     assert shown["filename"] == "notes.md"
     assert shown["media_type"] == "text/markdown"
 
-    found = jeex(env, "search", slug, "how much do parents pay", "--json")
+    found = invoke(env, "search", slug, "how much do parents pay", "--json")
     assert found.returncode == 0, found.stderr
     hits = json.loads(found.stdout)
     assert hits[0]["label"] == "E1 §2"
     assert "2.49 euros" in hits[0]["text"]
-    human = jeex(env, "search", slug, "meal planning")
+    human = invoke(env, "search", slug, "meal planning")
     assert "[E2 §1] notes.md" in human.stdout
 
     stored = {p for p in (tmp_path / "data" / "exhibits").rglob("*") if p.is_file()}
     assert len(stored) == 3  # a failed exhibit keeps its bytes and row until deleted
-    deleted = jeex(env, "exhibits", "delete", slug, "E1", "--json")
+    deleted = invoke(env, "exhibits", "delete", slug, "E1", "--json")
     assert deleted.returncode == 0, deleted.stderr
-    hits = json.loads(jeex(env, "search", slug, "how much do parents pay", "--json").stdout)
+    hits = json.loads(invoke(env, "search", slug, "how much do parents pay", "--json").stdout)
     assert all("2.49" not in h["text"] for h in hits)
     left = {p for p in (tmp_path / "data" / "exhibits").rglob("*") if p.is_file()}
     assert len(left) == 2
 
 
 def test_bad_files_are_one_line_errors(env: dict[str, str], tmp_path: Path) -> None:
-    created = jeex(env, "plan", "A shared grocery list app for families", "--detach", "--json")
+    created = invoke(env, "plan", "A shared grocery list app for families", "--detach", "--json")
     slug = json.loads(created.stdout)["project_slug"]
     lying = tmp_path / "report.pdf"
     lying.write_text("<!doctype html><html><body><p>hi</p></body></html>")
-    result = jeex(env, "exhibits", "add", slug, str(lying))
+    result = invoke(env, "exhibits", "add", slug, str(lying))
     assert result.returncode == 2
     assert "says PDF but the content is HTML" in result.stderr
     big = tmp_path / "big.txt"
     big.write_text("x " * 60_000)
-    result = jeex(env, "exhibits", "add", slug, str(big))
+    result = invoke(env, "exhibits", "add", slug, str(big))
     assert result.returncode == 2
     assert "larger than the limit" in result.stderr
     empty = tmp_path / "empty.txt"
     empty.write_text("")
-    assert "empty" in jeex(env, "exhibits", "add", slug, str(empty)).stderr
-    assert jeex(env, "exhibits", "add", slug, str(tmp_path / "missing.md")).returncode == 2
-    assert jeex(env, "search", slug, "   ").returncode == 2
-    assert jeex(env, "exhibits", "show", slug, "E9").returncode == 2
+    assert "empty" in invoke(env, "exhibits", "add", slug, str(empty)).stderr
+    assert invoke(env, "exhibits", "add", slug, str(tmp_path / "missing.md")).returncode == 2
+    assert invoke(env, "search", slug, "   ").returncode == 2
+    assert invoke(env, "exhibits", "show", slug, "E9").returncode == 2

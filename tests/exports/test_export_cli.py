@@ -13,7 +13,7 @@ import pytest
 from jeex.db.session import Database
 from jeex.db.urls import DatabaseUrls
 from jeex.tenants.service import ensure_local_principal
-from support.cli import jeex, jeex_env
+from support.cli import ainvoke, jeex_env
 from support.exports import seed_committed
 
 
@@ -32,7 +32,9 @@ async def test_export_writes_the_file_and_reports_json(
     project = await seed_committed(db, await ensure_local_principal(db), name="CLI Export Lists")
     out = tmp_path / "out"
     out.mkdir()
-    result = jeex(cli_env, "export", project.slug, "--format", "zip", "--out", str(out), "--json")
+    result = await ainvoke(
+        cli_env, "export", project.slug, "--format", "zip", "--out", str(out), "--json"
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     path = Path(report["path"])
@@ -42,8 +44,8 @@ async def test_export_writes_the_file_and_reports_json(
         assert f"{project.slug}/manifest.json" in archive.namelist()
 
     docx_path = tmp_path / "deep" / "plan.docx"
-    result = jeex(cli_env, "export", str(project.id), "-f", "DOCX", "--out", str(docx_path),
-                  "--use", "about@1")  # fmt: skip
+    result = await ainvoke(cli_env, "export", str(project.id), "-f", "DOCX",
+                           "--out", str(docx_path), "--use", "about@1")  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert str(docx_path) in result.stdout
     document = docx.Document(io.BytesIO(docx_path.read_bytes()))
@@ -54,17 +56,17 @@ async def test_export_bad_input_is_one_line_and_exit_2(
     db: Database, cli_env: dict[str, str], tmp_path: Path
 ) -> None:
     empty = await seed_committed(db, await ensure_local_principal(db), [], name="Empty CLI")
-    result = jeex(cli_env, "export", empty.slug, "--format", "odt")
+    result = await ainvoke(cli_env, "export", empty.slug, "--format", "odt")
     assert result.returncode == 2
     assert "zip, pdf, docx, xlsx, pptx" in result.stderr
-    result = jeex(
+    result = await ainvoke(
         cli_env, "export", empty.slug, "--format", "pdf", "--out", str(tmp_path / "x.pdf")
     )
     assert result.returncode == 2
     assert "step 1" in result.stderr
     assert not (tmp_path / "x.pdf").exists()
-    result = jeex(cli_env, "export", "no-such-project")
+    result = await ainvoke(cli_env, "export", "no-such-project")
     assert result.returncode == 2
-    result = jeex(cli_env, "export", empty.slug, "--use", "about")
+    result = await ainvoke(cli_env, "export", empty.slug, "--use", "about")
     assert result.returncode == 2
     assert "about@2" in result.stderr

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from jeex.db.session import Database
 from jeex.db.urls import DatabaseUrls
 from jeex.tenants.service import Principal
-from support.cli import jeex, jeex_env
+from support.cli import invoke, jeex_env
 from support.factories import create_plan
 from support.fakellm import ScriptedLLM
 
@@ -138,7 +138,7 @@ def section_completions(owner: sa.Engine, run_id: str) -> dict[str, int]:
 
 
 def detach(env: dict[str, str], *extra: str) -> dict[str, Any]:
-    result = jeex(env, "plan", IDEA, "--detach", "--json", *extra)
+    result = invoke(env, "plan", IDEA, "--detach", "--json", *extra)
     assert result.returncode == 0, result.stderr
     document: dict[str, Any] = json.loads(result.stdout)
     return document
@@ -190,17 +190,17 @@ def test_pause_mid_run_then_resume_skips_finished_sections(
     wait_for(lambda: completed_sections(owner_engine, run_id) >= 2 or None, 90, what="2 sections")
     # Slower from here: the rest of the run outlasts a `jeex` start-up on a busy machine.
     slow_llm.seconds_per_token = 0.08
-    paused = jeex(env, "runs", "pause", run_id, "--json")
+    paused = invoke(env, "runs", "pause", run_id, "--json")
     assert paused.returncode == 0, paused.stderr
     assert json.loads(paused.stdout)["desired_state"] == "paused"
     wait_for(lambda: run_status(owner_engine, run_id) == "paused" or None, 30, what="paused")
     done = completed_sections(owner_engine, run_id)
     assert done < STEP1_SECTIONS
-    again = jeex(env, "runs", "pause", run_id)
+    again = invoke(env, "runs", "pause", run_id)
     assert again.returncode == 2
     assert "cannot pause a paused run" in again.stderr
     calls = slow_llm.calls
-    resumed = jeex(env, "runs", "resume", run_id, "--json")
+    resumed = invoke(env, "runs", "resume", run_id, "--json")
     assert resumed.returncode == 0, resumed.stderr
     wait_completed(owner_engine, run_id, 120)
     # The unfinished sections and the extraction; nothing finished is written again.
@@ -215,7 +215,7 @@ def test_cancel_during_a_slow_section_takes_effect_within_5_seconds(
     run_id = detach(env, "--steps", "1")["run_ids"][0]
     workers.start()
     wait_for(lambda: llm_server.calls >= 1 or None, 60, what="the slow call")
-    cancelled = jeex(env, "runs", "cancel", run_id, "--json")
+    cancelled = invoke(env, "runs", "cancel", run_id, "--json")
     assert cancelled.returncode == 0, cancelled.stderr
     asked = time.monotonic()
     wait_for(lambda: run_status(owner_engine, run_id) == "cancelled" or None, 5, what="cancel")
@@ -224,7 +224,7 @@ def test_cancel_during_a_slow_section_takes_effect_within_5_seconds(
     assert time.monotonic() - asked <= 5
     project = "select p.status from projects p join runs r on r.project_id = p.id where r.id = :r"
     assert scalar(owner_engine, project, r=run_id) == "cancelled"
-    retry = jeex(env, "runs", "cancel", run_id)
+    retry = invoke(env, "runs", "cancel", run_id)
     assert retry.returncode == 2
     assert "cannot cancel a cancelled run" in retry.stderr
 
@@ -295,16 +295,16 @@ def test_detached_plan_is_executed_step_by_step_by_a_worker(
     )
     for earlier, later in zip(timings, timings[1:], strict=False):
         assert later.started_at >= earlier.finished_at
-    docs = json.loads(jeex(env, "docs", "list", report["project_slug"], "--json").stdout)
+    docs = json.loads(invoke(env, "docs", "list", report["project_slug"], "--json").stdout)
     assert {d["document_type"] for d in docs} >= {"about", "specs", "architecture"}
     assert all(d["version"] == 1 for d in docs)
 
 
 def test_run_commands_refuse_unknown_and_malformed_ids(env: dict[str, str]) -> None:
-    missing = jeex(env, "runs", "resume", "00000000-0000-0000-0000-000000000000")
+    missing = invoke(env, "runs", "resume", "00000000-0000-0000-0000-000000000000")
     assert missing.returncode == 2
     assert "no run" in missing.stderr
-    malformed = jeex(env, "runs", "cancel", "nope")
+    malformed = invoke(env, "runs", "cancel", "nope")
     assert malformed.returncode == 2
     assert "is not a run id" in malformed.stderr
 
@@ -359,7 +359,7 @@ def test_a_run_failing_every_attempt_stays_failed_until_retried(
     assert "HTTP 503" in scalar(owner_engine, "select error from runs where id = :r", r=run_id)
     jobs = "select count(*) from procrastinate_jobs where lock = :r and status = 'failed'"
     assert scalar(owner_engine, jobs, r=run_id) == 3
-    retried = jeex(env, "runs", "retry", run_id, "--json")
+    retried = invoke(env, "runs", "retry", run_id, "--json")
     assert retried.returncode == 0, retried.stderr
     wait_completed(owner_engine, run_id, 120)
 
@@ -387,10 +387,12 @@ def test_watch_follows_a_run_live_and_replays_from_a_sequence(
     assert types[-1] == "run.completed"
     assert types.count("section.completed") == STEP1_SECTIONS + 1
     assert "document.created" in types
-    snapshot = jeex(env, "runs", "progress", report["project_slug"], "--json")
+    snapshot = invoke(env, "runs", "progress", report["project_slug"], "--json")
     assert snapshot.returncode == 0, snapshot.stderr
     assert json.loads(snapshot.stdout)["percentage"] == 100
-    replay = jeex(env, "runs", "watch", report["project_slug"], "--after", str(seqs[-3]), "--json")
+    replay = invoke(
+        env, "runs", "watch", report["project_slug"], "--after", str(seqs[-3]), "--json"
+    )
     assert replay.returncode == 0, replay.stderr
     assert [json.loads(line)["seq"] for line in replay.stdout.splitlines()] == seqs[-2:]
 
@@ -418,7 +420,7 @@ def test_epics_of_one_run_are_written_by_two_workers(
         wait_completed(owner_engine, run_id, 240)
     llm_server.seconds_per_token = 0.01  # epic sections take a few seconds each
     try:
-        step4 = jeex(env, "plan", "--project", first["project_slug"], "--steps", "4",
+        step4 = invoke(env, "plan", "--project", first["project_slug"], "--steps", "4",
                      "--detach", "--json")  # fmt: skip
         assert step4.returncode == 0, step4.stderr
         run_id = json.loads(step4.stdout)["run_ids"][0]

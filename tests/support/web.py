@@ -14,12 +14,33 @@ PASSWORD = "pass-word-1"
 
 
 @dataclass
-class Site:
+class Host:
+    """One ``jeex serve --workers 1`` shared by a module's tests (a test may restart it)."""
+
     server: Server
     llm: ScriptedLLM
+    env: dict[str, str]
+
+
+@dataclass
+class Site:
+    """The host as one test sees it: its own tenant and user."""
+
+    host: Host
     email: str
     tenant: str
-    env: dict[str, str]
+
+    @property
+    def server(self) -> Server:
+        return self.host.server
+
+    @property
+    def llm(self) -> ScriptedLLM:
+        return self.host.llm
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self.host.env
 
     @property
     def url(self) -> str:

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
-from support.cli import jeex
+from support.cli import ainvoke
 from support.servers import Server, start_server
 from support.web import PASSWORD, Site
 
@@ -198,7 +198,7 @@ async def test_the_stream_comes_back_by_itself_after_the_server_drops(
     token = await page.evaluate("() => JSON.parse(sessionStorage.getItem('jeex.session')).token")
     project_id = page.url.rsplit("/", 1)[-1]
 
-    site.server = restart_server(site, tmp_path)  # every connection drops meanwhile
+    site.host.server = restart_server(site, tmp_path)  # every connection drops meanwhile
     await expect(live).to_have_text("● live", timeout=60_000)
     # A run started elsewhere (the API) shows up live, without reloading the page.
     started = httpx.post(
@@ -222,8 +222,8 @@ async def test_switching_tenant_shows_only_that_tenants_projects(
     site: Site, browser: Browser
 ) -> None:
     other = f"{site.tenant}-b"
-    added = jeex({**site.env, "JEEX_USER_PASSWORD": PASSWORD}, "users", "create",
-                 "--email", site.email, "--tenant", other)  # fmt: skip
+    added = await ainvoke({**site.env, "JEEX_USER_PASSWORD": PASSWORD}, "users", "create",
+                          "--email", site.email, "--tenant", other)  # fmt: skip
     assert added.returncode == 0, added.stderr
     page = await browser.new_page()
     await sign_in(page, site)

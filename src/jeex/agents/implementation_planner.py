@@ -33,8 +33,10 @@ from jeex.templates import load_template
 EPIC_POSITION_STRIDE = 100
 
 
-def parse_epic_plan(data: Any, candidates: Sequence[RawEpic] = ()) -> Repaired[list[Epic]]:
-    return complete_plan(RawEpicPlan.model_validate(data), candidates)
+def parse_epic_plan(
+    data: Any, candidates: Sequence[RawEpic] = (), *, max_epics: int = 12
+) -> Repaired[list[Epic]]:
+    return complete_plan(RawEpicPlan.model_validate(data), candidates, max_epics=max_epics)
 
 
 def epic_unit(epic: Epic) -> str:
@@ -54,15 +56,16 @@ class ImplementationPlanner(DocumentAgent):
     async def plan_epics(self) -> Repaired[list[Epic]]:
         sources = [self.earlier[kind] for kind in ("about", "architecture") if kind in self.earlier]
         candidates = feature_candidates(sources)
+        max_epics = self.ctx.settings.plan_max_epics
         return await self.ctx.structured(
             key="plan/epics",
             position=0,
             title="Epic list",
             messages_for=lambda strict: prompts.epic_plan_messages(
-                brief=self.ctx.brief, context=self.reference, strict=strict
+                brief=self.ctx.brief, context=self.reference, strict=strict, max_epics=max_epics
             ),
-            schema=prompts.EPIC_PLAN_SCHEMA,
-            parse=lambda data: parse_epic_plan(data, candidates),
+            schema=prompts.epic_plan_schema(max_epics),
+            parse=lambda data: parse_epic_plan(data, candidates, max_epics=max_epics),
         )
 
     async def write_epic(self, epic: Epic, epics: list[Epic]) -> list[ChecklistItem]:

@@ -73,22 +73,27 @@ def _feature_count(epics: Sequence[Epic]) -> int:
     return max(0, len(epics) - 2)  # repaired plans put infrastructure first and testing last
 
 
-def complete_plan(raw: RawEpicPlan, candidates: Sequence[RawEpic]) -> Repaired[list[Epic]]:
-    """Repair the model's plan; when it has too few features, add named ones and repair again."""
+def complete_plan(
+    raw: RawEpicPlan, candidates: Sequence[RawEpic], *, max_epics: int = 12
+) -> Repaired[list[Epic]]:
+    """Repair the model's plan; when it has too few features, add named ones and repair again
+    (never beyond ``max_epics`` epics in all)."""
     try:
-        repaired: Repaired[list[Epic]] | None = repair_epics(raw)
+        repaired: Repaired[list[Epic]] | None = repair_epics(raw, max_epics=max_epics)
     except UnrepairableOutput as exc:
         repaired, problem = None, exc
-    if repaired is not None and _feature_count(repaired.value) >= MIN_FEATURES:
+    features = min(MIN_FEATURES, max_epics - 2)
+    if repaired is not None and _feature_count(repaired.value) >= features:
         return repaired
     have = {dedupe_key(e.title) for e in (repaired.value if repaired else [])}
-    missing = TARGET_FEATURES - (_feature_count(repaired.value) if repaired else 0)
+    target = min(TARGET_FEATURES, max_epics - 2)
+    missing = target - (_feature_count(repaired.value) if repaired else 0)
     extra = [c for c in candidates if dedupe_key(c.title) not in have][:missing]
     if not extra:
         if repaired is None:
             raise problem
         return repaired
-    completed = repair_epics(RawEpicPlan(epics=[*raw.epics, *extra]))
+    completed = repair_epics(RawEpicPlan(epics=[*raw.epics, *extra]), max_epics=max_epics)
     names = ", ".join(f"'{c.title}'" for c in extra)
     note = f"added feature epics named in the earlier documents: {names}"
     return Repaired(completed.value, (*completed.fixes, note))

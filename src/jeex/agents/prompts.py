@@ -7,6 +7,7 @@ instruction that it is material, not instructions.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -130,6 +131,16 @@ EXTRACTION_SCHEMA: dict[str, Any] = {
     "required": ["key_facts", "suggested_questions"],
 }
 
+
+def epic_plan_schema(max_epics: int = 12) -> dict[str, Any]:
+    """The epic list's schema; a grammar-constrained model cannot exceed ``max_epics``."""
+    schema = copy.deepcopy(EPIC_PLAN_SCHEMA)
+    epics = schema["properties"]["epics"]
+    epics["minItems"] = min(epics["minItems"], max_epics)
+    epics["maxItems"] = min(epics["maxItems"], max_epics)
+    return schema
+
+
 EPIC_PLAN_SCHEMA: dict[str, Any] = {
     "title": "EpicPlan",
     "type": "object",
@@ -159,13 +170,17 @@ EPIC_PLAN_SCHEMA: dict[str, Any] = {
 }
 
 
-def epic_plan_messages(*, brief: Brief, context: str, strict: bool = False) -> list[Message]:
+def epic_plan_messages(
+    *, brief: Brief, context: str, strict: bool = False, max_epics: int = 12
+) -> list[Message]:
     system = (
         f"You are {ROLES['implementation_planner']}. You answer with JSON only. "
         f"Write titles and goals in {language_name(brief.language)}."
     )
+    low, high = min(5, max_epics), min(8, max_epics)
+    count = f"{low} to {high}" if low < high else str(high)
     ask = (
-        "Split the implementation of this product into 5 to 8 epics. "
+        f"Split the implementation of this product into {count} epics. "
         "Epic 1 is infrastructure and project setup. The last epic is testing. "
         "The epics between them are the product's features, each with a short specific title."
     )
