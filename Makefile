@@ -7,6 +7,8 @@ AUDIENCE ?= busy parents
 LANGUAGE ?= en
 OUT ?= ./plan
 PYTEST_ARGS ?=
+# pytest-xdist workers: each has its own database cloned from one migrated template.
+TEST_WORKERS ?= 2
 
 .PHONY: help setup browser plan test test-fast lint format typecheck check bench
 
@@ -26,6 +28,9 @@ plan: setup  ## write the documentation package of $(IDEA) into $(OUT) on the em
 # Our own --basetemp: pytest rotates away the temp folders of older sessions, and the
 # embedded servers of a slow test must not lose their folder to a concurrent pytest.
 # Lint and types first: a lint or type error fails `make test` before any test runs.
+# Two xdist workers on two cores: the suite waits on servers and subprocesses a good part
+# of the time, and the real-model tests share one worker (xdist_group) so that only one
+# llama.cpp server runs at a time.
 test: setup browser  ## lint, types, then the whole suite with coverage (uses 127.0.0.1:5432 when it answers, else pgserver)
 	@started=$$(date +%s); \
 	$(UV) run --frozen ruff check src tests bench scripts && \
@@ -35,8 +40,8 @@ test: setup browser  ## lint, types, then the whole suite with coverage (uses 12
 	echo "test database: $${JEEX_TEST_DATABASE_URL:-embedded pgserver}"; \
 	basetemp="$$(mktemp -d -t jeex-pytest-XXXXXX)"; \
 	pytest_started=$$(date +%s); \
-	$(UV) run --frozen pytest --basetemp="$$basetemp" --cov=jeex --cov-report=term \
-		--cov-report=xml --durations=30 $(PYTEST_ARGS); \
+	$(UV) run --frozen pytest --basetemp="$$basetemp" -n $(TEST_WORKERS) --dist loadgroup \
+		--cov=jeex --cov-report=term --cov-report=xml --durations=30 $(PYTEST_ARGS); \
 	status=$$?; pytest_ended=$$(date +%s); \
 	[ $$status -ne 0 ] || $(UV) run --frozen python scripts/coverage_gate.py || status=$$?; \
 	rm -rf "$$basetemp"; \

@@ -22,7 +22,8 @@ import psutil
 import pytest
 import yaml
 
-pytestmark = pytest.mark.slow
+# One llama.cpp server at a time: both tests on the same xdist worker, one after the other.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("bundled-model")]
 
 
 def _front_matter(text: str) -> dict[str, object]:

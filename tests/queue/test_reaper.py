@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Callable
 
 import sqlalchemy as sa
+import structlog
 
 from jeex.config import Settings
 from jeex.events import service as events_service
@@ -150,3 +153,40 @@ async def test_old_streamed_deltas_are_pruned_in_every_tenant(
     for project in projects:
         kinds = [kind for pid, kind in left if pid == project]
         assert kinds == ["section.delta", "section.started"]  # the old delta gone, the rest kept
+
+
+async def test_a_failing_sweep_is_logged_and_the_next_one_still_runs(
+    deps: RunnerDeps, principal: Principal, owner_engine: sa.Engine, empty_queue: None
+) -> None:
+    """A real failure, not a stand-in: the app role loses SELECT on the job table for a
+    while, so the sweep's own query is refused by PostgreSQL."""
+    run_id = await _run_id(deps, principal)
+    _kill_worker_holding(owner_engine, run_id, attempts=0)
+    settings = deps.settings.model_copy(
+        update={"queue_stall_seconds": 0.6, "queue_shutdown_seconds": 0.0}
+    )
+    grant = "{} select on procrastinate_jobs {} jeex_app"
+    with owner_engine.begin() as conn:
+        conn.execute(sa.text(grant.format("revoke", "from")))
+    with structlog.testing.capture_logs() as logs:
+        sweeping = asyncio.create_task(reaper.sweep_forever(deps.db, settings))
+        try:
+            await _until(lambda: any(e["event"] == "queue sweep failed" for e in logs))
+            with owner_engine.begin() as conn:
+                conn.execute(sa.text(grant.format("grant", "to")))
+            await _until(lambda: _job_of(owner_engine, run_id).status == "todo")
+        finally:
+            sweeping.cancel()
+            with owner_engine.begin() as conn:
+                conn.execute(sa.text(grant.format("grant", "to")))
+    failed = next(e for e in logs if e["event"] == "queue sweep failed")
+    assert failed["log_level"] == "error"
+    assert "InsufficientPrivilege" in failed["error"] or "permission denied" in failed["error"]
+    assert _job_of(owner_engine, run_id).attempts == 1  # the sweep after the failure re-queued it
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)

@@ -13,7 +13,6 @@ than ``JEEX_QUEUE_STALL_SECONDS`` is deleted (procrastinate then sets its jobs'
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -136,7 +135,9 @@ async def prune(db: Database, settings: Settings) -> int:
 
 
 async def sweep_forever(db: Database, settings: Settings) -> None:
-    """The worker's side task: sweep every heartbeat interval, never die of an error.
+    """The worker's side task: sweep every heartbeat interval; a sweep that fails is logged
+    with its exception and the next one runs all the same (a silent reaper would leave
+    stalled runs stalled forever).
 
     After the database was unreachable, every worker's heartbeat is stale, live ones
     included; reaping then would re-queue jobs that are still running. So no sweep
@@ -154,11 +155,13 @@ async def sweep_forever(db: Database, settings: Settings) -> None:
             reachable_since = loop.time()
             log.warning("database reachable again; next sweep after the stall period")
         elif loop.time() - reachable_since >= settings.queue_stall_seconds:
-            with contextlib.suppress(Exception):
+            try:
                 await sweep(db, settings)
                 if loop.time() - pruned_at > PRUNE_EVERY_SECONDS:
                     pruned_at = loop.time()
                     await prune(db, settings)
+            except Exception as exc:  # seen in the log, and the next sweep still runs
+                log.error("queue sweep failed", error=f"{type(exc).__name__}: {exc}", exc_info=exc)
         await asyncio.sleep(settings.queue_heartbeat_seconds)
 
 

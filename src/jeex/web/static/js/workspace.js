@@ -350,12 +350,19 @@ export async function workspacePage(main, projectId, requestedStep) {
     }
   }
 
+  // Events come in bursts; one refresh follows the burst. A new document anywhere in the
+  // burst redraws the document panel, even when a later event (run.completed) restarts the
+  // wait: with a fast embedder the two arrive within milliseconds.
   let timer = null;
+  let documentsChanged = false;
   function soon(withDocuments = false) {
+    documentsChanged = documentsChanged || withDocuments;
     clearTimeout(timer);
     timer = setTimeout(async () => {
+      const redraw = documentsChanged;
+      documentsChanged = false;
       await refresh();
-      if (withDocuments) {
+      if (redraw) {
         view.shownDocument = null;
         await drawDocument();
       }
