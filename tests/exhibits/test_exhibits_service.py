@@ -19,7 +19,7 @@ from jeex.retrieval.service import Retrieval
 from jeex.retrieval.store import Scope
 from jeex.tenants.service import Principal, ensure_principal
 from support.exhibit_files import docx, encrypted_pdf, pdf
-from support.factories import create_project
+from support.factories import create_exhibit, create_project
 
 STUDY = pdf([["Market study"], ["Families spend 47 minutes a week planning groceries."]])
 
@@ -34,8 +34,8 @@ async def _add(
     name: str, data: bytes,
 ) -> Exhibit:  # fmt: skip
     async with db.tenant_session(principal.tenant_id) as session:
-        return await service.add(
-            session, settings, project_id=project_id, filename=name, pieces=[data]
+        return await create_exhibit(
+            session, settings, tenant=principal, project_id=project_id, filename=name, data=data
         )
 
 

@@ -7,13 +7,17 @@ principal (tenant and user) the data belongs to; ``overrides`` replace the defau
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex import pipeline
+from jeex.config import Settings
 from jeex.db.session import Database
+from jeex.exhibits import service as exhibits_service
+from jeex.exhibits.models import Exhibit
 from jeex.projects import service as projects_service
 from jeex.projects.models import Project
 from jeex.projects.schemas import ProjectCreate
@@ -46,3 +50,19 @@ async def create_plan(
     return await pipeline.create_plan(
         db, tenant, project_data(**overrides), steps=tuple(steps), model=model
     )
+
+
+async def create_exhibit(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    tenant: Principal,
+    project_id: uuid.UUID,
+    filename: str = "notes.md",
+    data: bytes = b"# Notes\n\nParents plan meals on Sunday evening.\n",
+) -> Exhibit:
+    """An uploaded exhibit of ``tenant``'s project, queued for processing (not processed)."""
+    return await exhibits_service.add(
+        session, settings, project_id=project_id, filename=filename, pieces=[data],
+        created_by=tenant.user_id,
+    )  # fmt: skip
