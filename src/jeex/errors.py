@@ -93,6 +93,10 @@ class ServiceUnavailable(AppError):
     exit_code = 1
 
 
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database cannot be reached with the configured URL."""
+
+
 class VectorStoreBusy(AppError):
     """The local vector store is held by another process."""
 

@@ -17,7 +17,7 @@ from sqlalchemy.engine import URL, Connection
 
 from jeex.config import Settings
 from jeex.db.urls import DatabaseUrls, to_sqlalchemy_url
-from jeex.errors import DatabaseUnsafe
+from jeex.errors import DatabaseUnavailable, DatabaseUnsafe
 
 BOOTSTRAP_LOCK_KEY = 0x4A454558  # "JEEX"
 
@@ -68,11 +68,25 @@ def _ident(name: str) -> str:
 
 
 @contextmanager
+def _connect(engine: sa.Engine) -> Iterator[Connection]:
+    """A connection, or one clear sentence when the server or database cannot be reached
+    (a wrong ``JEEX_DATABASE_URL`` is a setting to fix, not a traceback to read)."""
+    try:
+        conn = engine.connect()
+    except sa.exc.OperationalError as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        where = engine.url.render_as_string(hide_password=True)
+        raise DatabaseUnavailable(f"cannot connect to the database {where}: {reason}") from exc
+    with conn:
+        yield conn
+
+
+@contextmanager
 def owner_connection(url: URL) -> Iterator[Connection]:
     """An owner connection holding the bootstrap advisory lock for its lifetime."""
     engine = sa.create_engine(url, poolclass=sa.NullPool)
     try:
-        with engine.connect() as conn:
+        with _connect(engine) as conn:
             conn.execute(sa.select(sa.func.pg_advisory_lock(BOOTSTRAP_LOCK_KEY)))
             conn.commit()
             try:
