@@ -26,6 +26,9 @@ from support.api import PASSWORD, PROJECT, SECRET
 from support.fakellm import ScriptedLLM
 from support.servers import Server, collect, frames, server_env, start_server
 
+# One worker for the module: its two API processes are started once, not once per worker.
+pytestmark = pytest.mark.xdist_group("sse-servers")
+
 
 @pytest.fixture(scope="module")
 def env(

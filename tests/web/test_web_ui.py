@@ -21,7 +21,8 @@ from support.cli import ainvoke
 from support.servers import Server, start_server
 from support.web import PASSWORD, Site
 
-pytestmark = pytest.mark.slow
+# One worker for the module: its server and Chromium are started once, not once per worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
 LONG = 150_000  # ms: a step of seven sections on a slowed scripted model
 STEP1 = "Step 1: Business Analyst → about.md"
