@@ -144,6 +144,16 @@ def detach(env: dict[str, str], *extra: str) -> dict[str, Any]:
     return document
 
 
+def wait_jobs_finished(owner: sa.Engine, pattern: str, timeout: float = 30) -> None:
+    """The run's status is committed by its job; procrastinate marks the job itself
+    finished a moment later, after the task returns: wait for that too."""
+    live = (
+        "select count(*) from procrastinate_jobs where lock like :p and status in ('todo', 'doing')"
+    )
+    wait_for(lambda: scalar(owner, live, p=pattern) == 0 or None, timeout,
+             what=f"jobs {pattern} finished")  # fmt: skip
+
+
 def wait_completed(
     owner: sa.Engine, run_id: str, timeout: float, *, failing_first: bool = False
 ) -> None:
@@ -272,6 +282,8 @@ async def test_eight_runs_on_two_workers_all_complete_each_once(
         starts = "select count(*) from events where run_id = :r and type = 'run.started'"
         assert scalar(owner_engine, starts, r=run_id) == 1
         assert set(section_completions(owner_engine, run_id).values()) == {1}
+    for run_id in run_ids:
+        wait_jobs_finished(owner_engine, run_id)
     jobs = rows(owner_engine, "select lock, status from procrastinate_jobs where lock = any(:r)",
                 r=run_ids)  # fmt: skip
     assert sorted(job.lock for job in jobs) == sorted(run_ids)
@@ -316,6 +328,7 @@ def test_a_failure_beyond_the_llm_retries_is_retried_as_a_new_job(
     run_id = detach(env, "--steps", "1")["run_ids"][0]
     workers.start()
     wait_completed(owner_engine, run_id, 120, failing_first=True)
+    wait_jobs_finished(owner_engine, run_id)
     jobs = rows(owner_engine, "select status, args from procrastinate_jobs where lock = :r "
                 "order by id", r=run_id)  # fmt: skip
     assert [(job.status, job.args["attempt"]) for job in jobs] == [("failed", 1), ("succeeded", 2)]
@@ -458,8 +471,7 @@ def test_epics_of_one_run_are_written_by_two_workers(
         for title in ("Infrastructure", "Shared lists", "Notifications", "Testing and quality")
     ]
     assert positions == sorted(positions)  # the plan's order, whoever wrote which epic
-    assert scalar(owner_engine, "select count(*) from procrastinate_jobs where lock like :p "
-                  "and status in ('todo', 'doing')", p=f"{run_id}:help:%") == 0  # fmt: skip
+    wait_jobs_finished(owner_engine, f"{run_id}:help:%")  # no helper job lingers
 
 
 def _restart_embedded_postgres(pgdata: Path, *, down_seconds: float) -> None:

@@ -132,15 +132,6 @@ EXTRACTION_SCHEMA: dict[str, Any] = {
 }
 
 
-def epic_plan_schema(max_epics: int = 12) -> dict[str, Any]:
-    """The epic list's schema; a grammar-constrained model cannot exceed ``max_epics``."""
-    schema = copy.deepcopy(EPIC_PLAN_SCHEMA)
-    epics = schema["properties"]["epics"]
-    epics["minItems"] = min(epics["minItems"], max_epics)
-    epics["maxItems"] = min(epics["maxItems"], max_epics)
-    return schema
-
-
 EPIC_PLAN_SCHEMA: dict[str, Any] = {
     "title": "EpicPlan",
     "type": "object",
@@ -168,6 +159,15 @@ EPIC_PLAN_SCHEMA: dict[str, Any] = {
     },
     "required": ["epics"],
 }
+
+
+def epic_plan_schema(max_epics: int = 12) -> dict[str, Any]:
+    """The epic list's schema; a grammar-constrained model cannot exceed ``max_epics``."""
+    schema = copy.deepcopy(EPIC_PLAN_SCHEMA)
+    epics = schema["properties"]["epics"]
+    epics["minItems"] = min(epics["minItems"], max_epics)
+    epics["maxItems"] = min(epics["maxItems"], max_epics)
+    return schema
 
 
 def epic_plan_messages(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Body, status
@@ -11,61 +9,116 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex import pipeline
 from jeex.api.errors import responses
+from jeex.api.state import ApiState
+from jeex.auth.service import AuthPrincipal
 from jeex.deps import EDITOR, PrincipalDep, ProjectDep, RunDep, SessionDep, StateDep
+from jeex.projects.models import Project
 from jeex.runs import progress as progress_service
 from jeex.runs import service as runs_service
-from jeex.runs.models import Run
 from jeex.runs.schemas import ProgressOut, RunOut, StepRequest
 from jeex.tenants.service import Principal
 
 router = APIRouter(tags=["runs"])
 
-STEP_TITLES = {
-    1: "Business Analyst → about.md",
-    2: "Engineering Standards → specs.md",
-    3: "Architect → architecture.md",
-    4: "Implementation Planner → plans/",
-}
 OptionalStepBody = Annotated[StepRequest | None, Body()]
+STEP_RESPONSES = responses(401, 403, 404, 409, 413, 422)
+CHANGE_RESPONSES = responses(401, 403, 404, 409, 422)
 
 
-def _add_step_route(step: int) -> None:
-    async def start_step(
-        session: SessionDep,
-        state: StateDep,
-        principal: PrincipalDep,
-        project: ProjectDep,
-        body: OptionalStepBody = None,
-    ) -> RunOut:
-        run = await pipeline.start_step(
-            session,
-            principal=Principal(tenant_id=principal.tenant_id, user_id=principal.user_id),
-            project=project,
-            step=step,
-            data=(body or StepRequest()).to_input(project),
-            model=state.settings.llm_model,
-        )
-        await session.refresh(run)  # the defaults the database filled in
-        return RunOut.model_validate(run)
-
-    start_step.__doc__ = (
-        f"Queue step {step} ({STEP_TITLES[step]}) as a new run; a worker executes it. "
-        "Fields left out of the body come from the project. Watch it on /events."
+async def _start(
+    step: int,
+    session: AsyncSession,
+    state: ApiState,
+    principal: AuthPrincipal,
+    project: Project,
+    body: StepRequest | None,
+) -> RunOut:
+    run = await pipeline.start_step(
+        session,
+        principal=Principal(tenant_id=principal.tenant_id, user_id=principal.user_id),
+        project=project,
+        step=step,
+        data=(body or StepRequest()).to_input(project),
+        model=state.settings.llm_model,
     )
-    router.add_api_route(
-        f"/projects/{{project_id}}/step{step}",
-        start_step,
-        methods=["POST"],
-        status_code=status.HTTP_202_ACCEPTED,
-        summary=f"Run step {step}: {STEP_TITLES[step]}",
-        name=f"start_step{step}",
-        dependencies=EDITOR,
-        responses=responses(401, 403, 404, 409, 413, 422),
-    )
+    await session.refresh(run)  # the defaults the database filled in
+    return RunOut.model_validate(run)
 
 
-for _step in STEP_TITLES:
-    _add_step_route(_step)
+@router.post(
+    "/projects/{project_id}/step1",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Run step 1: Business Analyst → about.md",
+    dependencies=EDITOR,
+    responses=STEP_RESPONSES,
+)
+async def start_step1(
+    session: SessionDep,
+    state: StateDep,
+    principal: PrincipalDep,
+    project: ProjectDep,
+    body: OptionalStepBody = None,
+) -> RunOut:
+    """Queue step 1 (Business Analyst → about.md) as a new run; a worker executes it.
+    Fields left out of the body come from the project. Watch it on /events."""
+    return await _start(1, session, state, principal, project, body)
+
+
+@router.post(
+    "/projects/{project_id}/step2",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Run step 2: Engineering Standards → specs.md",
+    dependencies=EDITOR,
+    responses=STEP_RESPONSES,
+)
+async def start_step2(
+    session: SessionDep,
+    state: StateDep,
+    principal: PrincipalDep,
+    project: ProjectDep,
+    body: OptionalStepBody = None,
+) -> RunOut:
+    """Queue step 2 (Engineering Standards → specs.md) as a new run; a worker executes it.
+    Fields left out of the body come from the project. Watch it on /events."""
+    return await _start(2, session, state, principal, project, body)
+
+
+@router.post(
+    "/projects/{project_id}/step3",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Run step 3: Architect → architecture.md",
+    dependencies=EDITOR,
+    responses=STEP_RESPONSES,
+)
+async def start_step3(
+    session: SessionDep,
+    state: StateDep,
+    principal: PrincipalDep,
+    project: ProjectDep,
+    body: OptionalStepBody = None,
+) -> RunOut:
+    """Queue step 3 (Architect → architecture.md) as a new run; a worker executes it.
+    Fields left out of the body come from the project. Watch it on /events."""
+    return await _start(3, session, state, principal, project, body)
+
+
+@router.post(
+    "/projects/{project_id}/step4",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Run step 4: Implementation Planner → plans/",
+    dependencies=EDITOR,
+    responses=STEP_RESPONSES,
+)
+async def start_step4(
+    session: SessionDep,
+    state: StateDep,
+    principal: PrincipalDep,
+    project: ProjectDep,
+    body: OptionalStepBody = None,
+) -> RunOut:
+    """Queue step 4 (Implementation Planner → plans/overview.md and one file per epic) as a
+    new run; a worker executes it. Fields left out of the body come from the project."""
+    return await _start(4, session, state, principal, project, body)
 
 
 @router.get(
@@ -85,33 +138,40 @@ async def get_run(run: RunDep) -> RunOut:
     return RunOut.model_validate(run)
 
 
-Change = Callable[[AsyncSession, uuid.UUID], Awaitable[Run]]
-CHANGES: dict[str, tuple[Change, str]] = {
-    "pause": (runs_service.pause, "Pause a queued or running run (after its current section)."),
-    "resume": (runs_service.resume, "Queue a paused run again; finished sections are kept."),
-    "cancel": (runs_service.cancel, "Cancel a run; a running section is aborted within seconds."),
-    "retry": (runs_service.retry, "Run a failed or cancelled run again from where it stopped."),
-}
+@router.post(
+    "/runs/{run_id}/pause", summary="Pause a run", dependencies=EDITOR, responses=CHANGE_RESPONSES
+)
+async def pause_run(session: SessionDep, run: RunDep) -> RunOut:
+    """Pause a queued or running run (after its current section). A move the run's state
+    does not allow is a 409."""
+    return RunOut.model_validate(await runs_service.pause(session, run.id))
 
 
-def _add_change_route(action: str, change: Change, doc: str) -> None:
-    async def change_run(session: SessionDep, run: RunDep) -> RunOut:
-        return RunOut.model_validate(await change(session, run.id))
-
-    change_run.__doc__ = doc + " A move the run's state does not allow is a 409."
-    router.add_api_route(
-        f"/runs/{{run_id}}/{action}",
-        change_run,
-        methods=["POST"],
-        summary=f"{action.capitalize()} a run",
-        name=f"{action}_run",
-        dependencies=EDITOR,
-        responses=responses(401, 403, 404, 409, 422),
-    )
+@router.post(
+    "/runs/{run_id}/resume", summary="Resume a run", dependencies=EDITOR, responses=CHANGE_RESPONSES
+)
+async def resume_run(session: SessionDep, run: RunDep) -> RunOut:
+    """Queue a paused run again; finished sections are kept. A move the run's state does not
+    allow is a 409."""
+    return RunOut.model_validate(await runs_service.resume(session, run.id))
 
 
-for _action, (_change, _doc) in CHANGES.items():
-    _add_change_route(_action, _change, _doc)
+@router.post(
+    "/runs/{run_id}/cancel", summary="Cancel a run", dependencies=EDITOR, responses=CHANGE_RESPONSES
+)
+async def cancel_run(session: SessionDep, run: RunDep) -> RunOut:
+    """Cancel a run; a running section is aborted within seconds. A move the run's state does
+    not allow is a 409."""
+    return RunOut.model_validate(await runs_service.cancel(session, run.id))
+
+
+@router.post(
+    "/runs/{run_id}/retry", summary="Retry a run", dependencies=EDITOR, responses=CHANGE_RESPONSES
+)
+async def retry_run(session: SessionDep, run: RunDep) -> RunOut:
+    """Run a failed or cancelled run again from where it stopped. A move the run's state does
+    not allow is a 409."""
+    return RunOut.model_validate(await runs_service.retry(session, run.id))
 
 
 @router.get(
