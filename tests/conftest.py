@@ -61,6 +61,15 @@ def _template_name() -> str:
     return f"jeex_tpl_{digest.hexdigest()[:12]}"
 
 
+def _prepared(server_url: URL, name: str) -> DatabaseUrls:
+    """Database ``name`` prepared as every JEEX process prepares its database: app role,
+    migrations to head (a no-op on a copy of the template), grants, safety check."""
+    owner = server_url.set(database=name)
+    urls = DatabaseUrls.derive(owner, app_user=APP_ROLE, app_password="")
+    prepare(urls, Settings(database_url=owner.render_as_string(hide_password=False)))
+    return urls
+
+
 def _exists(conn: sa.Connection, name: str) -> bool:
     found = conn.execute(sa.text("select 1 from pg_database where datname = :n"), {"n": name})
     return found.scalar() is not None
@@ -81,9 +90,7 @@ def _ensure_template(admin: sa.Connection, server_url: URL) -> str:
         admin.execute(sa.text(f'drop database if exists "{old}" with (force)'))
     if not _exists(admin, name):
         admin.execute(sa.text(f'create database "{name}"'))
-        owner = server_url.set(database=name)
-        urls = DatabaseUrls.derive(owner, app_user=APP_ROLE, app_password="")
-        prepare(urls, Settings(database_url=owner.render_as_string(hide_password=False)))
+        _prepared(server_url, name)
         admin.execute(sa.text(f"comment on database \"{name}\" is 'ready'"))
     return name
 
@@ -101,9 +108,7 @@ def database_urls(server_url: URL) -> Iterator[DatabaseUrls]:
             conn.execute(sa.text(f'create database "{name}" template "{template}"'))
         finally:
             conn.execute(sa.text("select pg_advisory_unlock(:k)"), {"k": TEMPLATE_LOCK_KEY})
-    owner = server_url.set(database=name)
-    urls = DatabaseUrls.derive(owner, app_user=APP_ROLE, app_password="")
-    prepare(urls, Settings(database_url=owner.render_as_string(hide_password=False)))
+    urls = _prepared(server_url, name)
     yield urls
     with admin.connect() as conn:
         conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))

@@ -53,17 +53,13 @@ def test_stall_threshold_below_the_shutdown_timeout_is_refused(tmp_path: Path) -
 
 
 def test_an_unreachable_database_is_one_line_and_exit_1(tmp_path: Path) -> None:
-    for url in (
-        "postgresql://postgres@127.0.0.1:5432/jeex_no_such_database",
-        "postgresql://postgres@127.0.0.1:9/jeex",  # nothing listens on port 9
-    ):
+    missing_database = "postgresql://postgres@127.0.0.1:5432/jeex_no_such_database"
+    nothing_listening = "postgresql://postgres@127.0.0.1:9/jeex"
+    for url, reason in ((missing_database, "does not exist"), (nothing_listening, "port 9")):
         env = jeex_env(JEEX_DATABASE_URL=url, JEEX_DATA_DIR=str(tmp_path))
         result = invoke(env, "projects", "list")
         assert result.returncode == 1, result.stderr
         assert "cannot connect to the database" in result.stderr
+        assert reason in result.stderr
         assert "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert "does not exist" in invoke(
-        jeex_env(JEEX_DATABASE_URL="postgresql://postgres@127.0.0.1:5432/jeex_no_such_database",
-                 JEEX_DATA_DIR=str(tmp_path)), "projects", "list",
-    ).stderr  # fmt: skip
