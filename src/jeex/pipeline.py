@@ -28,6 +28,7 @@ from jeex.projects import service as projects_service
 from jeex.projects.models import Project
 from jeex.projects.schemas import ProjectCreate
 from jeex.queue import app as queue
+from jeex.runs import lifecycle
 from jeex.runs import service as runs_service
 from jeex.runs.models import Run
 from jeex.runs.observer import RunObserver
@@ -67,10 +68,10 @@ async def _run_for_step(
     existing = [
         run
         for run in await runs_service.list_(db_session, project_id=project.id)
-        if run.step == step and run.status in runs_service.RESUMABLE
+        if run.step == step and run.status in lifecycle.RESUMABLE
     ]
     if existing:
-        return await runs_service.reopen(db_session, existing[-1].id)
+        return await lifecycle.reopen(db_session, existing[-1].id)
     return await runs_service.create(
         db_session,
         project=project,
@@ -191,11 +192,7 @@ async def cancel_runs(
     async with db.tenant_session(principal.tenant_id) as session:
         for run_id in run_ids:
             run = await runs_service.get_or_raise(session, run_id)
-            if run.status in runs_service.TERMINAL:
-                continue
-            run.desired_state = "cancelled"
-            await runs_service.settle(session, run, "cancelled", error=reason)
-            await queue.request_abort(session, run.id)
+            await lifecycle.cancel_now(session, run, error=reason)
     deadline = asyncio.get_running_loop().time() + wait_seconds
     while asyncio.get_running_loop().time() < deadline:
         async with db.tenant_session(principal.tenant_id) as session:

@@ -15,6 +15,7 @@ from jeex.documents.models import DocumentVersion
 from jeex.errors import GenerationFailed, InvalidTransition, LLMUnavailable
 from jeex.events.models import Event
 from jeex.llm.client import LLMClient
+from jeex.runs import lifecycle
 from jeex.runs import service as runs_service
 from jeex.runs.models import Run, RunSection
 from jeex.runs.runner import RunnerDeps, execute_run
@@ -267,7 +268,7 @@ async def test_pause_then_resume_skips_finished_sections(
     # The pause lands at the first section boundary after it commits.
     assert done in (["problem", "audience"], ["problem", "audience", "value"])
     async with deps.db.tenant_session(principal.tenant_id) as session:
-        await runs_service.resume(session, run.id)
+        await lifecycle.resume(session, run.id)
     before = llm_server.calls
     resumed = await _run(deps, principal, run)
     assert resumed.status == "completed"
@@ -280,7 +281,7 @@ async def test_a_completed_run_cannot_be_resumed(deps: RunnerDeps, principal: Pr
     await _run(deps, principal, runs[0])
     async with deps.db.tenant_session(principal.tenant_id) as session:
         with pytest.raises(InvalidTransition, match="cannot resume a completed run"):
-            await runs_service.resume(session, runs[0].id)
+            await lifecycle.resume(session, runs[0].id)
 
 
 async def test_cancel_stops_at_the_next_section(deps: RunnerDeps, principal: Principal) -> None:

@@ -11,6 +11,7 @@ from jeex.errors import InvalidTransition, NotFound
 from jeex.projects import service as projects_service
 from jeex.projects.schemas import ProjectCreate
 from jeex.queue import app as queue
+from jeex.runs import lifecycle
 from jeex.runs import service as runs_service
 from jeex.runs.models import Run
 from jeex.runs.runner import RunnerDeps, execute_run
@@ -44,11 +45,11 @@ async def test_pause_a_queued_run_then_resume_it(
     deps: RunnerDeps, principal: Principal, empty_queue: None
 ) -> None:
     run = await _queued_run(deps, principal)
-    paused = await _do(deps, principal, runs_service.pause, run)
+    paused = await _do(deps, principal, lifecycle.pause, run)
     assert (paused.status, paused.desired_state) == ("paused", "paused")
     with pytest.raises(InvalidTransition, match="cannot pause a paused run"):
-        await _do(deps, principal, runs_service.pause, run)
-    resumed = await _do(deps, principal, runs_service.resume, run)
+        await _do(deps, principal, lifecycle.pause, run)
+    resumed = await _do(deps, principal, lifecycle.resume, run)
     assert (resumed.status, resumed.desired_state) == ("pending", "run")
     # Still exactly one waiting job: the queueing lock.
     assert [status for _, status in await _jobs(deps, principal, run)] == ["todo"]
@@ -58,15 +59,15 @@ async def test_cancel_a_queued_run_cancels_its_job_and_retry_queues_it_again(
     deps: RunnerDeps, principal: Principal, empty_queue: None
 ) -> None:
     run = await _queued_run(deps, principal)
-    cancelled = await _do(deps, principal, runs_service.cancel, run)
+    cancelled = await _do(deps, principal, lifecycle.cancel, run)
     assert cancelled.status == "cancelled"
     async with deps.db.tenant_session(principal.tenant_id) as session:
         project = await projects_service.get_or_raise(session, run.project_id)
         assert project.status == "cancelled"
     assert await _jobs(deps, principal, run) == []
     with pytest.raises(InvalidTransition, match="cannot resume a cancelled run; retry it"):
-        await _do(deps, principal, runs_service.resume, run)
-    retried = await _do(deps, principal, runs_service.retry, run)
+        await _do(deps, principal, lifecycle.resume, run)
+    retried = await _do(deps, principal, lifecycle.retry, run)
     assert (retried.status, retried.desired_state) == ("pending", "run")
     assert len(await _jobs(deps, principal, run)) == 1
 
@@ -77,10 +78,10 @@ async def test_a_completed_run_refuses_every_change(
     run = await _queued_run(deps, principal)
     await execute_run(deps, tenant_id=principal.tenant_id, run_id=run.id)
     for action, verb in (
-        (runs_service.pause, "pause"),
-        (runs_service.resume, "resume"),
-        (runs_service.cancel, "cancel"),
-        (runs_service.retry, "retry"),
+        (lifecycle.pause, "pause"),
+        (lifecycle.resume, "resume"),
+        (lifecycle.cancel, "cancel"),
+        (lifecycle.retry, "retry"),
     ):
         with pytest.raises(InvalidTransition, match=f"cannot {verb} a completed run"):
             await _do(deps, principal, action, run)
@@ -89,7 +90,7 @@ async def test_a_completed_run_refuses_every_change(
 async def test_unknown_run_is_not_found(deps: RunnerDeps, principal: Principal) -> None:
     async with deps.db.tenant_session(principal.tenant_id) as session:
         with pytest.raises(NotFound):
-            await runs_service.pause(session, uuid.uuid4())
+            await lifecycle.pause(session, uuid.uuid4())
 
 
 async def test_another_tenants_run_is_not_found(
@@ -103,7 +104,7 @@ async def test_another_tenants_run_is_not_found(
     )
     async with deps.db.tenant_session(other.tenant_id) as session:
         with pytest.raises(NotFound):
-            await runs_service.cancel(session, run.id)
+            await lifecycle.cancel(session, run.id)
 
 
 async def test_progress_snapshot_before_during_and_after(

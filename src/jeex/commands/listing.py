@@ -16,6 +16,7 @@ from jeex.db.session import Database
 from jeex.documents import service as documents_service
 from jeex.exports.package import front_matter
 from jeex.projects import service as projects_service
+from jeex.runs import lifecycle
 from jeex.runs import service as runs_service
 from jeex.runtime import Runtime
 from jeex.tenants.service import Principal, ensure_local_principal
@@ -256,25 +257,25 @@ RunArgument = Annotated[str, typer.Argument(help="Run id.")]
 @runs_app.command("pause")
 def runs_pause(run: RunArgument, json_output: JsonOption = False) -> None:
     """Pause a run; a running one stops after its current section."""
-    _change(run, runs_service.pause, json_output)
+    _change(run, lifecycle.pause, json_output)
 
 
 @runs_app.command("resume")
 def runs_resume(run: RunArgument, json_output: JsonOption = False) -> None:
     """Queue a paused run again; it continues from its first unfinished section."""
-    _change(run, runs_service.resume, json_output)
+    _change(run, lifecycle.resume, json_output)
 
 
 @runs_app.command("cancel")
 def runs_cancel(run: RunArgument, json_output: JsonOption = False) -> None:
     """Cancel a run; a running one is aborted within seconds, finished sections stay."""
-    _change(run, runs_service.cancel, json_output)
+    _change(run, lifecycle.cancel, json_output)
 
 
 @runs_app.command("retry")
 def runs_retry(run: RunArgument, json_output: JsonOption = False) -> None:
     """Queue a failed or cancelled run again, from its first unfinished section."""
-    _change(run, runs_service.retry, json_output)
+    _change(run, lifecycle.retry, json_output)
 
 
 @runs_app.command("watch")

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import DateTime, ForeignKey, MetaData, func
+from sqlalchemy import DateTime, Dialect, ForeignKey, MetaData, String, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -54,3 +56,27 @@ class TenantIdMixin(TenantMixin):
     """Tenant-owned row with its own uuid; the primary key is ``(tenant_id, id)``."""
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class Vocabulary(TypeDecorator[E], Generic[E]):
+    """A ``jeex.vocabulary`` enum stored as its plain value (VARCHAR).
+
+    Rows load as enum members, so code and schemas share one type; the column stays a
+    string (a CHECK constraint lists the values), so adding a value needs no type change.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[E], length: int = 16) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
+        return None if value is None else self.enum(value)

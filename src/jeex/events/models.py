@@ -6,25 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKeyConstraint, Index, String, func
+from sqlalchemy import BigInteger, DateTime, ForeignKeyConstraint, Index, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from jeex.db.base import Base, TenantMixin
-
-EVENT_TYPES = (
-    "run.queued",
-    "run.started",
-    "section.started",
-    "section.delta",
-    "section.completed",
-    "run.paused",
-    "run.resumed",
-    "run.cancelled",
-    "run.failed",
-    "run.completed",
-    "document.created",
-    "export.ready",
-)
+from jeex.db.base import Base, TenantMixin, Vocabulary
+from jeex.vocabulary import EventType
 
 
 class Event(TenantMixin, Base):
@@ -41,7 +27,7 @@ class Event(TenantMixin, Base):
     project_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     run_id: Mapped[uuid.UUID | None]
-    type: Mapped[str] = mapped_column(String(40))
+    type: Mapped[EventType] = mapped_column(Vocabulary(EventType, 40))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False

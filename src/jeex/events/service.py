@@ -16,7 +16,8 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex.db.context import session_tenant
-from jeex.events.models import EVENT_TYPES, Event
+from jeex.events.models import Event
+from jeex.vocabulary import EventType
 
 NOTIFY_CHANNEL = "jeex_events"
 
@@ -44,13 +45,12 @@ async def append(
     session: AsyncSession,
     *,
     project_id: uuid.UUID,
-    type: str,
+    type: EventType,
     run_id: uuid.UUID | None = None,
     data: dict[str, Any] | None = None,
 ) -> Event:
     """One round trip: allocate ``seq``, insert the event, queue its NOTIFY."""
-    if type not in EVENT_TYPES:
-        raise ValueError(f"unknown event type {type!r}")
+    type = EventType(type)  # an unknown type is a bug: fail before anything is written
     payload = data or {}
     row = (
         await session.execute(

@@ -15,7 +15,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from jeex.db.base import Base, TenantIdMixin, TimestampMixin
+from jeex.db.base import Base, TenantIdMixin, TimestampMixin, Vocabulary
+from jeex.vocabulary import ExhibitStatus, check_values
 
 
 class Exhibit(TenantIdMixin, TimestampMixin, Base):
@@ -27,7 +28,7 @@ class Exhibit(TenantIdMixin, TimestampMixin, Base):
             ["tenant_id", "project_id"], ["projects.tenant_id", "projects.id"], ondelete="CASCADE"
         ),
         UniqueConstraint("tenant_id", "project_id", "sha256"),
-        CheckConstraint("status IN ('pending', 'ready', 'failed')", name="status"),
+        CheckConstraint(f"status IN ({check_values(ExhibitStatus)})", name="status"),
     )
 
     project_id: Mapped[uuid.UUID]
@@ -37,6 +38,8 @@ class Exhibit(TenantIdMixin, TimestampMixin, Base):
     sha256: Mapped[str] = mapped_column(String(64))
     path: Mapped[str] = mapped_column(String(500))
     text_chars: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[ExhibitStatus] = mapped_column(
+        Vocabulary(ExhibitStatus), default=ExhibitStatus.PENDING
+    )
     error: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[uuid.UUID | None]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from jeex.exhibits.citing import CitedIn
 from jeex.exhibits.models import Exhibit
+from jeex.vocabulary import ExhibitStatus
 
 
 class CitedInOut(BaseModel):
@@ -32,7 +32,7 @@ class ExhibitOut(BaseModel):
     media_type: str = Field(description="Decided from the content, not the name.")
     size: int
     sha256: str
-    status: Literal["pending", "ready", "failed"]
+    status: ExhibitStatus
     error: str | None = Field(description="Why processing failed.")
     text_chars: int
     created_at: datetime

@@ -28,6 +28,7 @@ from jeex.queue import app as queue
 from jeex.retrieval.chunking import chunk_blocks
 from jeex.retrieval.service import EXHIBIT, Retrieval, Source
 from jeex.retrieval.store import Scope
+from jeex.vocabulary import ExhibitStatus
 
 log = structlog.get_logger(__name__)
 
@@ -53,7 +54,7 @@ async def _add_received(
             )
         )
         if existing is not None:
-            if existing.status != "failed":
+            if existing.status != ExhibitStatus.FAILED:
                 raise DuplicateExhibit(
                     f"this file is already exhibit {existing.filename!r} ({existing.id}) "
                     "of the project"
@@ -68,7 +69,7 @@ async def _add_received(
             size=received.size,
             sha256=received.sha256,
             path=str(received.path.relative_to(_root(settings))),
-            status="pending",
+            status=ExhibitStatus.PENDING,
             created_by=created_by,
         )
         session.add(exhibit)
@@ -205,7 +206,7 @@ async def process(
     """
     async with db.tenant_session(tenant_id) as session:
         exhibit = await get(session, exhibit_id)
-        if exhibit is None or exhibit.status != "pending":
+        if exhibit is None or exhibit.status != ExhibitStatus.PENDING:
             return "skipped" if exhibit is None else exhibit.status
         project_id, media_type, path = exhibit.project_id, exhibit.media_type, exhibit.path
         filename = exhibit.filename
@@ -221,13 +222,13 @@ async def process(
         )
         source = Source(type=EXHIBIT, source_id=exhibit_id, title=filename)
         await retrieval.index(scope, source, chunks)
-        status, error, chars = "ready", None, sum(len(b.text) for b in blocks)
+        status, error, chars = ExhibitStatus.READY, None, sum(len(b.text) for b in blocks)
     except TimeoutError:
-        status, error, chars = "failed", "text extraction took too long", 0
+        status, error, chars = ExhibitStatus.FAILED, "text extraction took too long", 0
     except AppError as exc:
-        status, error, chars = "failed", exc.message, 0
+        status, error, chars = ExhibitStatus.FAILED, exc.message, 0
     except (OSError, ValueError) as exc:
-        status, error, chars = "failed", f"{type(exc).__name__}: {exc}"[:500], 0
+        status, error, chars = ExhibitStatus.FAILED, f"{type(exc).__name__}: {exc}"[:500], 0
     async with db.tenant_session(tenant_id) as session:
         exhibit = await get(session, exhibit_id)
         if exhibit is None:  # deleted meanwhile: drop what was indexed

@@ -18,7 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from jeex.db.base import Base, TenantIdMixin, TimestampMixin
+from jeex.db.base import Base, TenantIdMixin, TimestampMixin, Vocabulary
+from jeex.vocabulary import ExportStatus, check_values
 
 
 class Export(TenantIdMixin, TimestampMixin, Base):
@@ -30,9 +31,7 @@ class Export(TenantIdMixin, TimestampMixin, Base):
             ["tenant_id", "project_id"], ["projects.tenant_id", "projects.id"], ondelete="CASCADE"
         ),
         CheckConstraint("format IN ('zip', 'pdf', 'docx', 'xlsx', 'pptx')", name="format"),
-        CheckConstraint(
-            "status IN ('pending', 'running', 'ready', 'failed', 'expired')", name="status"
-        ),
+        CheckConstraint(f"status IN ({check_values(ExportStatus)})", name="status"),
         Index(
             "ix_exports_expires_at_ready",
             "expires_at",
@@ -43,7 +42,9 @@ class Export(TenantIdMixin, TimestampMixin, Base):
 
     project_id: Mapped[uuid.UUID]
     format: Mapped[str] = mapped_column(String(8))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[ExportStatus] = mapped_column(
+        Vocabulary(ExportStatus), default=ExportStatus.PENDING
+    )
     path: Mapped[str | None] = mapped_column(String(500))
     manifest: Mapped[dict[str, Any]] = mapped_column(default=dict)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -17,6 +17,7 @@ from jeex.api.errors import responses
 from jeex.deps import EDITOR, PrincipalDep, ProjectDep, SessionDep, StateDep
 from jeex.exports import service as exports_service
 from jeex.exports.schemas import ExportCreate, ExportRead
+from jeex.vocabulary import ExportStatus
 
 router = APIRouter(tags=["exports"])
 ExportId = Annotated[uuid.UUID, Path(description="The export's id.")]
@@ -24,7 +25,7 @@ API_PREFIX = "/api/v1"
 
 
 def _read(export: ExportRead) -> ExportRead:
-    if export.status == "ready":
+    if export.status == ExportStatus.READY:
         export.download_url = f"{API_PREFIX}/exports/{export.id}/download"
     return export
 

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from jeex.exports.models import Export
 from jeex.exports.service import MAX_EXPIRES_HOURS, MIN_EXPIRES_HOURS, download_name
-
-ExportStatus = Literal["pending", "running", "ready", "failed", "expired"]
+from jeex.vocabulary import ExportStatus
 
 
 class ExportCreate(BaseModel):

@@ -33,7 +33,7 @@ from jeex.errors import (
     UnknownExportFormat,
 )
 from jeex.events import service as events_service
-from jeex.exports import storage
+from jeex.exports import lifecycle, storage
 from jeex.exports.bundle import ExportBundle, build_bundle, load_documents, resolve_documents
 from jeex.exports.formats import BY_NAME, FORMATS, ExportFormat, get_format
 from jeex.exports.models import Export
@@ -42,12 +42,12 @@ from jeex.exports.render import render
 from jeex.projects import service as projects_service
 from jeex.queue.app import enqueue_export
 from jeex.tenants import service as tenants_service
+from jeex.vocabulary import EventType, ExportStatus
 
 log = structlog.get_logger(__name__)
 
 MIN_EXPIRES_HOURS = 1
 MAX_EXPIRES_HOURS = 168
-STATUSES = ("pending", "running", "ready", "failed", "expired")
 #: A render takes seconds; an export still unfinished after this long lost its job
 #: (e.g. a poisoned job the reaper gave up on) and is failed by the cleanup.
 STALE_AFTER = timedelta(hours=6)
@@ -111,7 +111,7 @@ async def request_export(
         tenant_id=session_tenant(session),
         project_id=project.id,
         format=export_format,
-        status="pending",
+        status=ExportStatus.PENDING,
         manifest={
             "request": {
                 "document_ids": [str(d.id) for d in documents],
@@ -156,9 +156,13 @@ async def list_exports(session: AsyncSession, *, project_id: uuid.UUID) -> list[
 
 
 def is_expired(export: Export, now: datetime) -> bool:
-    if export.status == "expired":
+    if export.status == ExportStatus.EXPIRED:
         return True
-    return export.status == "ready" and export.expires_at is not None and export.expires_at <= now
+    return (
+        export.status == ExportStatus.READY
+        and export.expires_at is not None
+        and export.expires_at <= now
+    )
 
 
 def download_name(export: Export) -> str:
@@ -180,8 +184,9 @@ async def open_download(
     moment = now or utcnow()
     if is_expired(export, moment):
         raise ExportExpired(f"export {export.id} expired; request a new one")
-    if export.status != "ready" or export.path is None:
-        detail = f": {export.error}" if export.status == "failed" and export.error else ""
+    if export.status != ExportStatus.READY or export.path is None:
+        failed = export.status == ExportStatus.FAILED
+        detail = f": {export.error}" if failed and export.error else ""
         raise ExportNotReady(f"export {export.id} is {export.status}{detail}")
     path = storage.absolute(data_dir, export.path)
     if not path.is_file():
@@ -203,9 +208,9 @@ async def _start(
     """Mark running and load what to render; None when there is nothing (left) to do."""
     async with db.tenant_session(tenant_id) as session:
         export = await get_export(session, export_id)
-        if export is None or export.status not in ("pending", "running"):
+        if export is None or export.status not in lifecycle.UNFINISHED:
             return None
-        export.status = "running"
+        lifecycle.move(export, ExportStatus.RUNNING)
         project = await projects_service.get_or_raise(session, export.project_id)
         ids = export.manifest.get("request", {}).get("document_ids", [])
         documents = await load_documents(session, project_id=project.id, document_ids=ids)
@@ -224,13 +229,18 @@ async def _finish(
     async with db.tenant_session(tenant_id) as session:
         export = await get_export_or_raise(session, export_id)
         hours = int(export.manifest.get("request", {}).get("expires_in_hours", 24))
-        export.status, export.path, export.error = "ready", path, None
-        export.expires_at = now + timedelta(hours=hours)
-        export.manifest = {**export.manifest, **made_of}
+        lifecycle.move(
+            export,
+            ExportStatus.READY,
+            path=path,
+            error=None,
+            expires_at=now + timedelta(hours=hours),
+            manifest={**export.manifest, **made_of},
+        )
         await events_service.append(
             session,
             project_id=export.project_id,
-            type="export.ready",
+            type=EventType.EXPORT_READY,
             data={"export_id": str(export.id), "format": export.format},
         )
         return export
@@ -239,8 +249,8 @@ async def _finish(
 async def _fail(db: Database, tenant_id: uuid.UUID, export_id: uuid.UUID, error: str) -> None:
     async with db.tenant_session(tenant_id) as session:
         export = await get_export(session, export_id)
-        if export is not None and export.status in ("pending", "running"):
-            export.status, export.error = "failed", error[:2000]
+        if export is not None and export.status in lifecycle.UNFINISHED:
+            lifecycle.move(export, ExportStatus.FAILED, error=error[:2000])
 
 
 async def execute_export(
@@ -283,14 +293,14 @@ async def expire_due(session: AsyncSession, *, data_dir: Path, now: datetime) ->
     """Delete the files of this tenant's exports past their expiry; mark the rows expired."""
     statement = (
         select(Export)
-        .where(Export.status == "ready", Export.expires_at <= now)
+        .where(Export.status == ExportStatus.READY, Export.expires_at <= now)
         .with_for_update(skip_locked=True)
     )
     expired = 0
     for export in (await session.scalars(statement)).all():
         if export.path is not None:
             storage.delete(data_dir, export.path)
-        export.status, export.path = "expired", None
+        lifecycle.move(export, ExportStatus.EXPIRED, path=None)
         expired += 1
     await session.flush()
     return expired
@@ -300,13 +310,16 @@ async def fail_stale(session: AsyncSession, *, now: datetime) -> int:
     """Pending or running exports untouched for ``STALE_AFTER`` will never finish: say so."""
     statement = (
         select(Export)
-        .where(Export.status.in_(("pending", "running")), Export.updated_at <= now - STALE_AFTER)
+        .where(Export.status.in_(lifecycle.UNFINISHED), Export.updated_at <= now - STALE_AFTER)
         .with_for_update(skip_locked=True)
     )
     stale = list((await session.scalars(statement)).all())
     for export in stale:
-        export.status = "failed"
-        export.error = "the export job did not finish; request a new export"
+        lifecycle.move(
+            export,
+            ExportStatus.FAILED,
+            error="the export job did not finish; request a new export",
+        )
     await session.flush()
     return len(stale)
 

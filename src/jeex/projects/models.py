@@ -18,9 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from jeex.db.base import Base, TenantIdMixin, TimestampMixin
-
-PROJECT_STATUSES = ("draft", "running", "ready", "failed", "cancelled", "paused")
+from jeex.db.base import Base, TenantIdMixin, TimestampMixin, Vocabulary
+from jeex.vocabulary import ProjectStatus, check_values
 
 
 class Project(TenantIdMixin, TimestampMixin, Base):
@@ -29,10 +28,7 @@ class Project(TenantIdMixin, TimestampMixin, Base):
     __tablename__ = "projects"
     __table_args__ = (
         CheckConstraint("current_step BETWEEN 0 AND 4", name="current_step"),
-        CheckConstraint(
-            "status IN ('draft', 'running', 'ready', 'failed', 'cancelled', 'paused')",
-            name="status",
-        ),
+        CheckConstraint(f"status IN ({check_values(ProjectStatus)})", name="status"),
         Index(
             "uq_projects_tenant_id_slug_live",
             "tenant_id",
@@ -49,7 +45,9 @@ class Project(TenantIdMixin, TimestampMixin, Base):
     idea: Mapped[str] = mapped_column(Text)
     audience: Mapped[str] = mapped_column(Text, default="")
     language: Mapped[str] = mapped_column(String(8), default="en")
-    status: Mapped[str] = mapped_column(String(16), default="draft")
+    status: Mapped[ProjectStatus] = mapped_column(
+        Vocabulary(ProjectStatus), default=ProjectStatus.DRAFT
+    )
     current_step: Mapped[int] = mapped_column(SmallInteger, default=0)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
     last_event_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

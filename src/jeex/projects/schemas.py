@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from jeex.languages import LANGUAGES, validate_language
+from jeex.vocabulary import ProjectStatus
 
 MAX_IDEA_CHARS = 20_000
 #: PostgreSQL text cannot hold NUL; saying so in the schema keeps clients (and fuzzers) honest.
@@ -102,7 +103,7 @@ class ProjectOut(BaseModel):
     idea_description: str = Field(validation_alias="idea")
     target_audience: str = Field(validation_alias="audience")
     language: str
-    status: str
+    status: ProjectStatus
     current_step: int
     created_at: datetime
     updated_at: datetime

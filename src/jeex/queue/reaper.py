@@ -23,7 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex.config import Settings
 from jeex.db.session import Database
+from jeex.events import service as events_service
 from jeex.queue.app import EXECUTE_RUN
+from jeex.runs import lifecycle
+from jeex.runs import service as runs_service
+from jeex.tenants import service as tenants_service
+from jeex.vocabulary import RunStatus
 
 log = structlog.get_logger(__name__)
 
@@ -99,15 +104,12 @@ async def _reap(session: AsyncSession, row: object, settings: Settings) -> Reape
 
 
 async def _fail_run(db: Database, item: Reaped, attempts: int) -> None:
-    from jeex.runs import service as runs_service
-
     assert item.tenant_id is not None
     assert item.run_id is not None
     message = f"the worker executing this run died {attempts} times; giving up"
     async with db.tenant_session(uuid.UUID(item.tenant_id)) as session:
         run = await runs_service.get_or_raise(session, uuid.UUID(item.run_id))
-        if run.status not in runs_service.TERMINAL:
-            await runs_service.settle(session, run, "failed", error=message)
+        await lifecycle.settle(session, run, RunStatus.FAILED, error=message)
 
 
 async def prune(db: Database, settings: Settings) -> int:
@@ -117,9 +119,6 @@ async def prune(db: Database, settings: Settings) -> int:
     ``section.delta`` events after ``JEEX_EVENTS_DELTA_RETENTION_HOURS``. Events are tenant
     rows under RLS, so they are pruned tenant by tenant, each in its own transaction.
     """
-    from jeex.events import service as events_service
-    from jeex.tenants import service as tenants_service
-
     async with db.global_session() as session:
         if not (await session.execute(_TRY_LOCK, {"key": SWEEP_LOCK_KEY})).scalar_one():
             return 0

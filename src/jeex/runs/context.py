@@ -42,6 +42,7 @@ from jeex.retrieval.store import Scope
 from jeex.runs import claims
 from jeex.runs import service as runs_service
 from jeex.runs.observer import NullObserver, RunObserver
+from jeex.vocabulary import EventType, SectionStatus
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
@@ -93,7 +94,7 @@ class RunContext:
     def session(self) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
         return self.db.tenant_session(self.tenant_id)
 
-    async def emit(self, session: AsyncSession, type: str, data: dict[str, Any]) -> None:
+    async def emit(self, session: AsyncSession, type: EventType, data: dict[str, Any]) -> None:
         await events_service.append(
             session, project_id=self.project_id, run_id=self.run_id, type=type, data=data
         )
@@ -146,14 +147,14 @@ class RunContext:
                 key=key,
                 position=position,
                 title=title,
-                status="running",
+                status=SectionStatus.RUNNING,
                 attempts=(row.attempts if row else 0) + 1,
                 started_at=runs_service.now(),
             )
             started = {"key": key, "title": title}
             if self.worker:
                 started["worker"] = self.worker
-            await self.emit(session, "section.started", started)
+            await self.emit(session, EventType.SECTION_STARTED, started)
         return None
 
     async def _finish(
@@ -177,14 +178,14 @@ class RunContext:
                     session,
                     project_id=self.project_id,
                     run_id=self.run_id,
-                    type="section.delta",
+                    type=EventType.SECTION_DELTA,
                     data={"key": key, "text": tail},
                 )
             await runs_service.upsert_section(
                 session,
                 run_id=self.run_id,
                 key=key,
-                status="completed",
+                status=SectionStatus.COMPLETED,
                 content=content,
                 tokens_in=usage.tokens_in,
                 tokens_out=usage.tokens_out,
@@ -200,7 +201,7 @@ class RunContext:
             )
             await self.emit(
                 session,
-                "section.completed",
+                EventType.SECTION_COMPLETED,
                 {
                     "key": key,
                     "words": len(content.split()),
@@ -284,7 +285,7 @@ class RunContext:
                         session,
                         project_id=self.project_id,
                         run_id=self.run_id,
-                        type="section.delta",
+                        type=EventType.SECTION_DELTA,
                         data={"key": key, "text": chunk},
                     )
             except Exception as exc:
@@ -474,7 +475,7 @@ class RunContext:
             )
             await self.emit(
                 session,
-                "document.created",
+                EventType.DOCUMENT_CREATED,
                 {
                     "document_id": str(document.id),
                     "document_type": document_type,

@@ -21,10 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from jeex.db.base import Base, TenantIdMixin, TenantMixin, TimestampMixin
-
-RUN_STATUSES = ("pending", "running", "paused", "completed", "failed", "cancelled")
-SECTION_STATUSES = ("pending", "running", "completed", "failed")
+from jeex.db.base import Base, TenantIdMixin, TenantMixin, TimestampMixin, Vocabulary
+from jeex.vocabulary import DesiredState, RunStatus, SectionStatus, check_values
 
 
 class Run(TenantIdMixin, TimestampMixin, Base):
@@ -36,11 +34,8 @@ class Run(TenantIdMixin, TimestampMixin, Base):
             ["tenant_id", "project_id"], ["projects.tenant_id", "projects.id"], ondelete="CASCADE"
         ),
         CheckConstraint("step BETWEEN 1 AND 4", name="step"),
-        CheckConstraint(
-            "status IN ('pending', 'running', 'paused', 'completed', 'failed', 'cancelled')",
-            name="status",
-        ),
-        CheckConstraint("desired_state IN ('run', 'paused', 'cancelled')", name="desired_state"),
+        CheckConstraint(f"status IN ({check_values(RunStatus)})", name="status"),
+        CheckConstraint(f"desired_state IN ({check_values(DesiredState)})", name="desired_state"),
         Index("ix_runs_tenant_id_project_id_created_at", "tenant_id", "project_id", "created_at"),
         Index("ix_runs_tenant_id_correlation_id", "tenant_id", "correlation_id"),
         Index("ix_runs_tenant_id_status", "tenant_id", "status"),
@@ -52,8 +47,10 @@ class Run(TenantIdMixin, TimestampMixin, Base):
     correlation_id: Mapped[uuid.UUID] = mapped_column(default=uuid.uuid4)
     input: Mapped[dict[str, Any]] = mapped_column(default=dict)
     output: Mapped[dict[str, Any] | None]
-    status: Mapped[str] = mapped_column(String(16), default="pending")
-    desired_state: Mapped[str] = mapped_column(String(16), default="run", server_default="run")
+    status: Mapped[RunStatus] = mapped_column(Vocabulary(RunStatus), default=RunStatus.PENDING)
+    desired_state: Mapped[DesiredState] = mapped_column(
+        Vocabulary(DesiredState), default=DesiredState.RUN, server_default="run"
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     error: Mapped[str | None] = mapped_column(Text)
     tokens_in: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -76,14 +73,16 @@ class RunSection(TenantMixin, TimestampMixin, Base):
         ForeignKeyConstraint(
             ["tenant_id", "run_id"], ["runs.tenant_id", "runs.id"], ondelete="CASCADE"
         ),
-        CheckConstraint("status IN ('pending', 'running', 'completed', 'failed')", name="status"),
+        CheckConstraint(f"status IN ({check_values(SectionStatus)})", name="status"),
     )
 
     run_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(120), primary_key=True)
     position: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(200), default="")
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[SectionStatus] = mapped_column(
+        Vocabulary(SectionStatus), default=SectionStatus.PENDING
+    )
     content: Mapped[str] = mapped_column(Text, default="")
     tokens_in: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     tokens_out: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

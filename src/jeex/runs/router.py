@@ -13,6 +13,7 @@ from jeex.api.state import ApiState
 from jeex.auth.service import AuthPrincipal
 from jeex.deps import EDITOR, PrincipalDep, ProjectDep, RunDep, SessionDep, StateDep
 from jeex.projects.models import Project
+from jeex.runs import lifecycle
 from jeex.runs import progress as progress_service
 from jeex.runs import service as runs_service
 from jeex.runs.schemas import ProgressOut, RunOut, StepRequest
@@ -144,7 +145,7 @@ async def get_run(run: RunDep) -> RunOut:
 async def pause_run(session: SessionDep, run: RunDep) -> RunOut:
     """Pause a queued or running run (after its current section). A move the run's state
     does not allow is a 409."""
-    return RunOut.model_validate(await runs_service.pause(session, run.id))
+    return RunOut.model_validate(await lifecycle.pause(session, run.id))
 
 
 @router.post(
@@ -153,7 +154,7 @@ async def pause_run(session: SessionDep, run: RunDep) -> RunOut:
 async def resume_run(session: SessionDep, run: RunDep) -> RunOut:
     """Queue a paused run again; finished sections are kept. A move the run's state does not
     allow is a 409."""
-    return RunOut.model_validate(await runs_service.resume(session, run.id))
+    return RunOut.model_validate(await lifecycle.resume(session, run.id))
 
 
 @router.post(
@@ -162,7 +163,7 @@ async def resume_run(session: SessionDep, run: RunDep) -> RunOut:
 async def cancel_run(session: SessionDep, run: RunDep) -> RunOut:
     """Cancel a run; a running section is aborted within seconds. A move the run's state does
     not allow is a 409."""
-    return RunOut.model_validate(await runs_service.cancel(session, run.id))
+    return RunOut.model_validate(await lifecycle.cancel(session, run.id))
 
 
 @router.post(
@@ -171,7 +172,7 @@ async def cancel_run(session: SessionDep, run: RunDep) -> RunOut:
 async def retry_run(session: SessionDep, run: RunDep) -> RunOut:
     """Run a failed or cancelled run again from where it stopped. A move the run's state does
     not allow is a 409."""
-    return RunOut.model_validate(await runs_service.retry(session, run.id))
+    return RunOut.model_validate(await lifecycle.retry(session, run.id))
 
 
 @router.get(

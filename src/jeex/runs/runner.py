@@ -33,10 +33,13 @@ from jeex.projects import service as projects_service
 from jeex.projects.models import Project
 from jeex.queue import app as queue
 from jeex.retrieval.service import Retrieval
+from jeex.runs import lifecycle
 from jeex.runs import service as runs_service
 from jeex.runs.context import RunContext
+from jeex.runs.lifecycle import Action
 from jeex.runs.models import Run
 from jeex.runs.observer import NullObserver, RunObserver
+from jeex.vocabulary import TERMINAL_RUN_STATUSES, DesiredState, EventType, RunStatus
 
 log = structlog.get_logger(__name__)
 
@@ -107,72 +110,60 @@ async def _start_once(
 ) -> RunContext | None:
     async with deps.db.tenant_session(tenant_id) as session:
         run = await runs_service.get_or_raise(session, run_id)
-        if run.status == "completed":
+        if run.status == RunStatus.COMPLETED:
             return None
         project = await projects_service.get_or_raise(session, run.project_id)
         resumed = run.attempts > 0
-        await runs_service.set_status(
+        event = await lifecycle.move(
             session,
             run,
-            "running",
+            Action.START,
+            event=EventType.RUN_RESUMED if resumed else EventType.RUN_STARTED,
+            data={"attempt": run.attempts + 1},
             attempts=run.attempts + 1,
             started_at=run.started_at or runs_service.now(),
-            finished_at=None,
             error=None,
             model=deps.llm.model,
         )
-        project.status = "running"
         ctx = _context(deps, run, project, observer)
-        event = "run.resumed" if resumed else "run.started"
-        await ctx.emit(session, event, {"step": run.step, "attempt": run.attempts})
+    if event is not None:
+        observer.event(run_id, event.type, event.data)
     return ctx
 
 
 async def _finish(
     ctx: RunContext,
-    status: str,
-    event: str,
+    action: Action,
     *,
     output: dict[str, Any] | None = None,
     error: str | None = None,
-    project_status: str,
 ) -> Run:
-    return await ride_out_restart(
-        lambda: _finish_once(
-            ctx, status, event, output=output, error=error, project_status=project_status
-        )
-    )
+    return await ride_out_restart(lambda: _finish_once(ctx, action, output=output, error=error))
 
 
 async def _finish_once(
-    ctx: RunContext,
-    status: str,
-    event: str,
-    *,
-    output: dict[str, Any] | None,
-    error: str | None,
-    project_status: str,
+    ctx: RunContext, action: Action, *, output: dict[str, Any] | None, error: str | None
 ) -> Run:
+    event = None
     async with ctx.session() as session:
         run = await runs_service.get_or_raise(session, ctx.run_id)
+        await queue.drop_helpers(session, run.id)
+        # Settled meanwhile by whoever cancelled it for good (Ctrl-C on ``jeex plan``).
+        if run.status in TERMINAL_RUN_STATUSES:
+            return run
         values: dict[str, Any] = {"error": error}
         if output is not None:
             values["output"] = output
-        await runs_service.set_status(session, run, status, **values)
-        await queue.drop_helpers(session, run.id)
-        project = await projects_service.get_or_raise(session, ctx.project_id)
-        project.status = project_status
-        if status == "completed":
-            project.current_step = max(project.current_step, run.step)
         data: dict[str, Any] = {
-            "step": run.step,
             "tokens_in": run.tokens_in,
             "tokens_out": run.tokens_out,
             "cost": str(run.cost),
         }
         if error:
             data["error"] = error
-        await ctx.emit(session, event, data)
+        event = await lifecycle.move(session, run, action, data=data, **values)
+    if event is not None:
+        ctx.observer.event(ctx.run_id, event.type, event.data)
     return run
 
 
@@ -192,21 +183,15 @@ async def execute_run(
     try:
         output = await AGENTS[ctx.step](ctx).run()
     except RunPaused:
-        return await _finish(ctx, "paused", "run.paused", project_status="paused")
+        return await _finish(ctx, Action.PAUSE)
     except RunCancelled:
-        return await _finish(ctx, "cancelled", "run.cancelled", project_status="cancelled")
+        return await _finish(ctx, Action.CANCEL)
     except AppError as exc:
-        await _finish(ctx, "failed", "run.failed", error=exc.message, project_status="failed")
+        await _finish(ctx, Action.FAIL, error=exc.message)
         raise
     finally:
         structlog.contextvars.unbind_contextvars("run_id", "tenant_id")
-    return await _finish(
-        ctx,
-        "completed",
-        "run.completed",
-        output=output.model_dump(mode="json"),
-        project_status="ready",
-    )
+    return await _finish(ctx, Action.COMPLETE, output=output.model_dump(mode="json"))
 
 
 async def help_run(
@@ -224,7 +209,9 @@ async def help_run(
     """
     async with deps.db.tenant_session(tenant_id) as session:
         run = await runs_service.get_or_raise(session, run_id)
-        if run.status != "running" or run.desired_state != "run" or run.step != 4:
+        if run.status != RunStatus.RUNNING or run.desired_state != DesiredState.RUN:
+            return 0
+        if run.step != 4:
             return 0
         project = await projects_service.get_or_raise(session, run.project_id)
         ctx = _context(deps, run, project, observer or NullObserver())

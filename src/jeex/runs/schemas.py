@@ -13,6 +13,7 @@ from jeex.agents.contracts import StepInput
 from jeex.languages import validate_language
 from jeex.projects.models import Project
 from jeex.projects.schemas import LANGUAGE_SCHEMA, MAX_IDEA_CHARS, NO_NUL
+from jeex.vocabulary import DesiredState, ProjectStatus, RunStatus, SectionStatus
 
 ClarificationText = Annotated[str, Field(max_length=4_000, pattern=NO_NUL)]
 
@@ -75,8 +76,8 @@ class RunOut(BaseModel):
     step: int
     agent_type: str
     correlation_id: uuid.UUID
-    status: str
-    desired_state: str
+    status: RunStatus
+    desired_state: DesiredState
     attempts: int
     error: str | None
     input: dict[str, Any]
@@ -95,7 +96,7 @@ class RunOut(BaseModel):
 class SectionOut(BaseModel):
     key: str
     title: str
-    status: str
+    status: SectionStatus
     tokens_out: int
     html: str = Field(description="The section's text as sanitised HTML (empty until written).")
 
@@ -103,8 +104,8 @@ class SectionOut(BaseModel):
 class RunProgressOut(BaseModel):
     id: uuid.UUID
     step: int
-    status: str
-    desired_state: str
+    status: RunStatus
+    desired_state: DesiredState
     sections_done: int
     sections_expected: int
     tokens_in: int
@@ -118,7 +119,7 @@ class ProgressOut(BaseModel):
     """The seeds' preview shape: one look at everything a progress page shows."""
 
     project_id: uuid.UUID
-    status: str
+    status: ProjectStatus
     percentage: float
     elapsed_seconds: float
     eta_seconds: float | None

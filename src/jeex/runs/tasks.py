@@ -28,10 +28,12 @@ from procrastinate.job_context import AbortReason
 
 from jeex.errors import AppError, WorkerStopping
 from jeex.queue.app import EXECUTE_RUN, HELP_RUN, RUNS_QUEUE, app, enqueue_run
+from jeex.runs import lifecycle
 from jeex.runs import service as runs_service
 from jeex.runs.models import Run
 from jeex.runs.observer import RunObserver
 from jeex.runs.runner import RunnerDeps, execute_run, help_run
+from jeex.vocabulary import TERMINAL_RUN_STATUSES, DesiredState, RunStatus
 
 log = structlog.get_logger(__name__)
 
@@ -75,16 +77,17 @@ async def _execute(
 ) -> str:
     while await _wanted(deps, tid, rid):
         run = await execute_run(deps, tenant_id=tid, run_id=rid, observer=observer)
-        if run.status == "completed":
+        if run.status == RunStatus.COMPLETED:
             await _queue_next_step(deps, tid, run)
             return "completed"
         # Resumed while it was pausing: carry on here rather than leave it stranded.
-        if not (run.status == "paused" and await _desired(deps, tid, rid) == "run"):
-            return run.status
+        resumed = await _desired(deps, tid, rid) == DesiredState.RUN
+        if not (run.status == RunStatus.PAUSED and resumed):
+            return str(run.status)
     return "skipped"
 
 
-async def _desired(deps: RunnerDeps, tid: uuid.UUID, rid: uuid.UUID) -> str:
+async def _desired(deps: RunnerDeps, tid: uuid.UUID, rid: uuid.UUID) -> DesiredState:
     async with deps.db.tenant_session(tid) as session:
         return (await runs_service.get_or_raise(session, rid)).desired_state
 
@@ -93,11 +96,11 @@ async def _wanted(deps: RunnerDeps, tid: uuid.UUID, rid: uuid.UUID) -> bool:
     """False when there is nothing to do; a pause or cancel asked for meanwhile is applied."""
     async with deps.db.tenant_session(tid) as session:
         run = await runs_service.get_or_raise(session, rid)
-        if run.status == "completed":
+        if run.status == RunStatus.COMPLETED:
             return False
-        if run.desired_state in ("paused", "cancelled"):
-            if run.status != run.desired_state and run.status not in runs_service.TERMINAL:
-                await runs_service.settle(session, run, run.desired_state)
+        if run.desired_state != DesiredState.RUN:
+            if run.status != RunStatus(run.desired_state):
+                await lifecycle.settle(session, run, RunStatus(run.desired_state))
             return False
         return True
 
@@ -107,7 +110,9 @@ async def _queue_next_step(deps: RunnerDeps, tid: uuid.UUID, done: Run) -> None:
         later = [
             run
             for run in await runs_service.list_(session, project_id=done.project_id)
-            if run.step > done.step and run.status == "pending" and run.desired_state == "run"
+            if run.step > done.step
+            and run.status == RunStatus.PENDING
+            and run.desired_state == DesiredState.RUN
         ]
         if later:
             await enqueue_run(session, min(later, key=lambda r: r.step).id)
@@ -119,11 +124,9 @@ async def _requeue(
     """Hand the run to the next free worker; finished sections stay."""
     async with deps.db.tenant_session(tid) as session:
         run = await runs_service.get_or_raise(session, rid)
-        if run.status in runs_service.TERMINAL:
+        if run.status in TERMINAL_RUN_STATUSES:
             return
-        await runs_service.set_status(session, run, "pending", queued_at=runs_service.now())
-        await enqueue_run(session, rid, attempt=attempt)
-        await runs_service.emit(session, run, "run.queued", reason=reason)
+        await lifecycle.requeue(session, run, attempt=attempt, data={"reason": reason})
     log.info("run re-queued", run_id=str(rid), reason=reason)
 
 
@@ -133,12 +136,10 @@ async def _aborted(
     try:
         async with deps.db.tenant_session(tid) as session:
             desired = (await runs_service.get_or_raise(session, rid)).desired_state
-        if desired == "cancelled" or context.abort_reason() == AbortReason.USER_REQUEST:
+        if desired == DesiredState.CANCELLED or context.abort_reason() == AbortReason.USER_REQUEST:
             async with deps.db.tenant_session(tid) as session:
                 run = await runs_service.get_or_raise(session, rid)
-                if run.status not in runs_service.TERMINAL:
-                    run.desired_state = "cancelled"
-                    await runs_service.settle(session, run, "cancelled")
+                await lifecycle.cancel_now(session, run, abort_jobs=False)
             return
         await _requeue(deps, tid, rid, attempt, reason="worker shutdown timeout")
     except Exception:  # the abort itself must still reach the worker
@@ -153,11 +154,11 @@ async def _failed(
     try:
         async with deps.db.tenant_session(tid) as session:
             run = await runs_service.get_or_raise(session, rid)
-            if attempt < settings.queue_max_attempts and run.desired_state == "run":
+            if attempt < settings.queue_max_attempts and run.desired_state == DesiredState.RUN:
                 delay = settings.queue_retry_base_seconds * 2 ** (attempt - 1)
                 await enqueue_run(session, rid, attempt=attempt + 1, delay_seconds=delay)
                 log.warning("run failed, retrying", run_id=str(rid), attempt=attempt, delay=delay)
-            elif run.status != "failed":
-                await runs_service.settle(session, run, "failed", error=message)
+            else:
+                await lifecycle.settle(session, run, RunStatus.FAILED, error=message)
     except Exception:
         log.exception("could not record the failed run", run_id=str(rid))
