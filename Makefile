@@ -35,6 +35,7 @@ test: setup browser  ## lint, types, then the whole suite with coverage (uses 12
 	@started=$$(date +%s); \
 	$(UV) run --frozen ruff check src tests bench scripts && \
 	$(UV) run --frozen ruff format --check src tests bench scripts && \
+	$(UV) run --frozen lint-imports && \
 	$(UV) run --frozen mypy && { \
 	export JEEX_TEST_DATABASE_URL="$${JEEX_TEST_DATABASE_URL:-$$(scripts/test-database-url)}"; \
 	echo "test database: $${JEEX_TEST_DATABASE_URL:-embedded pgserver}"; \
@@ -54,9 +55,10 @@ test: setup browser  ## lint, types, then the whole suite with coverage (uses 12
 test-fast: PYTEST_ARGS = -m "not slow"
 test-fast: test  ## the suite without the real-model end-to-end tests
 
-lint: setup  ## ruff check and format check
+lint: setup  ## ruff check and format check, and the import layers (import-linter)
 	@$(UV) run --frozen ruff check src tests bench scripts
 	@$(UV) run --frozen ruff format --check src tests bench scripts
+	@$(UV) run --frozen lint-imports
 
 format: setup  ## apply ruff format and safe fixes
 	@$(UV) run --frozen ruff check --fix src tests bench scripts

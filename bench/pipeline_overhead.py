@@ -39,19 +39,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from jeex import pipeline
 from jeex.agents.prompts import Brief, section_messages
 from jeex.config import Settings
 from jeex.db.bootstrap import prepare
 from jeex.db.session import Database
 from jeex.db.urls import DatabaseUrls, to_sqlalchemy_url
+from jeex.engine import plans as pipeline
+from jeex.engine.observer import NullObserver
+from jeex.engine.runner import RunnerDeps
 from jeex.llm.client import LLMClient, Message
 from jeex.llm.embedded import EmbeddedLLM, bundled_model_path
 from jeex.logs import configure_logging
 from jeex.projects.schemas import ProjectCreate
 from jeex.runs import service as runs_service
-from jeex.runs.observer import NullObserver
-from jeex.runs.runner import RunnerDeps
 from jeex.templates import load_template
 from jeex.tenants.service import ensure_principal
 
@@ -174,7 +174,7 @@ async def one_pipeline(urls: DatabaseUrls, base_url: str, data_dir: Path) -> Pip
         )
         data = ProjectCreate(idea=IDEA, audience=AUDIENCE, language="en")
         _, runs = await pipeline.create_plan(
-            db, principal, data, steps=pipeline.ALL_STEPS, model=llm.model
+            db, principal, data, steps=pipeline.all_steps(), model=llm.model
         )
         deps = RunnerDeps(db=db, llm=llm, settings=settings)
         started = time.perf_counter()

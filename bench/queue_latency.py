@@ -36,7 +36,7 @@ from jeex.db.session import Database
 from jeex.db.urls import DatabaseUrls, libpq_dsn, to_sqlalchemy_url
 from jeex.llm.client import LLMClient
 from jeex.queue import app as queue
-from jeex.queue.worker import QueueWorker
+from jeex.worker import QueueWorker
 
 started: dict[str, float] = {}
 arrived = asyncio.Event()

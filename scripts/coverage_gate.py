@@ -14,7 +14,7 @@ BUSINESS_LOGIC = [
     "*/jeex/agents/*",
     "*/jeex/runs/*",
     "*/jeex/*/service.py",
-    "*/jeex/pipeline.py",
+    "*/jeex/engine/plans.py",
     "*/jeex/documents/readability.py",
     "*/jeex/llm/client.py",
     "*/jeex/retrieval/*",

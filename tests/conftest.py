@@ -24,8 +24,8 @@ from jeex.config import Settings
 from jeex.db.bootstrap import prepare
 from jeex.db.session import Database
 from jeex.db.urls import DatabaseUrls, to_sqlalchemy_url
+from jeex.engine.runner import RunnerDeps
 from jeex.llm.client import LLMClient
-from jeex.runs.runner import RunnerDeps
 from jeex.tenants.service import Principal, ensure_principal
 from support.database import clear_queue
 from support.fakellm import ScriptedLLM

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(default_factory=_default_data_dir)
+    #: More document templates (``*.yaml``) beside the built-in ones; one with a ``kind``
+    #: block is a new document kind (docs/architecture.md, "Adding a document kind").
+    templates_dir: Path | None = None
 
     # Database. Unset ⇒ embedded PostgreSQL (pgserver) in `<data_dir>/pgdata`.
     # The URL is the *owner* connection, used for migrations and bootstrap only;

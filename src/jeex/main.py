@@ -18,23 +18,23 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from jeex import __version__
-from jeex.api import errors, health
+from jeex.api import errors, health, kinds
+from jeex.api.auth import router as auth_router
+from jeex.api.documents import router as documents_router
+from jeex.api.events import router as events_router
+from jeex.api.exhibits import router as exhibits_router
+from jeex.api.exports import router as exports_router
 from jeex.api.middleware import BodyLimit, RequestContext
+from jeex.api.projects import router as projects_router
+from jeex.api.runs import router as runs_router
 from jeex.api.security_headers import SecurityHeaders
 from jeex.api.state import ApiState
-from jeex.auth.router import router as auth_router
 from jeex.auth.secret import signing_key
 from jeex.config import Settings, get_settings
-from jeex.documents.router import router as documents_router
 from jeex.events.hub import EventHub
-from jeex.events.router import router as events_router
-from jeex.exhibits.router import router as exhibits_router
-from jeex.exports.router import router as exports_router
-from jeex.projects.router import router as projects_router
-from jeex.queue.worker import QueueWorker
-from jeex.runs.router import router as runs_router
 from jeex.runtime import Runtime
 from jeex.web import pages
+from jeex.worker import QueueWorker
 
 API_PREFIX = "/api/v1"
 UPLOAD_PATHS = re.compile(rf"^{API_PREFIX}/projects/[^/]+/exhibits/?$")
@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None, *, workers: int = 0) -> FastAPI
         documents_router,
         exports_router,
         exhibits_router,
+        kinds.router,
         health.router,
     ):
         api.include_router(router)

@@ -47,7 +47,7 @@ def test_no_object_is_an_error(text: str) -> None:
 
 @given(st.dictionaries(st.text(max_size=8), st.lists(st.text(max_size=20), max_size=4), max_size=4))
 def test_valid_json_round_trips(value: dict[str, list[str]]) -> None:
-    from jeex.agents.repair_json import without_nul
+    from jeex.db.text import without_nul
 
     assert loads_lenient(json.dumps(value)) == without_nul(value)
 

@@ -34,7 +34,7 @@ def api_settings(api_settings: Settings) -> Settings:
 
 
 async def _process(app: FastAPI, db: Database, caller: Caller, exhibit_id: str) -> str:
-    """What the `exhibits.process` job does on a worker (the test app runs no worker), with
+    """What the `exhibits:process` job does on a worker (the test app runs no worker), with
     the app's own vector store (local mode: one owner per folder)."""
     state = app.state.api
     return await exhibits_service.process(

@@ -16,7 +16,7 @@ from support.api import Caller, assert_error, create_project, make_world
 
 
 async def _render(db: Database, settings: Settings, caller: Caller, export_id: str) -> None:
-    """What the `exports.render` job does on a worker (the test app runs no worker)."""
+    """What the `exports:render` job does on a worker (the test app runs no worker)."""
     await exports_service.execute_export(
         db, settings, tenant_id=caller.tenant_id, export_id=uuid.UUID(export_id)
     )

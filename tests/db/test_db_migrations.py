@@ -25,8 +25,8 @@ from sqlalchemy.exc import DBAPIError
 from jeex.config import Settings
 from jeex.db import migrate
 from jeex.db.bootstrap import BOOTSTRAP_LOCK_KEY, check_app_role, owner_connection, prepare
-from jeex.db.models import Base
 from jeex.db.urls import DatabaseUrls
+from jeex.migrations.models import Base
 
 SCHEMA_TABLES = {
     "tenants",

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from jeex.config import Settings
 from jeex.db.session import Database
 from jeex.errors import DuplicateExhibit, InvalidInput, NotFound, UnsupportedMediaType
+from jeex.exhibits import search as search_service
 from jeex.exhibits import service
 from jeex.exhibits.models import Exhibit
-from jeex.retrieval import search as search_service
 from jeex.retrieval.embeddings import LocalE5
 from jeex.retrieval.service import Retrieval
 from jeex.retrieval.store import Scope
@@ -68,7 +68,7 @@ async def test_add_process_search_delete(
             sa.text("select task_name, args from procrastinate_jobs where lock = :lock"),
             {"lock": f"exhibit:{exhibit.id}"},
         ).all()
-    assert [j.task_name for j in jobs] == ["exhibits.process"]
+    assert [j.task_name for j in jobs] == ["exhibits:process"]
 
     done = await _process(db, settings, retrieval, principal, exhibit)
     assert done.status == "ready", done.error

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from jeex import pipeline
 from jeex.config import Settings
 from jeex.db.session import Database
 from jeex.documents import service as documents_service
+from jeex.engine import plans as pipeline
+from jeex.engine.runner import RunnerDeps, execute_run
 from jeex.exhibits import service as exhibits_service
 from jeex.exhibits.citing import CitedIn, citing_sections
 from jeex.llm.client import LLMClient
@@ -16,7 +17,6 @@ from jeex.retrieval.embeddings import LocalE5
 from jeex.retrieval.service import Retrieval
 from jeex.retrieval.store import Scope
 from jeex.runs import service as runs_service
-from jeex.runs.runner import RunnerDeps, execute_run
 from jeex.tenants.service import Principal, ensure_principal
 from support.factories import create_plan
 from support.fakellm import ScriptedLLM

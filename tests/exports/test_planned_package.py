@@ -11,11 +11,11 @@ import openpyxl
 import pypdf
 from pptx import Presentation
 
-from jeex import pipeline
+from jeex.engine import plans as pipeline
+from jeex.engine.observer import NullObserver
+from jeex.engine.runner import RunnerDeps
 from jeex.exports import service as exports_service
 from jeex.exports.formats import FORMATS
-from jeex.runs.observer import NullObserver
-from jeex.runs.runner import RunnerDeps
 from jeex.tenants.service import Principal
 from support.factories import create_plan
 

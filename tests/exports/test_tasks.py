@@ -1,4 +1,4 @@
-"""``exports.render`` on a real procrastinate worker, and the periodic cleanup's registration."""
+"""``exports:render`` on a real procrastinate worker, and the periodic cleanup's registration."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from jeex.config import Settings
 from jeex.db.session import Database
 from jeex.db.urls import DatabaseUrls
 from jeex.exports import service as exports_service
-from jeex.exports import tasks as export_tasks
 from jeex.llm.client import LLMClient
 from jeex.queue.app import CLEANUP_EXPORTS, EXPORTS_QUEUE, app
-from jeex.queue.worker import QueueWorker
+from jeex.tasks import exports as export_tasks
+from jeex.tasks import registry
 from jeex.tenants.service import Principal
+from jeex.worker import QueueWorker
 from support.exports import seed_committed
 
 
@@ -46,6 +47,7 @@ async def test_a_worker_renders_a_requested_export(
 
 
 def test_cleanup_is_a_periodic_task_on_the_exports_queue() -> None:
+    registry.register(app)
     periodic = [p for p in app.periodic_registry.periodic_tasks.values()
                 if p.task.name == CLEANUP_EXPORTS]  # fmt: skip
     assert len(periodic) == 1

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 import structlog
 
 from jeex.config import Settings
+from jeex.engine.runner import RunnerDeps
 from jeex.events import service as events_service
-from jeex.queue import reaper
 from jeex.runs import service as runs_service
-from jeex.runs.runner import RunnerDeps
+from jeex.tasks import reaper
 from jeex.tenants.service import Principal, ensure_principal
 from support.factories import create_plan
 

@@ -10,7 +10,7 @@ from jeex.db.session import Database
 from jeex.db.urls import DatabaseUrls
 from jeex.llm.client import LLMClient
 from jeex.queue import app as queue
-from jeex.queue.worker import QueueWorker
+from jeex.worker import QueueWorker
 
 started: dict[str, asyncio.Event] = {}
 
@@ -36,7 +36,13 @@ async def test_jobs_queued_one_after_another_never_wait_for_the_poll(
             key = uuid.uuid4().hex
             started[key] = asyncio.Event()
             async with db.global_session() as session:
-                await queue.defer(session, "tests.wakeup_noop", lock=key, args={"key": key})
+                await queue.defer(
+                    session,
+                    "tests.wakeup_noop",
+                    lock=key,
+                    args={"key": key},
+                    queue="tests-wakeups",
+                )
             await asyncio.wait_for(started[key].wait(), timeout=15)
     finally:
         worker.stop()

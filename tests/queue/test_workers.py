@@ -535,7 +535,7 @@ def test_a_database_restart_during_a_run_is_ridden_out(
                       r=run_id) == 1  # fmt: skip
         # Ridden out in place: the job was neither failed nor reaped as a dead worker's.
         assert scalar(owner, "select attempts from runs where id = :r", r=run_id) == 1
-        jobs = "select count(*) from procrastinate_jobs where task_name = 'runs.execute'"
+        jobs = "select count(*) from procrastinate_jobs where task_name = 'runs:execute'"
         assert scalar(owner, jobs) == 1
         owner.dispose()
     finally:

@@ -7,8 +7,8 @@ import uuid
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from jeex.db.session import Database
-from jeex.runs import claims
-from jeex.runs.runner import RunnerDeps, help_run
+from jeex.engine import claims
+from jeex.engine.runner import RunnerDeps, help_run
 from jeex.tenants.service import Principal
 from support.factories import create_plan
 

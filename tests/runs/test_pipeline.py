@@ -8,17 +8,17 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from jeex import pipeline
 from jeex.db.session import Database
 from jeex.documents import service as documents_service
 from jeex.documents.models import DocumentVersion
+from jeex.engine import plans as pipeline
+from jeex.engine.runner import RunnerDeps, execute_run
 from jeex.errors import GenerationFailed, InvalidTransition, LLMUnavailable
 from jeex.events.models import Event
 from jeex.llm.client import LLMClient
 from jeex.runs import lifecycle
 from jeex.runs import service as runs_service
 from jeex.runs.models import Run, RunSection
-from jeex.runs.runner import RunnerDeps, execute_run
 from jeex.tenants.service import Principal
 from support.factories import create_plan
 from support.fakellm import ScriptedLLM

@@ -6,7 +6,8 @@ import uuid
 
 import pytest
 
-from jeex import pipeline
+from jeex.engine import plans as pipeline
+from jeex.engine.runner import RunnerDeps, execute_run
 from jeex.errors import InvalidTransition, NotFound
 from jeex.projects import service as projects_service
 from jeex.projects.schemas import ProjectCreate
@@ -14,7 +15,6 @@ from jeex.queue import app as queue
 from jeex.runs import lifecycle
 from jeex.runs import service as runs_service
 from jeex.runs.models import Run
-from jeex.runs.runner import RunnerDeps, execute_run
 from jeex.tenants.service import Principal
 
 

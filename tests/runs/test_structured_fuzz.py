@@ -17,15 +17,15 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jeex import pipeline
 from jeex.config import Settings
 from jeex.db.session import Database
 from jeex.db.urls import DatabaseUrls
+from jeex.engine import plans as pipeline
+from jeex.engine.runner import RunnerDeps
 from jeex.errors import AppError
 from jeex.llm.client import LLMClient
 from jeex.projects.schemas import ProjectCreate
 from jeex.runs import service as runs_service
-from jeex.runs.runner import RunnerDeps
 from jeex.tenants.service import ensure_principal
 from support.fakellm import ScriptedLLM
 

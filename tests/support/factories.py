@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jeex import pipeline
 from jeex.config import Settings
 from jeex.db.session import Database
+from jeex.engine import plans as pipeline
 from jeex.exhibits import service as exhibits_service
 from jeex.exhibits.models import Exhibit
 from jeex.projects import service as projects_service

@@ -5,5 +5,3 @@ from jeex.agents.base import DocumentAgent
 
 class Architect(DocumentAgent):
     agent = "architect"
-    template_key = "architecture"
-    step = 3

@@ -1,8 +1,9 @@
 """The document agent: writes one template, section by section, then reviews it.
 
 Steps 1–3 are this class with a different template and role; step 4 extends it
-(see `implementation_planner`). The agent's identity (tenant, project, run)
-comes from its `RunContext`, never from model output.
+(see `implementation_planner`); a kind with no agent of its own is written by this
+class as is. The agent's identity (tenant, project, run) comes from its
+`AgentContext`, never from model output.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any, ClassVar
 
 from jeex.agents import prompts
 from jeex.agents.budget import context_budget_chars, earlier_context
+from jeex.agents.context import AgentContext
 from jeex.agents.contracts import ChecklistItem, RawExtraction, StepOutput
 from jeex.agents.diagram import components, flowchart
 from jeex.agents.document import assemble, review_block
@@ -26,15 +28,7 @@ from jeex.agents.repair import Repaired, repair_key_facts, repair_questions
 from jeex.documents.models import DocumentVersion
 from jeex.llm.usage import Usage
 from jeex.retrieval.citations import passages_block, sources_markdown
-from jeex.runs.context import RunContext
-from jeex.templates import DocumentTemplate, load_template, template_fingerprint
-
-EARLIER_TYPES = {
-    1: (),
-    2: ("about",),
-    3: ("about", "specs"),
-    4: ("about", "specs", "architecture"),
-}
+from jeex.templates import DocumentTemplate, template_fingerprint
 
 
 def parse_extraction(data: Any) -> Repaired[RawExtraction]:
@@ -68,13 +62,14 @@ def with_sources(review: str, sources: str) -> str:
 
 
 class DocumentAgent:
-    """Writes one document from one template; subclasses name the template and role."""
+    """Writes one document kind from its template; subclasses name their role."""
 
-    agent: ClassVar[str]
-    template_key: ClassVar[str]
-    step: ClassVar[int]
+    #: The role the prompts give the model (``prompts.ROLES``).
+    agent: ClassVar[str] = "writer"
+    #: True when other workers may write some of its units beside it (``help``).
+    shares_units: ClassVar[bool] = False
 
-    def __init__(self, ctx: RunContext) -> None:
+    def __init__(self, ctx: AgentContext) -> None:
         self.ctx = ctx
         self.reference = ""
         self.earlier: dict[str, str] = {}
@@ -86,15 +81,14 @@ class DocumentAgent:
 
     @property
     def template(self) -> DocumentTemplate:
-        return load_template(self.template_key)
+        return self.ctx.kind.template
 
-    @classmethod
-    def template_version(cls) -> str:
-        template = load_template(cls.template_key)
-        return f"{template.key}@{template.version}+{template_fingerprint(template)}"
+    async def help(self) -> int:
+        """Write units beside the run's own job (``shares_units``); none by default."""
+        return 0
 
     async def load_reference(self) -> None:
-        documents = await self.ctx.earlier_documents(EARLIER_TYPES[self.step])
+        documents = await self.ctx.sources.earlier_documents(self.ctx.kind.depends_on)
         self.earlier = {doc.document_type: doc.content for doc in documents}
         budget = context_budget_chars(
             self.ctx.settings,
@@ -104,7 +98,7 @@ class DocumentAgent:
         # With exhibits, half the room goes to passages retrieved per section (from the
         # exhibits and these same earlier documents); without, nothing is retrieved and
         # the earlier documents fill the room as before (docs/decisions.md).
-        if await self.ctx.has_exhibits():
+        if await self.ctx.sources.has_exhibits():
             self.retrieval_budget = budget // 2
             budget -= self.retrieval_budget
         self.reference = earlier_context(documents, budget)
@@ -123,10 +117,10 @@ class DocumentAgent:
         cited = self.cited.setdefault(key_prefix, {})
         invented = self.invented.setdefault(key_prefix, [])
         for index, spec in enumerate(template.sections):
-            given = await self.ctx.retrieve(
+            given = await self.ctx.sources.retrieve(
                 f"{spec.title}: {spec.instructions} ({self.ctx.brief.idea[:200]})",
                 budget_chars=self.retrieval_budget,
-                document_types=EARLIER_TYPES[self.step],
+                document_types=self.ctx.kind.depends_on,
             )
             messages = prompts.section_messages(
                 agent=self.agent,
@@ -139,7 +133,7 @@ class DocumentAgent:
                 passages=passages_block(given),
             )
             max_tokens = min(self.ctx.settings.llm_max_section_tokens, spec.target_words * 3)
-            result = await self.ctx.write_section(
+            result = await self.ctx.sections.write(
                 key=f"{key_prefix}{spec.key}",
                 position=position_base + index,
                 title=spec.title,
@@ -156,7 +150,7 @@ class DocumentAgent:
     async def extract(self, document: str, *, position: int) -> Repaired[RawExtraction]:
         budget = context_budget_chars(self.ctx.settings, output_tokens=1000, prompt_chars=900)
         text = document[:budget]
-        return await self.ctx.structured(
+        return await self.ctx.sections.structured(
             key="review/extraction",
             position=position,
             title="Key facts and questions",
@@ -275,7 +269,7 @@ class DocumentAgent:
         usage: Usage,
         metadata: dict[str, Any],
     ) -> DocumentVersion:
-        return await self.ctx.save_document(
+        return await self.ctx.documents.save(
             document_type=template.document_type,
             epic_number=epic_number,
             title=title,

@@ -5,5 +5,3 @@ from jeex.agents.base import DocumentAgent
 
 class BusinessAnalyst(DocumentAgent):
     agent = "business_analyst"
-    template_key = "about"
-    step = 1

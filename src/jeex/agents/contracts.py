@@ -7,7 +7,9 @@ on the run row) speak the same shape as the agents themselves.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from jeex.runs.inputs import StepInput
 
 
 class ChecklistItem(BaseModel):
@@ -16,17 +18,6 @@ class ChecklistItem(BaseModel):
     item: str
     passed: bool
     detail: str = ""
-
-
-class StepInput(BaseModel):
-    """What every step is given: the idea, its audience and the user's answers."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    idea_description: str = Field(min_length=1, max_length=20_000)
-    target_audience: str = Field(default="", max_length=2_000)
-    user_clarifications: dict[str, str] = Field(default_factory=dict)
-    language: str = "en"
 
 
 class BusinessAnalystInput(StepInput):

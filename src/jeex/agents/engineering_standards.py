@@ -5,5 +5,3 @@ from jeex.agents.base import DocumentAgent
 
 class EngineeringStandards(DocumentAgent):
     agent = "engineering_standards"
-    template_key = "specs"
-    step = 2

@@ -50,14 +50,13 @@ def epic_title(epic: Epic) -> str:
 
 class ImplementationPlanner(DocumentAgent):
     agent = "implementation_planner"
-    template_key = "plan_overview"
-    step = 4
+    shares_units = True
 
     async def plan_epics(self) -> Repaired[list[Epic]]:
         sources = [self.earlier[kind] for kind in ("about", "architecture") if kind in self.earlier]
         candidates = feature_candidates(sources)
         max_epics = self.ctx.settings.plan_max_epics
-        return await self.ctx.structured(
+        return await self.ctx.sections.structured(
             key="plan/epics",
             position=0,
             title="Epic list",
@@ -118,15 +117,15 @@ class ImplementationPlanner(DocumentAgent):
 
         async def one(epic: Epic) -> list[ChecklistItem] | None:
             while True:
-                async with limit, self.ctx.claim(epic_unit(epic)) as held:
+                async with limit, self.ctx.units.claim(epic_unit(epic)) as held:
                     if held:
                         return await self.write_epic(epic, epics)
                 if not wait_for_others:
                     return None
-                await self.ctx.wait_for_claim()
+                await self.ctx.units.wait_for_claim()
 
         if wait_for_others:
-            await self.ctx.request_helpers(len(epics) - 1)
+            await self.ctx.units.request_helpers(len(epics) - 1)
         # Every epic reaches its own section boundary before a pause or failure is
         # raised, so no sibling is left writing after the run has stopped.
         done = await asyncio.gather(*(one(epic) for epic in epics), return_exceptions=True)
@@ -137,7 +136,7 @@ class ImplementationPlanner(DocumentAgent):
 
     async def help(self) -> int:
         """A helper job's share of step 4: the epics nobody else is writing right now."""
-        if not await self.ctx.checkpointed("plan/epics"):
+        if not await self.ctx.sections.checkpointed("plan/epics"):
             return 0  # the run's own job has not planned the epics yet
         await self.load_reference()
         epics = (await self.plan_epics()).value
@@ -148,7 +147,7 @@ class ImplementationPlanner(DocumentAgent):
         plan = await self.plan_epics()
         epics = plan.value
         template = self.template
-        self.ctx.announce_total(
+        self.ctx.sections.announce_total(
             2 + len(template.sections) + len(epics) * len(load_template("plan_epic").sections)
         )
         title = self.document_title()

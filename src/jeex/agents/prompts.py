@@ -24,6 +24,8 @@ ROLES = {
     "engineering_standards": "a principal engineer who sets engineering standards",
     "architect": "a software architect",
     "implementation_planner": "a technical lead who plans the implementation",
+    # A kind with no agent module of its own (a letter, a memo, a tenant's template).
+    "writer": "a careful professional writer",
 }
 
 KIND_HINTS = {

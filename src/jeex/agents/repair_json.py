@@ -11,6 +11,8 @@ import json
 import re
 from typing import Any
 
+from jeex.db.text import without_nul
+
 _FENCE = re.compile(r"^\s*```[a-zA-Z]*\s*\n?(.*?)\n?```\s*$", re.DOTALL)
 
 
@@ -47,18 +49,6 @@ def _close_truncated(text: str) -> Any:
         except ValueError:
             continue
     raise ValueError("no JSON object could be recovered from the answer")
-
-
-def without_nul(value: Any) -> Any:
-    """U+0000 removed from every string (keys too): PostgreSQL text and jsonb cannot hold it,
-    a model can write it (``\\u0000`` in JSON), and it never means anything."""
-    if isinstance(value, str):
-        return value.replace("\x00", "")
-    if isinstance(value, dict):
-        return {without_nul(k): without_nul(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [without_nul(v) for v in value]
-    return value
 
 
 def loads_lenient(text: str) -> Any:

@@ -16,8 +16,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
 
+from jeex.api.deps import StateDep
 from jeex.api.state import ApiState
-from jeex.deps import StateDep
 
 router = APIRouter(tags=["health"])
 Check = Literal["ok", "failed", "not used"]

@@ -29,14 +29,14 @@ from jeex.cli_support import (
 )
 from jeex.db.session import Database
 from jeex.exhibits import files
+from jeex.exhibits import search as search_service
 from jeex.exhibits import service as exhibits_service
 from jeex.exhibits.models import Exhibit
 from jeex.projects import service as projects_service
 from jeex.queue.app import EXHIBITS_QUEUE
-from jeex.queue.worker import QueueWorker
-from jeex.retrieval import search as search_service
 from jeex.runtime import Runtime
 from jeex.tenants.service import Principal, ensure_local_principal
+from jeex.worker import QueueWorker
 
 T = TypeVar("T")
 exhibits_app = typer.Typer(help="Exhibits: files the agents use as sources.", no_args_is_help=True)

@@ -14,9 +14,11 @@ from rich.table import Table
 from jeex.cli_support import print_json, settings_or_exit, stdout, with_database
 from jeex.db.session import Database
 from jeex.documents import service as documents_service
+from jeex.errors import InvalidInput
+from jeex.events.follow import follow as follow_events
 from jeex.exports.package import front_matter
 from jeex.projects import service as projects_service
-from jeex.runs import lifecycle
+from jeex.runs import lifecycle, progress
 from jeex.runs import service as runs_service
 from jeex.runtime import Runtime
 from jeex.tenants.service import Principal, ensure_local_principal
@@ -227,8 +229,6 @@ def _parse_run_id(run: str) -> uuid.UUID:
     try:
         return uuid.UUID(run)
     except ValueError:
-        from jeex.errors import InvalidInput
-
         raise InvalidInput(f"{run!r} is not a run id") from None
 
 
@@ -291,7 +291,6 @@ def runs_watch(
 ) -> None:
     """Print a project's events as they happen, from any machine; ends when no run is
     pending or running (unless --follow)."""
-    from jeex.events.follow import follow as follow_events
 
     async def work(db: Database, principal: Principal) -> None:
         async with db.tenant_session(principal.tenant_id) as session:
@@ -330,7 +329,6 @@ def runs_progress(
     json_output: JsonOption = False,
 ) -> None:
     """A project's progress now: runs, sections, percentage, elapsed, ETA, tokens, cost, log."""
-    from jeex.runs import progress
 
     async def work(db: Database, principal: Principal) -> dict[str, Any]:
         async with db.tenant_session(principal.tenant_id) as session:

@@ -10,17 +10,17 @@ from typing import Any
 
 import typer
 
-from jeex import pipeline
 from jeex.cli_support import check_writable_dir, fail, print_json, run_async, stderr, stdout
 from jeex.config import Settings
 from jeex.console.progress import PlanProgress
 from jeex.console.summary import summary_rows, summary_table
+from jeex.engine import plans as pipeline
 from jeex.errors import AppError, InvalidInput
 from jeex.projects.schemas import ProjectCreate
-from jeex.queue.worker import QueueWorker
 from jeex.runs.models import Run
 from jeex.runtime import Runtime
 from jeex.tenants.service import ensure_local_principal
+from jeex.worker import QueueWorker
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import typer
 
 from jeex.auth import service as auth_service
 from jeex.cli_support import guarded, print_json, settings_or_exit, stdout, with_database
+from jeex.errors import InvalidInput, NotFound
 
 users_app = typer.Typer(help="Local user accounts.", no_args_is_help=True)
 apikeys_app = typer.Typer(help="API keys (sent as Authorization: Bearer).", no_args_is_help=True)
@@ -20,16 +21,12 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON documen
 def _valid_email(email: str) -> str:
     email = email.strip().lower()
     if "@" not in email or len(email) > 320 or " " in email:
-        from jeex.errors import InvalidInput
-
         raise InvalidInput(f"{email!r} is not an email address")
     return email
 
 
 def _valid_slug(slug: str) -> str:
     from slugify import slugify
-
-    from jeex.errors import InvalidInput
 
     if not slug or slugify(slug, max_length=63) != slug:
         raise InvalidInput(f"{slug!r} is not a tenant slug (lowercase letters, digits, dashes)")
@@ -71,14 +68,10 @@ def users_create(
 
 
 def _bad_role(role: str) -> None:
-    from jeex.errors import InvalidInput
-
     raise InvalidInput(f"unknown role {role!r}; use owner, editor or viewer")
 
 
 def _short_password() -> None:
-    from jeex.errors import InvalidInput
-
     raise InvalidInput("the password needs at least 8 characters")
 
 
@@ -129,8 +122,6 @@ def apikeys_revoke(
 
 
 def _key_id(text: str) -> uuid.UUID:
-    from jeex.errors import InvalidInput
-
     try:
         return uuid.UUID(text)
     except ValueError:
@@ -138,6 +129,4 @@ def _key_id(text: str) -> uuid.UUID:
 
 
 def _no_such_key(key_id: str) -> None:
-    from jeex.errors import NotFound
-
     raise NotFound(f"no live API key {key_id} in that tenant")

@@ -10,8 +10,8 @@ from jeex.cli_support import fail, stderr
 from jeex.config import Settings
 from jeex.errors import AppError
 from jeex.queue.app import DEFAULT_QUEUES
-from jeex.queue.worker import QueueWorker
 from jeex.runtime import Runtime
+from jeex.worker import QueueWorker
 
 
 async def _serve(runtime: Runtime, concurrency: int | None, queues: Sequence[str]) -> None:

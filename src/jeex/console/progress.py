@@ -26,24 +26,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from jeex import kinds
 from jeex.runs.models import Run
-from jeex.templates import load_template
-
-STEP_NAMES = {
-    1: ("Business Analyst", "about.md", "about"),
-    2: ("Engineering Standards", "specs.md", "specs"),
-    3: ("Architect", "architecture.md", "architecture"),
-    4: ("Implementation Planner", "plans/", "plan_overview"),
-}
-ESTIMATED_EPICS = 6
-
-
-def expected_sections(step: int) -> int:
-    """Sections a step writes, plus its structured calls; step 4 is a guess until planned."""
-    template = load_template(STEP_NAMES[step][2])
-    if step < 4:
-        return len(template.sections) + 1
-    return 2 + len(template.sections) + ESTIMATED_EPICS * len(load_template("plan_epic").sections)
 
 
 class TokensPerSecondColumn(ProgressColumn):
@@ -71,11 +55,11 @@ class PlanProgress:
         self.steps: dict[uuid.UUID, int] = {}
         self.tokens: deque[tuple[float, int]] = deque()
         for run in runs:
-            name, target, _ = STEP_NAMES[run.step]
+            kind = kinds.by_step(run.step)
             self.steps[run.id] = run.step
             self.tasks[run.id] = self.progress.add_task(
-                f"Step {run.step} · {name} → {target}",
-                total=expected_sections(run.step),
+                f"Step {run.step} · {kind.title}",
+                total=kind.expected_sections(),
                 start=False,
                 tps=0.0,
             )
@@ -89,8 +73,7 @@ class PlanProgress:
 
     def _label(self, run_id: uuid.UUID, section: str = "") -> str:
         step = self.steps[run_id]
-        name, target, _ = STEP_NAMES[step]
-        return f"Step {step} · {name} → {target}" + (f" · {section}" if section else "")
+        return f"Step {step} · {kinds.by_step(step).title}" + (f" · {section}" if section else "")
 
     def event(self, run_id: uuid.UUID, type: str, data: dict[str, Any]) -> None:
         task = self.tasks.get(run_id)

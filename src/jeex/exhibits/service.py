@@ -1,7 +1,7 @@
 """Exhibits: add (stream, sniff, deduplicate, store, queue), list, get, delete, process.
 
 Adding is cheap and synchronous: the bytes are received under a size cap, their kind
-is decided by content, and the row is written with its ``exhibits.process`` job in
+is decided by content, and the row is written with its ``exhibits:process`` job in
 one transaction. The job (`process`) does the slow part (extraction, chunking,
 embedding) and leaves the exhibit ``ready`` or ``failed`` with a reason.
 """

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import context
 
 from jeex.db.migrate import include_name
-from jeex.db.models import Base
+from jeex.migrations.models import Base
 
 target_metadata = Base.metadata
 

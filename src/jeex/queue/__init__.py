@@ -2,5 +2,5 @@
 
 ``app`` holds the procrastinate App and the same-transaction enqueue; ``worker`` runs
 a worker process (or an in-process worker for ``jeex plan``); ``reaper`` re-queues the
-jobs of dead workers. Task bodies live with their domain (``jeex.runs.tasks``).
+jobs of dead workers. Task bodies live with their domain (``jeex.tasks.runs``).
 """

@@ -4,8 +4,12 @@ A job is written with the SQLAlchemy session's psycopg connection, so it commits
 rolls back with the write that causes it (a run row and its ``run.queued`` event).
 Each run has at most one waiting job: ``queueing_lock`` is the run id, and so is
 ``lock``, so two jobs of one run never execute at the same time. A step-4 run may
-add helper jobs (``runs.help``, lock ``<run>:help:<n>``) that write epics beside it;
-units they share are claimed one by one (``jeex.runs.claims``).
+add helper jobs (``runs:help``, lock ``<run>:help:<n>``) that write epics beside it;
+units they share are claimed one by one (``jeex.engine.claims``).
+
+This layer knows the jobs only by name and queue (``JOBS``); the tasks that execute
+them live above, in ``jeex.tasks``, one procrastinate blueprint per domain, and only a
+worker registers them (``jeex.tasks.registry``).
 """
 
 from __future__ import annotations
@@ -21,22 +25,38 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from jeex.db.context import session_tenant
 
 RUNS_QUEUE = "runs"
-EXECUTE_RUN = "runs.execute"
-HELP_RUN = "runs.help"
 EXPORTS_QUEUE = "exports"
-RENDER_EXPORT = "exports.render"
-CLEANUP_EXPORTS = "exports.cleanup"
 EXHIBITS_QUEUE = "exhibits"
-PROCESS_EXHIBIT = "exhibits.process"
 #: What a worker serves unless told otherwise.
 DEFAULT_QUEUES = (RUNS_QUEUE, EXHIBITS_QUEUE, EXPORTS_QUEUE)
 
-#: Tasks register on this App at import; a worker swaps in a connector with its own pool
-#: (``App.replace_connector``). Deferring uses the caller's connection, never the pool.
-app = App(
-    connector=PsycopgConnector(),
-    import_paths=["jeex.runs.tasks", "jeex.exports.tasks", "jeex.exhibits.tasks"],
-)
+#: Task names are ``<blueprint namespace>:<task>`` (procrastinate's blueprints).
+EXECUTE_RUN = "runs:execute"
+HELP_RUN = "runs:help"
+RENDER_EXPORT = "exports:render"
+CLEANUP_EXPORTS = "exports:cleanup"
+PROCESS_EXHIBIT = "exhibits:process"
+
+#: Every job this code defers, and the queue it goes to.
+JOBS: dict[str, str] = {
+    EXECUTE_RUN: RUNS_QUEUE,
+    HELP_RUN: RUNS_QUEUE,
+    RENDER_EXPORT: EXPORTS_QUEUE,
+    CLEANUP_EXPORTS: EXPORTS_QUEUE,
+    PROCESS_EXHIBIT: EXHIBITS_QUEUE,
+}
+#: The names earlier versions gave these tasks: jobs queued under them still run.
+LEGACY_NAMES: dict[str, str] = {
+    EXECUTE_RUN: "runs.execute",
+    HELP_RUN: "runs.help",
+    RENDER_EXPORT: "exports.render",
+    CLEANUP_EXPORTS: "exports.cleanup",
+    PROCESS_EXHIBIT: "exhibits.process",
+}
+
+#: The App; a worker registers the tasks (``jeex.tasks.registry``) and swaps in a connector
+#: with its own pool (``App.replace_connector``). Deferring uses the caller's connection.
+app = App(connector=PsycopgConnector())
 
 _LIVE_JOBS = text(
     "select id, status from procrastinate_jobs "
@@ -65,13 +85,18 @@ async def defer(
     lock: str,
     args: dict[str, Any],
     delay_seconds: float = 0.0,
+    queue: str | None = None,
 ) -> int | None:
-    """Defer a job in the session's transaction; None if one with this lock is waiting."""
+    """Defer a job in the session's transaction; None if one with this lock is waiting.
+
+    The queue is the job's in ``JOBS`` unless given (a job only a test defines)."""
     schedule = {"schedule_in": {"seconds": delay_seconds}} if delay_seconds > 0 else {}
     driver = await _driver_connection(session)
+    # By name: the tasks are registered only in workers, above this layer.
     deferrer = app.configure_task(
         task_name,
-        allow_unknown=False,
+        allow_unknown=True,
+        queue=queue or JOBS[task_name],
         lock=lock,
         queueing_lock=lock,
         connection=driver,
@@ -90,7 +115,7 @@ async def defer(
 async def enqueue_run(
     session: AsyncSession, run_id: uuid.UUID, *, attempt: int = 1, delay_seconds: float = 0.0
 ) -> int | None:
-    """Queue ``runs.execute`` for a run of the session's tenant (no-op if already waiting)."""
+    """Queue ``runs:execute`` for a run of the session's tenant (no-op if already waiting)."""
     args = {"tenant_id": str(session_tenant(session)), "run_id": str(run_id), "attempt": attempt}
     return await defer(
         session, EXECUTE_RUN, lock=str(run_id), args=args, delay_seconds=delay_seconds
@@ -98,13 +123,13 @@ async def enqueue_run(
 
 
 async def enqueue_export(session: AsyncSession, export_id: uuid.UUID) -> int | None:
-    """Queue ``exports.render`` for an export of the session's tenant (once per export)."""
+    """Queue ``exports:render`` for an export of the session's tenant (once per export)."""
     args = {"tenant_id": str(session_tenant(session)), "export_id": str(export_id)}
     return await defer(session, RENDER_EXPORT, lock=f"export:{export_id}", args=args)
 
 
 async def enqueue_exhibit(session: AsyncSession, exhibit_id: uuid.UUID) -> int | None:
-    """Queue ``exhibits.process`` for an exhibit of the session's tenant."""
+    """Queue ``exhibits:process`` for an exhibit of the session's tenant."""
     args = {"tenant_id": str(session_tenant(session)), "exhibit_id": str(exhibit_id)}
     return await defer(session, PROCESS_EXHIBIT, lock=f"exhibit:{exhibit_id}", args=args)
 
@@ -114,7 +139,7 @@ def _helpers_pattern(run_id: uuid.UUID) -> str:
 
 
 async def enqueue_helpers(session: AsyncSession, run_id: uuid.UUID, count: int) -> int:
-    """Queue up to ``count`` ``runs.help`` jobs that share the run's independent units.
+    """Queue up to ``count`` ``runs:help`` jobs that share the run's independent units.
 
     Each has a lock of its own (``<run>:help:<n>``), so they run beside the run's own
     job and each other; one already waiting is not queued twice.

@@ -82,6 +82,5 @@ class ResilientWorker(procrastinate_worker.Worker):
 
 async def run_resilient_worker(app: App, **options: Any) -> None:
     """``App.run_worker_async`` with ``ResilientWorker`` in place of procrastinate's worker."""
-    app.perform_import_paths()  # type: ignore[no-untyped-call]
     worker = ResilientWorker(app=app, **{**app.worker_defaults, **options})
     await worker.run()  # type: ignore[no-untyped-call]

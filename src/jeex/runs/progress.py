@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jeex import kinds
 from jeex.documents.html import markdown_to_html
 from jeex.events.models import Event
 from jeex.projects import service as projects_service
@@ -76,9 +77,7 @@ def _without_unasked_html(items: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _expected(run: Run, sections: list[RunSection]) -> int:
-    from jeex.console.progress import expected_sections
-
-    return max(expected_sections(run.step), len(sections))
+    return max(kinds.by_step(run.step).expected_sections(), len(sections))
 
 
 def _elapsed(run: Run, now: datetime) -> float:

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from jeex.agents.contracts import StepInput
 from jeex.languages import validate_language
 from jeex.projects.models import Project
 from jeex.projects.schemas import LANGUAGE_SCHEMA, MAX_IDEA_CHARS, NO_NUL
+from jeex.runs.inputs import StepInput
 from jeex.vocabulary import DesiredState, ProjectStatus, RunStatus, SectionStatus
 
 ClarificationText = Annotated[str, Field(max_length=4_000, pattern=NO_NUL)]

@@ -16,20 +16,14 @@ from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jeex.agents.repair_json import without_nul
+from jeex import kinds
 from jeex.db.context import session_tenant
+from jeex.db.text import without_nul
 from jeex.errors import NotFound, RunCancelled, RunPaused
 from jeex.events import service as events_service
 from jeex.projects.models import Project
 from jeex.runs.models import Run, RunSection
 from jeex.vocabulary import DesiredState, EventType, RunStatus
-
-STEP_AGENTS = {
-    1: "business_analyst",
-    2: "engineering_standards",
-    3: "architect",
-    4: "implementation_planner",
-}
 
 
 def now() -> datetime:
@@ -52,7 +46,7 @@ async def create(
         tenant_id=session_tenant(session),
         project_id=project.id,
         step=step,
-        agent_type=STEP_AGENTS[step],
+        agent_type=kinds.by_step(step).agent or "writer",
         input=input,
         status=RunStatus.PENDING,
         desired_state=DesiredState.RUN,

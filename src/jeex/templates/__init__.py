@@ -15,17 +15,22 @@ import hashlib
 import json
 import string
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cache
 from importlib.resources import files
+from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from jeex.config import get_settings
+
 __all__ = [
     "AgentName",
     "DocumentTemplate",
+    "KindSpec",
     "SectionKind",
     "SectionSpec",
     "TemplateError",
@@ -79,6 +84,31 @@ class SectionSpec(BaseModel):
     kind: SectionKind = "prose"
 
 
+class KindSpec(BaseModel):
+    """What makes a template a document kind users can ask for (``jeex.kinds``).
+
+    A template without this block is a part of another kind (``plan_epic`` is written
+    by the ``plan_overview`` kind, once per epic).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    #: Who writes it, as users see it: "Business Analyst", "Letter".
+    label: str = Field(min_length=1, max_length=80)
+    #: Where it lands in the package: a file (``about.md``) or a folder (``plans/``).
+    output: str = Field(pattern=r"^[a-z0-9_.-]+/?$", max_length=80)
+    #: Its place in the plan (``jeex plan --steps``); None for a kind written on its own.
+    step: int | None = Field(default=None, ge=1, le=4)
+    #: Document types given to it as earlier context, in this order.
+    depends_on: list[str] = Field(default_factory=list)
+    #: Further templates this kind writes (one document per unit, e.g. per epic).
+    also_writes: list[str] = Field(default_factory=list)
+    #: Structured (JSON) calls it makes besides its sections; progress counts them.
+    structured_calls: int = Field(default=1, ge=0, le=10)
+    #: Units (documents of ``also_writes``) expected before they are planned.
+    estimated_units: int = Field(default=0, ge=0, le=100)
+
+
 class DocumentTemplate(BaseModel):
     """A document kind: its metadata and its sections, in the order they are generated."""
 
@@ -90,6 +120,7 @@ class DocumentTemplate(BaseModel):
     description: str = Field(min_length=1, max_length=1_000)
     version: str = Field(pattern=r"^\d+\.\d+$")
     agent: AgentName | None = None
+    kind: KindSpec | None = None
     sections: list[SectionSpec] = Field(min_length=1)
 
     @field_validator("title")
@@ -147,21 +178,36 @@ def _parse(name: str, text: str) -> DocumentTemplate:
     return template
 
 
-@cache
-def _builtin_templates() -> Mapping[str, DocumentTemplate]:
-    # Loaded all at once so a broken file fails the first lookup, not some later run.
-    package = files(__name__)
+def _read(entries: Iterable[Traversable]) -> dict[str, DocumentTemplate]:
     templates: dict[str, DocumentTemplate] = {}
-    for entry in package.iterdir():
+    for entry in entries:
         if entry.is_file() and entry.name.endswith(_TEMPLATE_SUFFIX):
             template = _parse(entry.name, entry.read_text(encoding="utf-8"))
             templates[template.key] = template
+    return templates
+
+
+@cache
+def _templates(extra_dir: Path | None) -> Mapping[str, DocumentTemplate]:
+    # Loaded all at once so a broken file fails the first lookup, not some later run.
+    templates = _read(files(__name__).iterdir())
+    if extra_dir is not None:
+        added = _read(sorted(extra_dir.iterdir()) if extra_dir.is_dir() else [])
+        clashes = sorted(set(added) & set(templates))
+        if clashes:
+            # A built-in kind silently replaced would change every plan: refuse it.
+            raise TemplateError(f"{extra_dir}: {', '.join(clashes)} would replace a built-in")
+        templates |= added
     return dict(sorted(templates.items()))
 
 
+def _all() -> Mapping[str, DocumentTemplate]:
+    return _templates(get_settings().templates_dir)
+
+
 def load_template(key: str) -> DocumentTemplate:
-    """Return the built-in template ``key``; instances are cached and shared, so don't mutate."""
-    templates = _builtin_templates()
+    """Return the template ``key``; instances are cached and shared, so don't mutate."""
+    templates = _all()
     try:
         return templates[key]
     except KeyError:
@@ -169,8 +215,8 @@ def load_template(key: str) -> DocumentTemplate:
 
 
 def list_templates() -> list[DocumentTemplate]:
-    """All built-in templates, sorted by key so listings and tests are deterministic."""
-    return list(_builtin_templates().values())
+    """Every template (built in, then ``JEEX_TEMPLATES_DIR``), sorted by key."""
+    return list(_all().values())
 
 
 def template_fingerprint(template: DocumentTemplate) -> str:
@@ -179,8 +225,9 @@ def template_fingerprint(template: DocumentTemplate) -> str:
     Hashes canonical JSON (sorted keys, no whitespace), so it depends on the content
     only, not on YAML formatting, comments or key order in the file.
     """
+    # The kind block says where a document goes, not what the model is asked: left out.
     canonical = json.dumps(
-        template.model_dump(mode="json"),
+        template.model_dump(mode="json", exclude={"kind"}),
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,

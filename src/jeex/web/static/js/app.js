@@ -4,6 +4,7 @@ import { api, session } from "./api.js";
 import { h, replace } from "./dom.js";
 import { projectsPage } from "./projects.js";
 import { signIn } from "./signin.js";
+import { STEPS, load as loadSteps } from "./steps.js";
 import { workspacePage } from "./workspace.js";
 
 const main = document.getElementById("main");
@@ -31,9 +32,15 @@ async function route() {
     signIn(main, { email, reason, onDone: () => { reason = ""; route(); } });
     return;
   }
+  try {
+    await loadSteps();
+  } catch (error) {
+    replace(main, h("h1", {}, "JEEX is not reachable"), h("p", { role: "alert" }, `Could not load the plan's steps: ${error.message}`));
+    return;
+  }
   const path = location.hash.replace(/^#/, "") || "/projects";
-  const match = /^\/projects\/([0-9a-f-]{36})(?:\/step\/([1-4]))?$/.exec(path);
-  if (match) {
+  const match = /^\/projects\/([0-9a-f-]{36})(?:\/step\/(\d+))?$/.exec(path);
+  if (match && (!match[2] || STEPS[Number(match[2])])) {
     leave = (await workspacePage(main, match[1], match[2] ? Number(match[2]) : 0)) || (() => {});
   } else if (path === "/projects") {
     await projectsPage(main);

@@ -2,12 +2,12 @@
 
 import { api } from "./api.js";
 import { busy, errorBox, h, replace, when } from "./dom.js";
-import { STEPS } from "./steps.js";
+import { STEPS, stepNumbers } from "./steps.js";
 
 const LANGUAGES = ["en", "de", "fr", "es", "it", "pt", "nl", "pl", "ru", "uk", "ja", "zh"];
 
 function row(project) {
-  const step = project.current_step ? `Step ${project.current_step} of 4 · ${STEPS[project.current_step].short}` : "Not started";
+  const step = project.current_step ? `Step ${project.current_step} of ${stepNumbers().length} · ${STEPS[project.current_step].short}` : "Not started";
   return h(
     "li",
     { class: "project" },

@@ -5,12 +5,7 @@
 // one with ?last_event_id= so that no event is lost or seen twice.
 
 import { PREFIX, session } from "./api.js";
-
-const TYPES = [
-  "run.queued", "run.started", "section.started", "section.delta", "section.completed",
-  "run.paused", "run.resumed", "run.cancelled", "run.failed", "run.completed",
-  "document.created", "export.ready",
-];
+import { EVENT_TYPES } from "./steps.js";
 
 export function follow(projectId, after, { onEvent, onState }) {
   let last = after || 0;
@@ -35,7 +30,7 @@ export function follow(projectId, after, { onEvent, onState }) {
       onState("reconnecting");
       if (source.readyState === EventSource.CLOSED) again();
     });
-    for (const type of TYPES) {
+    for (const type of EVENT_TYPES) {
       source.addEventListener(type, (message) => {
         const event = JSON.parse(message.data);
         if (event.seq <= last) return;

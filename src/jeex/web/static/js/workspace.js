@@ -7,7 +7,7 @@ import { api } from "./api.js";
 import { busy, duration, errorBox, h, replace, sanitised, showError, toast, when } from "./dom.js";
 import { exhibitsPanel } from "./exhibits.js";
 import { exportsPanel } from "./exports.js";
-import { STEPS } from "./steps.js";
+import { STEPS, stepNumbers } from "./steps.js";
 import { follow } from "./stream.js";
 
 const ACTIVE = new Set(["pending", "running"]);
@@ -82,7 +82,7 @@ export async function workspacePage(main, projectId, requestedStep) {
   function drawStepper() {
     replace(
       stepper,
-      [1, 2, 3, 4].map((step) => {
+      stepNumbers().map((step) => {
         const status = stepState(view, step);
         return h(
           "li",

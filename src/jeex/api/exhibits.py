@@ -13,14 +13,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Path, Query, Response, UploadFile, status
 
+from jeex.api.deps import EDITOR, PrincipalDep, ProjectDep, SessionDep, StateDep
 from jeex.api.errors import responses
-from jeex.deps import EDITOR, PrincipalDep, ProjectDep, SessionDep, StateDep
 from jeex.errors import ServiceUnavailable
+from jeex.exhibits import search as search_service
 from jeex.exhibits import service as exhibits_service
 from jeex.exhibits.citing import citing_sections
 from jeex.exhibits.models import Exhibit
 from jeex.exhibits.schemas import ExhibitOut, PassageOut
-from jeex.retrieval import search as search_service
 from jeex.retrieval.service import Retrieval
 from jeex.tenants.service import Principal
 

@@ -1,4 +1,4 @@
-"""Queue tasks of exports: ``exports.render`` and the periodic ``exports.cleanup``.
+"""Queue tasks of exports: ``exports:render`` and the periodic ``exports:cleanup``.
 
 Both take only ids (and the tenant) and are safe to run twice: a rendered export is
 not rendered again, an expired one is not expired again.
@@ -8,29 +8,33 @@ from __future__ import annotations
 
 import uuid
 
-from procrastinate import JobContext
+from procrastinate import Blueprint, JobContext
 
 from jeex.exports import service as exports_service
-from jeex.queue.app import CLEANUP_EXPORTS, EXPORTS_QUEUE, RENDER_EXPORT, app
-from jeex.runs.runner import RunnerDeps
+from jeex.queue.app import CLEANUP_EXPORTS, EXPORTS_QUEUE
+from jeex.tasks.deps import deps_of
 
 CLEANUP_CRON = "*/5 * * * *"
 
 
-@app.task(name=RENDER_EXPORT, queue=EXPORTS_QUEUE, pass_context=True)
+#: Registered by a worker under the namespace ``exports`` (``jeex.tasks.registry``).
+blueprint = Blueprint()
+
+
+@blueprint.task(name="render", queue=EXPORTS_QUEUE, pass_context=True)
 async def render_export(context: JobContext, tenant_id: str, export_id: str) -> str:
     """Render one export with the worker's database and settings."""
-    deps: RunnerDeps = context.additional_context["deps"]
+    deps = deps_of(context)
     export = await exports_service.execute_export(
         deps.db, deps.settings, tenant_id=uuid.UUID(tenant_id), export_id=uuid.UUID(export_id)
     )
     return "skipped" if export is None else export.status
 
 
-@app.periodic(cron=CLEANUP_CRON, periodic_id=CLEANUP_EXPORTS)
-@app.task(name=CLEANUP_EXPORTS, queue=EXPORTS_QUEUE, pass_context=True)
+@blueprint.periodic(cron=CLEANUP_CRON, periodic_id=CLEANUP_EXPORTS)
+@blueprint.task(name="cleanup", queue=EXPORTS_QUEUE, pass_context=True)
 async def cleanup_exports(context: JobContext, timestamp: int) -> str:
     """Delete expired export files and mark their rows expired, for every tenant."""
-    deps: RunnerDeps = context.additional_context["deps"]
+    deps = deps_of(context)
     count = await exports_service.cleanup_expired(deps.db, deps.settings)
     return f"expired {count} exports"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
+from jeex.api.deps import EDITOR, Limit, Offset, PrincipalDep, ProjectDep, SessionDep, StateDep
 from jeex.api.errors import responses
-from jeex.deps import EDITOR, Limit, Offset, PrincipalDep, ProjectDep, SessionDep, StateDep
 from jeex.exhibits import service as exhibits_service
 from jeex.projects import service as projects_service
 from jeex.projects.schemas import ProjectCreateIn, ProjectOut, ProjectPage, ProjectUpdate

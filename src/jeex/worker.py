@@ -22,14 +22,14 @@ from sqlalchemy.engine import URL
 from jeex.config import Settings
 from jeex.db.session import Database
 from jeex.db.urls import libpq_dsn
-from jeex.exhibits.tasks import ExhibitDeps
+from jeex.engine.observer import RunObserver
+from jeex.engine.runner import RunnerDeps
 from jeex.llm.client import LLMClient
-from jeex.queue import reaper
 from jeex.queue.app import DEFAULT_QUEUES, EXHIBITS_QUEUE, app
 from jeex.queue.resilient_worker import run_resilient_worker
 from jeex.retrieval.service import Retrieval
-from jeex.runs.observer import RunObserver
-from jeex.runs.runner import RunnerDeps
+from jeex.tasks import reaper, registry
+from jeex.tasks.deps import CONTEXT_KEY, TaskDeps
 
 
 class QueueWorker:
@@ -76,9 +76,9 @@ class QueueWorker:
 
     async def run(self) -> None:
         """Serve jobs until stopped; returns after the graceful shutdown."""
-        context: dict[str, Any] = {"observer": self.observer}
+        runner = None
         if self.llm is not None:
-            context["deps"] = RunnerDeps(
+            runner = RunnerDeps(
                 db=self.db,
                 llm=self.llm,
                 settings=self.settings,
@@ -87,8 +87,9 @@ class QueueWorker:
                 worker=self.name,
                 retrieval=self.retrieval,
             )
-        if self.retrieval is not None:
-            context["exhibits"] = ExhibitDeps(self.db, self.settings, self.retrieval)
+        deps = TaskDeps(self.db, self.settings, runner, self.retrieval, self.observer)
+        context: dict[str, Any] = {CONTEXT_KEY: deps}
+        registry.register(app)
         settings = self.settings
         try:
             with app.replace_connector(self._connector()):

@@ -17,17 +17,25 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jeex import kinds
 from jeex.agents.architect import Architect
 from jeex.agents.base import DocumentAgent
 from jeex.agents.business_analyst import BusinessAnalyst
-from jeex.agents.contracts import StepInput
 from jeex.agents.engineering_standards import EngineeringStandards
 from jeex.agents.implementation_planner import ImplementationPlanner
 from jeex.agents.prompts import Brief
 from jeex.config import Settings
 from jeex.db.retry import ride_out_restart
 from jeex.db.session import Database
+from jeex.engine.context import RunContext
+from jeex.engine.documents import DocumentSaver
+from jeex.engine.observer import NullObserver, RunObserver
+from jeex.engine.scope import RunScope
+from jeex.engine.sections import SectionWriter
+from jeex.engine.sources import RunSources
+from jeex.engine.units import RunUnits
 from jeex.errors import AppError, RunCancelled, RunPaused, WorkerStopping
+from jeex.kinds import Kind
 from jeex.llm.client import LLMClient
 from jeex.projects import service as projects_service
 from jeex.projects.models import Project
@@ -35,20 +43,24 @@ from jeex.queue import app as queue
 from jeex.retrieval.service import Retrieval
 from jeex.runs import lifecycle
 from jeex.runs import service as runs_service
-from jeex.runs.context import RunContext
+from jeex.runs.inputs import StepInput
 from jeex.runs.lifecycle import Action
 from jeex.runs.models import Run
-from jeex.runs.observer import NullObserver, RunObserver
 from jeex.vocabulary import TERMINAL_RUN_STATUSES, DesiredState, EventType, RunStatus
 
 log = structlog.get_logger(__name__)
 
-AGENTS: dict[int, type[DocumentAgent]] = {
-    1: BusinessAnalyst,
-    2: EngineeringStandards,
-    3: Architect,
-    4: ImplementationPlanner,
+#: The agent modules, by the name a template's ``agent`` gives; a kind without one is
+#: written by the generic ``DocumentAgent``.
+AGENTS: dict[str, type[DocumentAgent]] = {
+    agent.agent: agent
+    for agent in (BusinessAnalyst, EngineeringStandards, Architect, ImplementationPlanner)
 }
+
+
+def agent_for(kind: Kind) -> type[DocumentAgent]:
+    """The class that writes ``kind``."""
+    return DocumentAgent if kind.agent is None else AGENTS[kind.agent]
 
 
 @dataclass(frozen=True)
@@ -75,27 +87,32 @@ def _context(deps: RunnerDeps, run: Run, project: Project, observer: RunObserver
     async def helpers(session: AsyncSession, count: int) -> int:
         return await queue.enqueue_helpers(session, run_id, count)
 
-    return RunContext(
+    scope = RunScope(
         db=deps.db,
-        llm=deps.llm,
-        settings=deps.settings,
         tenant_id=run.tenant_id,
         run_id=run.id,
         project_id=project.id,
-        project_name=project.name,
-        step=run.step,
+        observer=observer,
+        worker=deps.worker,
+    )
+    language = step_input.language
+    sources = RunSources(scope, deps.settings, language, deps.retrieval)
+    return RunContext(
+        kind=kinds.by_step(run.step),
+        settings=deps.settings,
+        llm=deps.llm,
         brief=Brief(
             idea=step_input.idea_description,
             audience=step_input.target_audience,
-            language=step_input.language,
+            language=language,
             clarifications=step_input.user_clarifications,
         ),
-        created_by=run.created_by,
-        observer=observer,
-        stopping=deps.stopping,
-        helpers=helpers if deps.fan_out else None,
-        worker=deps.worker,
-        retrieval=deps.retrieval,
+        project_name=project.name,
+        scope=scope,
+        sections=SectionWriter(scope, deps.llm, deps.settings, deps.stopping),
+        sources=sources,
+        documents=DocumentSaver(scope, sources, language, run.created_by),
+        units=RunUnits(scope, deps.settings, deps.stopping, helpers if deps.fan_out else None),
     )
 
 
@@ -145,8 +162,8 @@ async def _finish_once(
     ctx: RunContext, action: Action, *, output: dict[str, Any] | None, error: str | None
 ) -> Run:
     event = None
-    async with ctx.session() as session:
-        run = await runs_service.get_or_raise(session, ctx.run_id)
+    async with ctx.scope.session() as session:
+        run = await runs_service.get_or_raise(session, ctx.scope.run_id)
         await queue.drop_helpers(session, run.id)
         # Settled meanwhile by whoever cancelled it for good (Ctrl-C on ``jeex plan``).
         if run.status in TERMINAL_RUN_STATUSES:
@@ -163,7 +180,7 @@ async def _finish_once(
             data["error"] = error
         event = await lifecycle.move(session, run, action, data=data, **values)
     if event is not None:
-        ctx.observer.event(ctx.run_id, event.type, event.data)
+        ctx.scope.observer.event(ctx.scope.run_id, event.type, event.data)
     return run
 
 
@@ -181,7 +198,7 @@ async def execute_run(
             return await runs_service.get_or_raise(session, run_id)
     structlog.contextvars.bind_contextvars(run_id=str(run_id), tenant_id=str(tenant_id))
     try:
-        output = await AGENTS[ctx.step](ctx).run()
+        output = await agent_for(ctx.kind)(ctx).run()
     except RunPaused:
         return await _finish(ctx, Action.PAUSE)
     except RunCancelled:
@@ -211,12 +228,13 @@ async def help_run(
         run = await runs_service.get_or_raise(session, run_id)
         if run.status != RunStatus.RUNNING or run.desired_state != DesiredState.RUN:
             return 0
-        if run.step != 4:
-            return 0
         project = await projects_service.get_or_raise(session, run.project_id)
         ctx = _context(deps, run, project, observer or NullObserver())
+    agent = agent_for(ctx.kind)
+    if not agent.shares_units:
+        return 0
     try:
-        return await ImplementationPlanner(ctx).help()
+        return await agent(ctx).help()
     except (AppError, WorkerStopping) as exc:
         log.info("helper stopped", run_id=str(run_id), reason=str(exc))
         return 0

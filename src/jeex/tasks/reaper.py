@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from jeex.config import Settings
 from jeex.db.session import Database
 from jeex.events import service as events_service
-from jeex.queue.app import EXECUTE_RUN
+from jeex.queue.app import EXECUTE_RUN, LEGACY_NAMES
 from jeex.runs import lifecycle
 from jeex.runs import service as runs_service
 from jeex.tenants import service as tenants_service
@@ -77,7 +77,7 @@ async def sweep(db: Database, settings: Settings) -> list[Reaped]:
         # A poisoned helper only ends itself: the run's own job writes what it left.
         if (
             item.outcome == "poisoned"
-            and item.task == EXECUTE_RUN
+            and item.task in (EXECUTE_RUN, LEGACY_NAMES[EXECUTE_RUN])
             and item.tenant_id
             and item.run_id
         ):

@@ -13,8 +13,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response, status
 from fastapi.responses import FileResponse
 
+from jeex.api.deps import EDITOR, PrincipalDep, ProjectDep, SessionDep, StateDep
 from jeex.api.errors import responses
-from jeex.deps import EDITOR, PrincipalDep, ProjectDep, SessionDep, StateDep
 from jeex.exports import service as exports_service
 from jeex.exports.schemas import ExportCreate, ExportRead
 from jeex.vocabulary import ExportStatus

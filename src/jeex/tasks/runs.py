@@ -1,4 +1,4 @@
-"""``runs.execute``: the job that executes one run (one step) on a worker.
+"""``runs:execute`` and ``runs:help``: the jobs that execute one run (one step) on a worker.
 
 The job takes ids plus the tenant and is safe to run twice: ``execute_run``
 continues from the first unfinished section. Every way a job can end leaves the
@@ -23,26 +23,30 @@ import asyncio
 import uuid
 
 import structlog
-from procrastinate import JobContext
+from procrastinate import Blueprint, JobContext
 from procrastinate.job_context import AbortReason
 
+from jeex.engine.observer import RunObserver
+from jeex.engine.runner import RunnerDeps, execute_run, help_run
 from jeex.errors import AppError, WorkerStopping
-from jeex.queue.app import EXECUTE_RUN, HELP_RUN, RUNS_QUEUE, app, enqueue_run
+from jeex.queue.app import RUNS_QUEUE, enqueue_run
 from jeex.runs import lifecycle
 from jeex.runs import service as runs_service
 from jeex.runs.models import Run
-from jeex.runs.observer import RunObserver
-from jeex.runs.runner import RunnerDeps, execute_run, help_run
+from jeex.tasks.deps import deps_of
 from jeex.vocabulary import TERMINAL_RUN_STATUSES, DesiredState, RunStatus
 
 log = structlog.get_logger(__name__)
 
+#: Registered by a worker under the namespace ``runs`` (``jeex.tasks.registry``).
+blueprint = Blueprint()
 
-@app.task(name=EXECUTE_RUN, queue=RUNS_QUEUE, pass_context=True)
+
+@blueprint.task(name="execute", queue=RUNS_QUEUE, pass_context=True)
 async def execute(context: JobContext, tenant_id: str, run_id: str, attempt: int = 1) -> str:
     """Execute (or continue) a run with the worker's process-wide resources."""
-    deps: RunnerDeps = context.additional_context["deps"]
-    observer: RunObserver | None = context.additional_context.get("observer")
+    task_deps = deps_of(context)
+    deps, observer = task_deps.runner_or_raise(), task_deps.observer
     tid, rid = uuid.UUID(tenant_id), uuid.UUID(run_id)
     try:
         return await _execute(deps, tid, rid, observer)
@@ -57,15 +61,15 @@ async def execute(context: JobContext, tenant_id: str, run_id: str, attempt: int
         raise
 
 
-@app.task(name=HELP_RUN, queue=RUNS_QUEUE, pass_context=True)
+@blueprint.task(name="help", queue=RUNS_QUEUE, pass_context=True)
 async def help_(context: JobContext, tenant_id: str, run_id: str) -> str:
     """Write some of a running run's independent units (epics) beside its own job.
 
     Never retried and never fails the run: whatever a helper leaves unwritten, the
     run's own job writes (docs/decisions.md, "Epics across workers").
     """
-    deps: RunnerDeps = context.additional_context["deps"]
-    observer: RunObserver | None = context.additional_context.get("observer")
+    task_deps = deps_of(context)
+    deps, observer = task_deps.runner_or_raise(), task_deps.observer
     written = await help_run(
         deps, tenant_id=uuid.UUID(tenant_id), run_id=uuid.UUID(run_id), observer=observer
     )

@@ -21,10 +21,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query
 from sse_starlette import EventSourceResponse
 
+from jeex.api.deps import ProjectId, StateDep, TenantHeader, oauth2
 from jeex.api.errors import responses
 from jeex.auth import credentials as auth_credentials
 from jeex.auth.service import AuthPrincipal
-from jeex.deps import ProjectId, StateDep, TenantHeader, oauth2
 from jeex.errors import NotFound
 from jeex.events.frames import frame
 from jeex.events.stream import StreamOverflow, project_events

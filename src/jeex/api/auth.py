@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Response, status
 
+from jeex.api.deps import PrincipalDep, SessionDep, StateDep
 from jeex.api.errors import responses
 from jeex.auth import service as auth_service
 from jeex.auth import tokens
 from jeex.auth.schemas import MeOut, TokenOut
-from jeex.deps import PrincipalDep, SessionDep, StateDep
 from jeex.projects.schemas import NO_NUL
 
 router = APIRouter(prefix="/auth", tags=["auth"])

@@ -16,11 +16,13 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jeex.agents.contracts import StepInput
+from jeex import kinds
 from jeex.agents.prompts import PROMPT_VERSION
 from jeex.db.session import Database
 from jeex.documents import service as documents_service
 from jeex.documents.models import DocumentVersion
+from jeex.engine.observer import RunObserver
+from jeex.engine.runner import RunnerDeps, execute_run
 from jeex.errors import Conflict, InvalidInput
 from jeex.exports.bundle import build_bundle
 from jeex.exports.package import PackageResult, write_package
@@ -30,16 +32,19 @@ from jeex.projects.schemas import ProjectCreate
 from jeex.queue import app as queue
 from jeex.runs import lifecycle
 from jeex.runs import service as runs_service
+from jeex.runs.inputs import StepInput
 from jeex.runs.models import Run
-from jeex.runs.observer import RunObserver
-from jeex.runs.runner import AGENTS, RunnerDeps, execute_run
 from jeex.tenants.service import Principal
 
-ALL_STEPS = (1, 2, 3, 4)
+
+def all_steps() -> tuple[int, ...]:
+    """The plan's steps, as the kinds registry declares them."""
+    return tuple(kinds.plan_steps())
 
 
 def parse_steps(text: str) -> tuple[int, ...]:
     """``1-4``, ``2-4``, ``3`` or ``1,3``: the steps to run, in order."""
+    every = all_steps()
     steps: set[int] = set()
     try:
         for part in text.replace(" ", "").split(","):
@@ -47,8 +52,8 @@ def parse_steps(text: str) -> tuple[int, ...]:
             steps.update(range(int(low), int(high or low) + 1))
     except ValueError:
         raise InvalidInput(f"invalid --steps {text!r}; use for example 1-4, 2-4 or 3") from None
-    if not steps or not steps <= set(ALL_STEPS):
-        raise InvalidInput(f"invalid --steps {text!r}; steps are 1 to 4")
+    if not steps or not steps <= set(every):
+        raise InvalidInput(f"invalid --steps {text!r}; steps are {every[0]} to {every[-1]}")
     return tuple(sorted(steps))
 
 
@@ -80,7 +85,7 @@ async def _run_for_step(
         created_by=principal.user_id,
         model=model,
         prompt_version=PROMPT_VERSION,
-        template_version=AGENTS[step].template_version(),
+        template_version=kinds.by_step(step).version,
     )
 
 
@@ -136,7 +141,7 @@ async def start_step(
         created_by=principal.user_id,
         model=model,
         prompt_version=PROMPT_VERSION,
-        template_version=AGENTS[step].template_version(),
+        template_version=kinds.by_step(step).version,
     )
     await queue.enqueue_run(session, run.id)
     return run

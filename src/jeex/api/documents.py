@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
+from jeex.api.deps import DocumentDep, ProjectDep, SessionDep
 from jeex.api.errors import responses
-from jeex.deps import DocumentDep, ProjectDep, SessionDep
 from jeex.documents import service as documents_service
 from jeex.documents.html import markdown_to_html
 from jeex.documents.schemas import DiffOut, DocumentContentOut, DocumentOut

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Body, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jeex import pipeline
+from jeex.api.deps import EDITOR, PrincipalDep, ProjectDep, RunDep, SessionDep, StateDep
 from jeex.api.errors import responses
 from jeex.api.state import ApiState
 from jeex.auth.service import AuthPrincipal
-from jeex.deps import EDITOR, PrincipalDep, ProjectDep, RunDep, SessionDep, StateDep
+from jeex.engine import plans as pipeline
 from jeex.projects.models import Project
 from jeex.runs import lifecycle
 from jeex.runs import progress as progress_service

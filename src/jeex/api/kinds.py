@@ -1,0 +1,110 @@
+"""``/kinds`` and ``/vocabulary``: what the browser (and any client) reads instead of
+retyping the plan's steps, the document kinds, the statuses and the event types."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from jeex import kinds
+from jeex.api.deps import PrincipalDep
+from jeex.api.errors import responses
+from jeex.templates import SectionKind
+from jeex.vocabulary import (
+    DesiredState,
+    EventType,
+    ExhibitStatus,
+    ExportStatus,
+    ProjectStatus,
+    RunStatus,
+    SectionStatus,
+)
+
+router = APIRouter(tags=["kinds"])
+
+
+class KindSectionOut(BaseModel):
+    key: str
+    title: str
+    kind: SectionKind
+    target_words: int
+
+
+class KindPartOut(BaseModel):
+    template: str
+    document_type: str
+    title: str = Field(description="With {project} (and {epic_title}) placeholders.")
+    sections: list[KindSectionOut]
+
+
+class KindOut(BaseModel):
+    key: str
+    label: str = Field(description="Who writes it, as users see it: 'Business Analyst'.")
+    title: str = Field(description="'Business Analyst → about.md'.")
+    output: str = Field(description="Where it lands in the package: a file or a folder.")
+    step: int | None = Field(description="Its step in the plan; null for a kind on its own.")
+    agent: str | None = Field(description="Its agent module; null for the generic writer.")
+    description: str
+    version: str
+    document_types: list[str]
+    depends_on: list[str] = Field(description="Document types it reads as earlier context.")
+    parts: list[KindPartOut] = Field(description="Its template, then those it writes per unit.")
+
+
+class VocabularyOut(BaseModel):
+    run_statuses: list[RunStatus]
+    desired_states: list[DesiredState]
+    section_statuses: list[SectionStatus]
+    project_statuses: list[ProjectStatus]
+    export_statuses: list[ExportStatus]
+    exhibit_statuses: list[ExhibitStatus]
+    event_types: list[EventType]
+
+
+def _kind(kind: kinds.Kind) -> KindOut:
+    return KindOut(
+        key=kind.key,
+        label=kind.label,
+        title=kind.title,
+        output=kind.spec.output,
+        step=kind.step,
+        agent=kind.agent,
+        description=kind.template.description,
+        version=kind.version,
+        document_types=list(kind.document_types),
+        depends_on=list(kind.depends_on),
+        parts=[
+            KindPartOut(
+                template=part.key,
+                document_type=part.document_type,
+                title=part.title,
+                sections=[
+                    KindSectionOut(
+                        key=s.key, title=s.title, kind=s.kind, target_words=s.target_words
+                    )
+                    for s in part.sections
+                ],
+            )
+            for part in kind.parts
+        ],
+    )
+
+
+@router.get("/kinds", summary="List document kinds and plan steps", responses=responses(401))
+async def list_kinds(principal: PrincipalDep) -> list[KindOut]:
+    """Every document kind: the plan's steps in order, then the kinds written on their own."""
+    return [_kind(kind) for kind in kinds.all_kinds()]
+
+
+@router.get("/vocabulary", summary="List statuses and event types", responses=responses(401))
+async def vocabulary(principal: PrincipalDep) -> VocabularyOut:
+    """Every status and event type the API and the event stream use."""
+    return VocabularyOut(
+        run_statuses=list(RunStatus),
+        desired_states=list(DesiredState),
+        section_statuses=list(SectionStatus),
+        project_statuses=list(ProjectStatus),
+        export_statuses=list(ExportStatus),
+        exhibit_statuses=list(ExhibitStatus),
+        event_types=list(EventType),
+    )

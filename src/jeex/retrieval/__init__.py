@@ -1,0 +1,1 @@
+"""Embeddings, the vector store, chunking and citations: retrieval for every domain."""

@@ -1,0 +1,32 @@
+"""``exhibits:process``: extract, chunk, embed and index one exhibit on a worker.
+
+The job runs in the process that owns the vector store (the worker), since local
+Qdrant lets one process open its folder. It is safe to run twice: an exhibit that
+is no longer ``pending`` is left as it is.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from procrastinate import Blueprint, JobContext
+
+from jeex.exhibits import service
+from jeex.queue.app import EXHIBITS_QUEUE
+from jeex.tasks.deps import deps_of
+
+#: Registered by a worker under the namespace ``exhibits`` (``jeex.tasks.registry``).
+blueprint = Blueprint()
+
+
+@blueprint.task(name="process", queue=EXHIBITS_QUEUE, pass_context=True)
+async def process(context: JobContext, tenant_id: str, exhibit_id: str) -> str:
+    """Process one exhibit with the worker's embedder and vector store."""
+    deps = deps_of(context)
+    return await service.process(
+        deps.db,
+        deps.settings,
+        deps.retrieval_or_raise(),
+        tenant_id=uuid.UUID(tenant_id),
+        exhibit_id=uuid.UUID(exhibit_id),
+    )
