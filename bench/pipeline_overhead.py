@@ -182,7 +182,9 @@ async def one_pipeline(urls: DatabaseUrls, base_url: str, data_dir: Path) -> Pip
         wall = time.perf_counter() - started
         assert [r.status for r in finished] == ["completed"] * 4, "a step did not complete"
         async with db.tenant_session(principal.tenant_id) as session:
-            sections = [len(await runs_service.list_sections(session, r.id)) for r in finished]
+            sections = [
+                len(await runs_service.list_sections(session, run_id=r.id)) for r in finished
+            ]
         return PipelineRun(
             wall=wall,
             llm_seconds=llm.call_seconds,

@@ -62,9 +62,9 @@ async def world(
         db, api_settings, tenant_id=alice.tenant_id, export_id=uuid.UUID(made.export_id)
     )
     async with db.tenant_session(alice.tenant_id) as session:
-        exhibit = await exhibits_service.add(
+        exhibit = await exhibits_service.create(
             session,
-            api_settings,
+            settings=api_settings,
             project_id=uuid.UUID(made.project_id),
             filename="notes.md",
             pieces=[b"# Notes\n\nA grocery list that syncs at once.\n"],

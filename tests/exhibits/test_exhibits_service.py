@@ -46,7 +46,7 @@ async def _process(
         db, settings, retrieval, tenant_id=principal.tenant_id, exhibit_id=exhibit.id
     )
     async with db.tenant_session(principal.tenant_id) as session:
-        found = await service.get(session, exhibit.id)
+        found = await service.get(session, exhibit_id=exhibit.id)
         assert found is not None
         return found
 
@@ -89,14 +89,14 @@ async def test_add_process_search_delete(
         await _add(db, settings, principal, project_id, "copy.pdf", STUDY)
 
     async with db.tenant_session(principal.tenant_id) as session:
-        found = await service.get_or_raise(session, "E1", project_id=project_id)
-        await service.delete(session, settings, retrieval, found)
+        found = await service.resolve_or_raise(session, ref="E1", project_id=project_id)
+        await service.delete(session, settings=settings, retrieval=retrieval, exhibit=found)
     assert not stored.exists()
     assert await retrieval.count(Scope(principal.tenant_id, project_id)) == 0
     async with db.tenant_session(principal.tenant_id) as session:
         assert await service.list_(session, project_id=project_id) == []
         with pytest.raises(NotFound):
-            await service.get_or_raise(session, str(exhibit.id), project_id=project_id)
+            await service.resolve_or_raise(session, ref=str(exhibit.id), project_id=project_id)
 
 
 async def test_encrypted_pdf_fails_with_a_reason_and_can_be_replaced(
@@ -178,7 +178,7 @@ async def test_an_exhibit_deleted_while_processing_leaves_no_vectors(
 
         async def passages(self, texts: Sequence[str]) -> list[list[float]]:
             async with db.tenant_session(principal.tenant_id) as session:
-                row = await service.get(session, exhibit.id)
+                row = await service.get(session, exhibit_id=exhibit.id)
                 await session.delete(row)
             return await e5.passages(texts)
 

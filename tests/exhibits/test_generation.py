@@ -48,8 +48,8 @@ async def _project_with_exhibit(
         deps.db, tenant=principal, steps=(1,), model=deps.llm.model, name="Groceries"
     )
     async with deps.db.tenant_session(principal.tenant_id) as session:
-        exhibit = await exhibits_service.add(
-            session, deps.settings, project_id=project.id, filename=name, pieces=[data]
+        exhibit = await exhibits_service.create(
+            session, settings=deps.settings, project_id=project.id, filename=name, pieces=[data]
         )
     status = await exhibits_service.process(
         deps.db, deps.settings, retrieval, tenant_id=principal.tenant_id, exhibit_id=exhibit.id
@@ -88,7 +88,7 @@ async def test_a_planted_fact_reaches_the_prompt_of_its_section(
         assert "Zorblax" not in metrics
         assert "Zorblax" in _section_prompt(llm_server, "Risks")
         async with db.tenant_session(principal.tenant_id) as session:
-            sections = {s.key: s for s in await runs_service.list_sections(session, run.id)}
+            sections = {s.key: s for s in await runs_service.list_sections(session, run_id=run.id)}
         given = sections["metrics"].metadata_["context"]
         assert [g["label"] for g in given] == ["E1 §3"]
         assert given[0]["title"] == "s.md"
@@ -134,7 +134,7 @@ async def test_citations_are_checked_and_listed_as_sources(
     )
     run = await execute_run(deps, tenant_id=principal.tenant_id, run_id=runs[0].id)
     async with db.tenant_session(principal.tenant_id) as session:
-        sections = {s.key: s for s in await runs_service.list_sections(session, run.id)}
+        sections = {s.key: s for s in await runs_service.list_sections(session, run_id=run.id)}
         document = await documents_service.latest(
             session, project_id=project.id, document_type="about"
         )
@@ -170,8 +170,8 @@ async def test_documents_are_indexed_and_retrieved_by_later_steps(
     assert all("<<<SOURCES" not in str(r["messages"][-1]["content"]) for r in llm_server.requests)
 
     async with db.tenant_session(principal.tenant_id) as session:
-        await exhibits_service.add(
-            session, settings, project_id=project.id, filename="s.md", pieces=[STUDY]
+        await exhibits_service.create(
+            session, settings=settings, project_id=project.id, filename="s.md", pieces=[STUDY]
         )
         exhibit = (await exhibits_service.list_(session, project_id=project.id))[0]
     await exhibits_service.process(
@@ -215,7 +215,7 @@ async def test_section_contexts_of_two_tenants_never_cross(
         await execute_run(deps, tenant_id=who.tenant_id, run_id=run_ids[who.tenant_id])
     for who in (principal, other):
         async with db.tenant_session(who.tenant_id) as session:
-            sections = await runs_service.list_sections(session, run_ids[who.tenant_id])
+            sections = await runs_service.list_sections(session, run_id=run_ids[who.tenant_id])
         given = {
             g["source_id"]
             for s in sections
@@ -233,8 +233,8 @@ async def test_all_four_steps_with_an_exhibit(
     deps = _deps(db, llm, settings, retrieval)
     project, runs = await create_plan(db, tenant=principal, steps=(1, 2, 3, 4), model=llm.model)
     async with db.tenant_session(principal.tenant_id) as session:
-        exhibit = await exhibits_service.add(
-            session, settings, project_id=project.id, filename="s.md", pieces=[STUDY]
+        exhibit = await exhibits_service.create(
+            session, settings=settings, project_id=project.id, filename="s.md", pieces=[STUDY]
         )
     await exhibits_service.process(
         db, settings, retrieval, tenant_id=principal.tenant_id, exhibit_id=exhibit.id
@@ -246,7 +246,7 @@ async def test_all_four_steps_with_an_exhibit(
     ]
     assert [r.status for r in finished] == ["completed"] * 4
     async with db.tenant_session(principal.tenant_id) as session:
-        docs = await documents_service.list_versions(session, project_id=project.id)
+        docs = await documents_service.list_(session, project_id=project.id)
     epics = [d for d in docs if d.document_type == "plan_epic"]
     assert epics
     cited = [d for d in epics if "## Sources" in d.content]

@@ -29,8 +29,8 @@ async def test_every_format_of_a_planned_package(deps: RunnerDeps, principal: Pr
     files = {}
     for export_format in FORMATS:
         async with deps.db.tenant_session(principal.tenant_id) as session:
-            export = await exports_service.request_export(
-                session, project.id, export_format, enqueue=False
+            export = await exports_service.create(
+                session, project_id=project.id, format=export_format, enqueue=False
             )
         done = await exports_service.execute_export(
             deps.db, deps.settings, tenant_id=principal.tenant_id, export_id=export.id

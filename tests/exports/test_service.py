@@ -42,12 +42,8 @@ async def ready_export(
 ) -> Export:
     project = await seed_committed(db, principal)
     async with db.tenant_session(principal.tenant_id) as session:
-        export = await exports_service.request_export(
-            session,
-            project.id,
-            export_format,
-            enqueue=False,
-            **kw,  # type: ignore[arg-type]
+        export = await exports_service.create(
+            session, project_id=project.id, format=export_format, enqueue=False, **kw
         )
     done = await exports_service.execute_export(
         db, settings, tenant_id=principal.tenant_id, export_id=export.id
@@ -61,7 +57,7 @@ async def test_unknown_format_lists_the_formats(
 ) -> None:
     project = await seed_project(session, principal)
     with pytest.raises(UnknownExportFormat) as caught:
-        await exports_service.request_export(session, project.id, "odt")
+        await exports_service.create(session, project_id=project.id, format="odt")
     assert caught.value.status_code == 422
     assert "zip, pdf, docx, xlsx, pptx" in caught.value.message
 
@@ -72,7 +68,9 @@ async def test_expiry_must_be_1_to_168_hours(
 ) -> None:
     project = await seed_project(session, principal)
     with pytest.raises(InvalidInput, match="expires_in_hours"):
-        await exports_service.request_export(session, project.id, "zip", expires_in_hours=hours)
+        await exports_service.create(
+            session, project_id=project.id, format="zip", expires_in_hours=hours
+        )
 
 
 async def test_a_project_without_documents_names_the_step(
@@ -80,7 +78,7 @@ async def test_a_project_without_documents_names_the_step(
 ) -> None:
     project = await seed_project(session, principal, docs=[])
     with pytest.raises(NothingToExport) as caught:
-        await exports_service.request_export(session, project.id, "pdf")
+        await exports_service.create(session, project_id=project.id, format="pdf")
     assert caught.value.status_code == 409
     assert "step 1" in caught.value.message
 
@@ -89,7 +87,9 @@ async def test_request_queues_one_job_in_the_same_transaction(
     session: AsyncSession, principal: Principal
 ) -> None:
     project = await seed_project(session, principal)
-    export = await exports_service.request_export(session, project.id, "PDF", expires_in_hours=2)
+    export = await exports_service.create(
+        session, project_id=project.id, format="PDF", expires_in_hours=2
+    )
     assert (export.status, export.format) == ("pending", "pdf")
     jobs = (
         await session.execute(
@@ -119,8 +119,12 @@ async def test_zip_export_end_to_end(
     assert manifest["files"] == export.manifest["files"]
     assert export.manifest["artifact"]["filename"] == "family-lists.zip"
     async with db.tenant_session(principal.tenant_id) as session:
-        first = await exports_service.open_download(session, export.id, data_dir=settings.data_dir)
-        second = await exports_service.open_download(session, export.id, data_dir=settings.data_dir)
+        first = await exports_service.open_download(
+            session, export_id=export.id, data_dir=settings.data_dir
+        )
+        second = await exports_service.open_download(
+            session, export_id=export.id, data_dir=settings.data_dir
+        )
         events = await events_service.list_after(session, project_id=export.project_id)
     assert (first.download_count, second.download_count) == (1, 2)
     assert first.path == stored
@@ -141,7 +145,7 @@ async def test_every_format_is_stored_and_served(
     assert export.status == "ready"
     async with db.tenant_session(principal.tenant_id) as session:
         download = await exports_service.open_download(
-            session, export.id, data_dir=settings.data_dir
+            session, export_id=export.id, data_dir=settings.data_dir
         )
     assert download.filename == f"family-lists.{export_format}"
     data = download.path.read_bytes()
@@ -158,14 +162,20 @@ async def test_named_versions_replace_the_latest(
     ]
     project = await seed_committed(db, principal, docs)
     async with db.tenant_session(principal.tenant_id) as session:
-        latest = await exports_service.request_export(session, project.id, "zip", enqueue=False)
-        pinned = await exports_service.request_export(
-            session, project.id, "zip", {"about": 1}, enqueue=False
+        latest = await exports_service.create(
+            session, project_id=project.id, format="zip", enqueue=False
+        )
+        pinned = await exports_service.create(
+            session, project_id=project.id, format="zip", versions={"about": 1}, enqueue=False
         )
         with pytest.raises(InvalidInput, match="no version 9"):
-            await exports_service.request_export(session, project.id, "zip", {"about": 9})
+            await exports_service.create(
+                session, project_id=project.id, format="zip", versions={"about": 9}
+            )
         with pytest.raises(InvalidInput, match="positive"):
-            await exports_service.request_export(session, project.id, "zip", {"about": 0})
+            await exports_service.create(
+                session, project_id=project.id, format="zip", versions={"about": 0}
+            )
     contents = {}
     for export in (latest, pinned):
         done = await exports_service.execute_export(
@@ -191,21 +201,23 @@ async def test_expiry_and_cleanup_with_a_controlled_clock(
     assert await exports_service.cleanup_expired(db, settings, now=just_before) == 0
     async with db.tenant_session(principal.tenant_id) as session:
         await exports_service.open_download(
-            session, export.id, data_dir=settings.data_dir, now=just_before
+            session, export_id=export.id, data_dir=settings.data_dir, now=just_before
         )
         with pytest.raises(ExportExpired) as caught:
             await exports_service.open_download(
-                session, export.id, data_dir=settings.data_dir, now=after
+                session, export_id=export.id, data_dir=settings.data_dir, now=after
             )
     assert caught.value.status_code == 410
     assert stored.exists()
     assert await exports_service.cleanup_expired(db, settings, now=after) >= 1
     assert not stored.exists()
     async with db.tenant_session(principal.tenant_id) as session:
-        row = await exports_service.get_export_or_raise(session, export.id)
+        row = await exports_service.get_or_raise(session, export_id=export.id)
         assert (row.status, row.path, row.download_count) == ("expired", None, 1)
         with pytest.raises(ExportExpired):
-            await exports_service.open_download(session, export.id, data_dir=settings.data_dir)
+            await exports_service.open_download(
+                session, export_id=export.id, data_dir=settings.data_dir
+            )
     assert await exports_service.cleanup_expired(db, settings, now=after) == 0
 
 
@@ -217,7 +229,9 @@ async def test_a_missing_file_is_gone_not_a_crash(
     (settings.data_dir / export.path).unlink()
     async with db.tenant_session(principal.tenant_id) as session:
         with pytest.raises(ExportExpired, match="gone"):
-            await exports_service.open_download(session, export.id, data_dir=settings.data_dir)
+            await exports_service.open_download(
+                session, export_id=export.id, data_dir=settings.data_dir
+            )
 
 
 async def test_another_tenants_export_is_not_found(
@@ -227,19 +241,21 @@ async def test_another_tenants_export_is_not_found(
     stranger = await other_principal(db)
     async with db.tenant_session(stranger.tenant_id) as session:
         with pytest.raises(NotFound) as caught:
-            await exports_service.get_export_or_raise(session, export.id)
+            await exports_service.get_or_raise(session, export_id=export.id)
         assert caught.value.status_code == 404
         with pytest.raises(NotFound):
-            await exports_service.open_download(session, export.id, data_dir=settings.data_dir)
+            await exports_service.open_download(
+                session, export_id=export.id, data_dir=settings.data_dir
+            )
         with pytest.raises(NotFound):
-            await exports_service.request_export(session, export.project_id, "zip")
-        assert await exports_service.list_exports(session, project_id=export.project_id) == []
+            await exports_service.create(session, project_id=export.project_id, format="zip")
+        assert await exports_service.list_(session, project_id=export.project_id) == []
         rows = await session.execute(sa.text("select count(*) from exports where id = :i"),
                                      {"i": export.id})  # fmt: skip
         assert rows.scalar_one() == 0
     with pytest.raises(NotFound):
         async with db.tenant_session(principal.tenant_id) as session:
-            await exports_service.get_export_or_raise(session, "not-a-uuid")
+            await exports_service.get_or_raise(session, export_id="not-a-uuid")
 
 
 async def test_a_failed_render_is_recorded_and_not_ready(
@@ -248,27 +264,35 @@ async def test_a_failed_render_is_recorded_and_not_ready(
     broken = settings.model_copy(update={"export_pdf_timeout_seconds": 0.01})
     project = await seed_committed(db, principal)
     async with db.tenant_session(principal.tenant_id) as session:
-        export = await exports_service.request_export(session, project.id, "pdf", enqueue=False)
+        export = await exports_service.create(
+            session, project_id=project.id, format="pdf", enqueue=False
+        )
     with pytest.raises(Exception, match="longer than"):
         await exports_service.execute_export(
             db, broken, tenant_id=principal.tenant_id, export_id=export.id
         )
     async with db.tenant_session(principal.tenant_id) as session:
-        row = await exports_service.get_export_or_raise(session, export.id)
+        row = await exports_service.get_or_raise(session, export_id=export.id)
         assert row.status == "failed"
         assert row.error is not None
         assert "longer than" in row.error
         with pytest.raises(ExportNotReady, match="failed") as caught:
-            await exports_service.open_download(session, export.id, data_dir=settings.data_dir)
+            await exports_service.open_download(
+                session, export_id=export.id, data_dir=settings.data_dir
+            )
     assert caught.value.status_code == 409
     assert not list(Path(settings.data_dir).rglob("*.pdf"))
 
 
 async def test_pending_export_is_not_ready(session: AsyncSession, principal: Principal) -> None:
     project = await seed_project(session, principal)
-    export = await exports_service.request_export(session, project.id, "zip", enqueue=False)
+    export = await exports_service.create(
+        session, project_id=project.id, format="zip", enqueue=False
+    )
     with pytest.raises(ExportNotReady, match="pending"):
-        await exports_service.open_download(session, export.id, data_dir=Path("/nonexistent"))
+        await exports_service.open_download(
+            session, export_id=export.id, data_dir=Path("/nonexistent")
+        )
 
 
 async def test_read_schema_of_a_ready_export(
@@ -289,23 +313,29 @@ async def test_cleanup_fails_exports_whose_job_never_finished(
 ) -> None:
     project = await seed_committed(db, principal)
     async with db.tenant_session(principal.tenant_id) as session:
-        export = await exports_service.request_export(session, project.id, "zip", enqueue=False)
+        export = await exports_service.create(
+            session, project_id=project.id, format="zip", enqueue=False
+        )
         await session.refresh(export)
     created = export.updated_at
     await exports_service.cleanup_expired(
         db, settings, now=created + exports_service.STALE_AFTER - timedelta(seconds=1)
     )
     async with db.tenant_session(principal.tenant_id) as session:
-        assert (await exports_service.get_export_or_raise(session, export.id)).status == "pending"
+        assert (
+            await exports_service.get_or_raise(session, export_id=export.id)
+        ).status == "pending"
     await exports_service.cleanup_expired(
         db, settings, now=created + exports_service.STALE_AFTER + timedelta(seconds=1)
     )
     async with db.tenant_session(principal.tenant_id) as session:
-        row = await exports_service.get_export_or_raise(session, export.id)
+        row = await exports_service.get_or_raise(session, export_id=export.id)
         assert row.status == "failed"
         assert "did not finish" in (row.error or "")
         with pytest.raises(ExportNotReady, match="did not finish"):
-            await exports_service.open_download(session, export.id, data_dir=settings.data_dir)
+            await exports_service.open_download(
+                session, export_id=export.id, data_dir=settings.data_dir
+            )
     assert (
         await exports_service.execute_export(
             db, settings, tenant_id=principal.tenant_id, export_id=export.id

@@ -27,14 +27,14 @@ async def test_a_worker_renders_a_requested_export(
 ) -> None:
     project = await seed_committed(db, principal)
     async with db.tenant_session(principal.tenant_id) as session:
-        export = await exports_service.request_export(session, project.id, "xlsx")
+        export = await exports_service.create(session, project_id=project.id, format="xlsx")
     fast = settings.model_copy(update={"queue_poll_seconds": 0.2})
     worker = QueueWorker(fast, app_url=database_urls.app, llm=llm, queues=[EXPORTS_QUEUE])
     serving = asyncio.create_task(worker.run())
     try:
         for _ in range(150):
             async with db.tenant_session(principal.tenant_id) as session:
-                row = await exports_service.get_export_or_raise(session, export.id)
+                row = await exports_service.get_or_raise(session, export_id=export.id)
             if row.status in ("ready", "failed"):
                 break
             await asyncio.sleep(0.2)

@@ -127,7 +127,7 @@ async def test_old_streamed_deltas_are_pruned_in_every_tenant(
     for owner in (principal, other):
         run_id = await _run_id(deps, owner)
         async with deps.db.tenant_session(owner.tenant_id) as session:
-            run = await runs_service.get_or_raise(session, uuid.UUID(run_id))
+            run = await runs_service.get_or_raise(session, run_id=uuid.UUID(run_id))
             for kind in ("section.delta", "section.delta", "section.started"):
                 await events_service.append(
                     session, project_id=run.project_id, run_id=run.id, type=kind, data={}

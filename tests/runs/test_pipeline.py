@@ -36,12 +36,12 @@ async def _run(deps: RunnerDeps, principal: Principal, run: Run) -> Run:
 
 async def _documents(db: Database, principal: Principal, project_id: Any) -> list[DocumentVersion]:
     async with db.tenant_session(principal.tenant_id) as session:
-        return await documents_service.list_versions(session, project_id=project_id)
+        return await documents_service.list_(session, project_id=project_id)
 
 
 async def _sections(db: Database, principal: Principal, run_id: Any) -> list[RunSection]:
     async with db.tenant_session(principal.tenant_id) as session:
-        return await runs_service.list_sections(session, run_id)
+        return await runs_service.list_sections(session, run_id=run_id)
 
 
 async def _events(db: Database, principal: Principal, project_id: Any) -> list[Event]:
@@ -143,7 +143,7 @@ async def test_llm_failure_marks_the_run_failed_and_keeps_finished_sections(
     done = [s.key for s in sections if s.status == "completed"]
     assert done == ["problem", "audience"]
     async with deps.db.tenant_session(principal.tenant_id) as session:
-        failed = await runs_service.get_or_raise(session, runs[0].id)
+        failed = await runs_service.get_or_raise(session, run_id=runs[0].id)
     assert failed.status == "failed"
     assert "HTTP 500" in (failed.error or "")
 
@@ -177,7 +177,7 @@ async def test_timeout_fails_the_run_without_hanging(
     assert time.monotonic() - started < 4
     await llm.close()
     async with deps.db.tenant_session(principal.tenant_id) as session:
-        failed = await runs_service.get_or_raise(session, runs[0].id)
+        failed = await runs_service.get_or_raise(session, run_id=runs[0].id)
     assert failed.status == "failed"
 
 
@@ -220,7 +220,7 @@ async def test_unrepairable_output_fails_the_step_clearly(
     with pytest.raises(GenerationFailed, match="even after a stricter retry"):
         await _run(deps, principal, runs[3])
     async with deps.db.tenant_session(principal.tenant_id) as session:
-        failed = await runs_service.get_or_raise(session, runs[3].id)
+        failed = await runs_service.get_or_raise(session, run_id=runs[3].id)
     assert failed.status == "failed"
     assert "feature epics" in (failed.error or "")
 
@@ -268,7 +268,7 @@ async def test_pause_then_resume_skips_finished_sections(
     # The pause lands at the first section boundary after it commits.
     assert done in (["problem", "audience"], ["problem", "audience", "value"])
     async with deps.db.tenant_session(principal.tenant_id) as session:
-        await lifecycle.resume(session, run.id)
+        await lifecycle.resume(session, run_id=run.id)
     before = llm_server.calls
     resumed = await _run(deps, principal, run)
     assert resumed.status == "completed"
@@ -281,13 +281,13 @@ async def test_a_completed_run_cannot_be_resumed(deps: RunnerDeps, principal: Pr
     await _run(deps, principal, runs[0])
     async with deps.db.tenant_session(principal.tenant_id) as session:
         with pytest.raises(InvalidTransition, match="cannot resume a completed run"):
-            await lifecycle.resume(session, runs[0].id)
+            await lifecycle.resume(session, run_id=runs[0].id)
 
 
 async def test_cancel_stops_at_the_next_section(deps: RunnerDeps, principal: Principal) -> None:
     _, runs = await _plan(deps, principal, steps=(1,))
     async with deps.db.tenant_session(principal.tenant_id) as session:
-        await runs_service.request_state(session, runs[0].id, "cancelled")
+        await runs_service.request_state(session, run_id=runs[0].id, desired="cancelled")
     run = await _run(deps, principal, runs[0])
     assert run.status == "cancelled"
     assert await _sections(deps.db, principal, run.id) == []
@@ -376,7 +376,7 @@ class _Recorder:
         assert self.db is not None
         assert self.principal is not None
         async with self.db.tenant_session(self.principal.tenant_id) as session:
-            await runs_service.request_state(session, run_id, "paused")
+            await runs_service.request_state(session, run_id=run_id, desired="paused")
 
     def delta(self, run_id: Any, key: str, text: str) -> None:
         return None

@@ -31,7 +31,7 @@ async def _jobs(deps: RunnerDeps, principal: Principal, run: Run) -> list[tuple[
 
 async def _do(deps: RunnerDeps, principal: Principal, action: object, run: Run) -> Run:
     async with deps.db.tenant_session(principal.tenant_id) as session:
-        return await action(session, run.id)  # type: ignore[operator, no-any-return]
+        return await action(session, run_id=run.id)  # type: ignore[operator, no-any-return]
 
 
 async def test_the_run_is_queued_with_its_project(
@@ -62,7 +62,7 @@ async def test_cancel_a_queued_run_cancels_its_job_and_retry_queues_it_again(
     cancelled = await _do(deps, principal, lifecycle.cancel, run)
     assert cancelled.status == "cancelled"
     async with deps.db.tenant_session(principal.tenant_id) as session:
-        project = await projects_service.get_or_raise(session, run.project_id)
+        project = await projects_service.get_or_raise(session, project_id=run.project_id)
         assert project.status == "cancelled"
     assert await _jobs(deps, principal, run) == []
     with pytest.raises(InvalidTransition, match="cannot resume a cancelled run; retry it"):
@@ -90,7 +90,7 @@ async def test_a_completed_run_refuses_every_change(
 async def test_unknown_run_is_not_found(deps: RunnerDeps, principal: Principal) -> None:
     async with deps.db.tenant_session(principal.tenant_id) as session:
         with pytest.raises(NotFound):
-            await lifecycle.pause(session, uuid.uuid4())
+            await lifecycle.pause(session, run_id=uuid.uuid4())
 
 
 async def test_another_tenants_run_is_not_found(
@@ -104,7 +104,7 @@ async def test_another_tenants_run_is_not_found(
     )
     async with deps.db.tenant_session(other.tenant_id) as session:
         with pytest.raises(NotFound):
-            await lifecycle.cancel(session, run.id)
+            await lifecycle.cancel(session, run_id=run.id)
 
 
 async def test_progress_snapshot_before_during_and_after(
@@ -114,7 +114,7 @@ async def test_progress_snapshot_before_during_and_after(
 
     run = await _queued_run(deps, principal)
     async with deps.db.tenant_session(principal.tenant_id) as session:
-        before = await progress.snapshot(session, run.project_id)
+        before = await progress.snapshot(session, project=run.project_id)
     assert before.percentage == 0
     assert before.eta_seconds is None
     assert [r.status for r in before.runs] == ["pending"]
@@ -122,9 +122,9 @@ async def test_progress_snapshot_before_during_and_after(
     assert "run.queued" in before.log[0]
     await execute_run(deps, tenant_id=principal.tenant_id, run_id=run.id)
     async with deps.db.tenant_session(principal.tenant_id) as session:
-        after = await progress.snapshot(session, run.project_id)
+        after = await progress.snapshot(session, project=run.project_id)
         with pytest.raises(NotFound):
-            await progress.snapshot(session, uuid.uuid4())
+            await progress.snapshot(session, project=uuid.uuid4())
     assert after.percentage == 100
     assert after.eta_seconds == 0
     assert after.tokens_out > 0
@@ -144,7 +144,7 @@ async def test_nul_characters_never_reach_the_database(
             session, run_id=run.id, key="k", title="t\x00", status="completed",
             content='{"title": "\\u0000"}\x00', metadata_={"fixes": ["dropped '\x00'"]},
         )  # fmt: skip
-        section = await runs_service.get_section(session, run.id, "k")
+        section = await runs_service.get_section(session, run_id=run.id, key="k")
     assert section is not None
     assert section.title == "t"
     assert section.metadata_ == {"fixes": ["dropped ''"]}

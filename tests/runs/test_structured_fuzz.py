@@ -74,7 +74,7 @@ async def _scenario(urls: DatabaseUrls, server: ScriptedLLM, out: Path) -> str:
             await pipeline.execute_runs(deps, principal, runs, _Quiet())
         except AppError:
             async with db.tenant_session(principal.tenant_id) as session:
-                run = await runs_service.get_or_raise(session, runs[0].id)
+                run = await runs_service.get_or_raise(session, run_id=runs[0].id)
             assert run.status == "failed"
             assert run.error
             return "failed"

@@ -95,7 +95,7 @@ async def make_world(db: Database, client: httpx.AsyncClient, caller: Caller) ->
     assert run.status_code == 202, run.text
     run_id = uuid.UUID(run.json()["id"])
     async with db.tenant_session(caller.tenant_id) as session:
-        first = await documents_service.create_version(
+        first = await documents_service.create(
             session,
             project_id=uuid.UUID(project["id"]),
             run_id=run_id,
@@ -107,10 +107,10 @@ async def make_world(db: Database, client: httpx.AsyncClient, caller: Caller) ->
             metadata={"model": "test"},
             created_by=caller.user_id,
         )
-        await documents_service.create_version(
+        await documents_service.create(
             session,
             project_id=uuid.UUID(project["id"]),
-            run_id=None,  # type: ignore[arg-type]
+            run_id=None,
             document_type="about",
             epic_number=0,
             title="About",
@@ -119,7 +119,7 @@ async def make_world(db: Database, client: httpx.AsyncClient, caller: Caller) ->
             metadata={"model": "test"},
             created_by=caller.user_id,
         )
-        export = await exports_service.request_export(
-            session, uuid.UUID(project["id"]), "zip", enqueue=False
+        export = await exports_service.create(
+            session, project_id=uuid.UUID(project["id"]), format="zip", enqueue=False
         )
     return World(project["id"], str(run_id), str(first.id), str(export.id))

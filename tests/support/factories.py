@@ -62,7 +62,11 @@ async def create_exhibit(
     data: bytes = b"# Notes\n\nParents plan meals on Sunday evening.\n",
 ) -> Exhibit:
     """An uploaded exhibit of ``tenant``'s project, queued for processing (not processed)."""
-    return await exhibits_service.add(
-        session, settings, project_id=project_id, filename=filename, pieces=[data],
+    return await exhibits_service.create(
+        session,
+        settings=settings,
+        project_id=project_id,
+        filename=filename,
+        pieces=[data],
         created_by=tenant.user_id,
-    )  # fmt: skip
+    )

@@ -100,7 +100,7 @@ DocumentId = Annotated[uuid.UUID, Path(description="The id of one document versi
 
 async def get_project(session: SessionDep, project_id: ProjectId) -> Project:
     structlog.contextvars.bind_contextvars(project_id=str(project_id))
-    project = await projects_service.get(session, project_id)
+    project = await projects_service.get(session, project_id=project_id)
     if project is None:
         raise NotFound(f"no project {project_id}")
     return project
@@ -110,7 +110,7 @@ ProjectDep = Annotated[Project, Depends(get_project)]
 
 
 async def get_run(session: SessionDep, run_id: RunId) -> Run:
-    run = await runs_service.get_or_raise(session, run_id)
+    run = await runs_service.get_or_raise(session, run_id=run_id)
     structlog.contextvars.bind_contextvars(
         project_id=str(run.project_id), correlation_id=str(run.correlation_id)
     )
@@ -123,7 +123,7 @@ RunDep = Annotated[Run, Depends(get_run)]
 async def get_document(
     session: SessionDep, project: ProjectDep, document_id: DocumentId
 ) -> DocumentVersion:
-    return await documents_service.get_by_id_or_raise(
+    return await documents_service.get_or_raise(
         session, project_id=project.id, document_id=document_id
     )
 

@@ -47,7 +47,7 @@ async def get_content(
 @router.get("/{document_id}/versions", summary="Every version of a document", responses=ERRORS)
 async def list_versions(session: SessionDep, document: DocumentDep) -> list[DocumentOut]:
     """All versions of the same document (type and epic), oldest first."""
-    versions = await documents_service.versions_of(session, document)
+    versions = await documents_service.list_versions(session, document=document)
     return [DocumentOut.model_validate(d) for d in versions]
 
 
@@ -56,7 +56,9 @@ async def list_versions(session: SessionDep, document: DocumentDep) -> list[Docu
 )
 async def get_version(session: SessionDep, document: DocumentDep, version: Version) -> DocumentOut:
     """Version ``version`` of the same document (type and epic)."""
-    found = await documents_service.version_of_or_raise(session, document, version)
+    found = await documents_service.get_version_or_raise(
+        session, document=document, version=version
+    )
     return DocumentOut.model_validate(found)
 
 
@@ -68,8 +70,12 @@ async def get_diff(
     to_version: Annotated[int, Query(alias="to", ge=1, le=1_000_000)],
 ) -> DiffOut:
     """Unified diff of the Markdown of two versions of the same document."""
-    old = await documents_service.version_of_or_raise(session, document, from_version)
-    new = await documents_service.version_of_or_raise(session, document, to_version)
+    old = await documents_service.get_version_or_raise(
+        session, document=document, version=from_version
+    )
+    new = await documents_service.get_version_or_raise(
+        session, document=document, version=to_version
+    )
     return DiffOut(
         document_type=document.document_type,
         epic_number=document.epic_number,

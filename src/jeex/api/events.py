@@ -56,7 +56,7 @@ async def stream_principal(
     )
     async with state.db.tenant_session(credentials.tenant_id) as session:
         principal = await credentials.principal(session)
-        if await projects_service.get(session, project_id) is None:
+        if await projects_service.get(session, project_id=project_id) is None:
             raise NotFound(f"no project {project_id}")
     return principal
 

@@ -22,7 +22,6 @@ from jeex.exhibits.citing import citing_sections
 from jeex.exhibits.models import Exhibit
 from jeex.exhibits.schemas import ExhibitOut, PassageOut
 from jeex.retrieval.service import Retrieval
-from jeex.tenants.service import Principal
 
 router = APIRouter(tags=["exhibits"])
 ExhibitRef = Annotated[
@@ -66,9 +65,9 @@ async def upload_exhibit(
         while piece := await file.read(_PIECE):
             yield piece
 
-    exhibit = await exhibits_service.add(
+    exhibit = await exhibits_service.create(
         session,
-        state.settings,
+        settings=state.settings,
         project_id=project.id,
         filename=file.filename or "upload",
         pieces=pieces(),
@@ -98,7 +97,9 @@ async def get_exhibit(
     session: SessionDep, project: ProjectDep, exhibit_id: ExhibitRef
 ) -> ExhibitOut:
     """Status (pending, ready, failed with the reason), type, size, sha256, citing sections."""
-    exhibit = await exhibits_service.get_or_raise(session, exhibit_id, project_id=project.id)
+    exhibit = await exhibits_service.resolve_or_raise(
+        session, ref=exhibit_id, project_id=project.id
+    )
     cited = await citing_sections(session, project_id=project.id)
     return ExhibitOut.of(exhibit, await _label_of(session, exhibit), cited.get(str(exhibit.id), ()))
 
@@ -114,8 +115,12 @@ async def delete_exhibit(
     session: SessionDep, state: StateDep, project: ProjectDep, exhibit_id: ExhibitRef
 ) -> Response:
     """Remove the exhibit's passages from the vector store, its file and its row."""
-    exhibit = await exhibits_service.get_or_raise(session, exhibit_id, project_id=project.id)
-    await exhibits_service.delete(session, state.settings, _retrieval(state), exhibit)
+    exhibit = await exhibits_service.resolve_or_raise(
+        session, ref=exhibit_id, project_id=project.id
+    )
+    await exhibits_service.delete(
+        session, settings=state.settings, retrieval=_retrieval(state), exhibit=exhibit
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -136,7 +141,7 @@ async def search(
     found = await search_service.search(
         state.db,
         _retrieval(state),
-        Principal(tenant_id=principal.tenant_id, user_id=principal.user_id),
+        principal,
         str(project.id),
         q,
         limit=limit,

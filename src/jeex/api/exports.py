@@ -47,12 +47,12 @@ async def request_export(
     """Queue an export of the latest documents (or the named versions) as ZIP, PDF, DOCX,
     XLSX or PPTX. Poll ``GET /exports/{id}`` until ``status`` is ``ready``, then follow
     its ``download_url``. A project with no documents yet is 409 naming the step to run."""
-    export = await exports_service.request_export(
+    export = await exports_service.create(
         session,
-        project.id,
-        body.format,
-        body.versions,
-        body.expires_in_hours,
+        project_id=project.id,
+        format=body.format,
+        versions=body.versions,
+        expires_in_hours=body.expires_in_hours,
         created_by=principal.user_id,
     )
     await session.refresh(export)
@@ -67,7 +67,7 @@ async def request_export(
 )
 async def list_exports(session: SessionDep, project: ProjectDep) -> list[ExportRead]:
     """Every export of the project, newest first, expired ones included."""
-    exports = await exports_service.list_exports(session, project_id=project.id)
+    exports = await exports_service.list_(session, project_id=project.id)
     return [_read(ExportRead.of(e)) for e in exports]
 
 
@@ -79,7 +79,7 @@ async def list_exports(session: SessionDep, project: ProjectDep) -> list[ExportR
 async def get_export(session: SessionDep, export_id: ExportId) -> ExportRead:
     """Status (pending, running, ready, failed with its reason, expired), expiry, size,
     sha256 and download count."""
-    export = await exports_service.get_export_or_raise(session, export_id)
+    export = await exports_service.get_or_raise(session, export_id=export_id)
     return _read(ExportRead.of(export))
 
 
@@ -97,7 +97,7 @@ async def download_export(
 ) -> FileResponse:
     """The file; counts a download. Not ready yet: 409; expired: 410."""
     download = await exports_service.open_download(
-        session, export_id, data_dir=state.settings.data_dir
+        session, export_id=export_id, data_dir=state.settings.data_dir
     )
     return FileResponse(
         download.path,

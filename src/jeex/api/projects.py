@@ -9,7 +9,6 @@ from jeex.api.errors import responses
 from jeex.exhibits import service as exhibits_service
 from jeex.projects import service as projects_service
 from jeex.projects.schemas import ProjectCreateIn, ProjectOut, ProjectPage, ProjectUpdate
-from jeex.tenants.service import Principal
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
@@ -25,8 +24,7 @@ async def create_project(
     session: SessionDep, principal: PrincipalDep, body: ProjectCreateIn
 ) -> ProjectOut:
     """A new project in the caller's tenant; no step runs until one is started."""
-    owner = Principal(tenant_id=principal.tenant_id, user_id=principal.user_id)
-    project = await projects_service.create(session, owner=owner, data=body.to_create())
+    project = await projects_service.create(session, owner=principal, data=body.to_create())
     await session.refresh(project)  # the timestamps the database filled in
     return ProjectOut.model_validate(project)
 
@@ -59,7 +57,7 @@ async def update_project(
     session: SessionDep, project: ProjectDep, body: ProjectUpdate
 ) -> ProjectOut:
     """Change the name, idea, audience or language; later runs use the new values."""
-    await projects_service.update(session, project, data=body)
+    await projects_service.update(session, project=project, data=body)
     await session.refresh(project)  # updated_at comes from a trigger
     return ProjectOut.model_validate(project)
 
@@ -74,6 +72,6 @@ async def update_project(
 async def delete_project(session: SessionDep, state: StateDep, project: ProjectDep) -> Response:
     """Soft delete: the project disappears from the API; its audit trail (runs, events,
     documents) stays. Its uploaded exhibits go at once: files, passages and rows."""
-    await projects_service.soft_delete(session, project)
+    await projects_service.delete(session, project=project)
     await exhibits_service.delete_all(session, state.settings, state.retrieval, project)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

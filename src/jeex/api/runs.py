@@ -17,7 +17,6 @@ from jeex.runs import lifecycle
 from jeex.runs import progress as progress_service
 from jeex.runs import service as runs_service
 from jeex.runs.schemas import ProgressOut, RunOut, StepRequest
-from jeex.tenants.service import Principal
 
 router = APIRouter(tags=["runs"])
 
@@ -36,7 +35,7 @@ async def _start(
 ) -> RunOut:
     run = await pipeline.start_step(
         session,
-        principal=Principal(tenant_id=principal.tenant_id, user_id=principal.user_id),
+        principal=principal,
         project=project,
         step=step,
         data=(body or StepRequest()).to_input(project),
@@ -145,7 +144,7 @@ async def get_run(run: RunDep) -> RunOut:
 async def pause_run(session: SessionDep, run: RunDep) -> RunOut:
     """Pause a queued or running run (after its current section). A move the run's state
     does not allow is a 409."""
-    return RunOut.model_validate(await lifecycle.pause(session, run.id))
+    return RunOut.model_validate(await lifecycle.pause(session, run_id=run.id))
 
 
 @router.post(
@@ -154,7 +153,7 @@ async def pause_run(session: SessionDep, run: RunDep) -> RunOut:
 async def resume_run(session: SessionDep, run: RunDep) -> RunOut:
     """Queue a paused run again; finished sections are kept. A move the run's state does not
     allow is a 409."""
-    return RunOut.model_validate(await lifecycle.resume(session, run.id))
+    return RunOut.model_validate(await lifecycle.resume(session, run_id=run.id))
 
 
 @router.post(
@@ -163,7 +162,7 @@ async def resume_run(session: SessionDep, run: RunDep) -> RunOut:
 async def cancel_run(session: SessionDep, run: RunDep) -> RunOut:
     """Cancel a run; a running section is aborted within seconds. A move the run's state does
     not allow is a 409."""
-    return RunOut.model_validate(await lifecycle.cancel(session, run.id))
+    return RunOut.model_validate(await lifecycle.cancel(session, run_id=run.id))
 
 
 @router.post(
@@ -172,7 +171,7 @@ async def cancel_run(session: SessionDep, run: RunDep) -> RunOut:
 async def retry_run(session: SessionDep, run: RunDep) -> RunOut:
     """Run a failed or cancelled run again from where it stopped. A move the run's state does
     not allow is a 409."""
-    return RunOut.model_validate(await lifecycle.retry(session, run.id))
+    return RunOut.model_validate(await lifecycle.retry(session, run_id=run.id))
 
 
 @router.get(
@@ -183,5 +182,5 @@ async def retry_run(session: SessionDep, run: RunDep) -> RunOut:
 async def get_progress(session: SessionDep, project: ProjectDep) -> ProgressOut:
     """Status, sections (with sanitised HTML), percentage, elapsed, ETA, tokens, cost and
     the last 50 log lines, read from the database in one transaction."""
-    snapshot = await progress_service.snapshot(session, project, with_html=True)
+    snapshot = await progress_service.snapshot(session, project=project, with_html=True)
     return ProgressOut.model_validate(snapshot.as_dict())

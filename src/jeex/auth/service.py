@@ -23,16 +23,16 @@ from jeex.db.session import Database
 from jeex.errors import Forbidden, Unauthorized
 from jeex.tenants import service as tenants_service
 from jeex.tenants.models import ApiKey, Membership, Tenant, User
+from jeex.tenants.service import Principal
 
 ROLES = ("owner", "editor", "viewer")
 
 
 @dataclass(frozen=True)
-class AuthPrincipal:
-    """The authenticated caller inside the tenant of this request."""
+class AuthPrincipal(Principal):
+    """The authenticated caller inside the tenant of this request: a ``Principal`` (what
+    every service takes) with how it signed in and its role."""
 
-    tenant_id: uuid.UUID
-    user_id: uuid.UUID
     email: str
     role: str
     via: Literal["token", "api_key"]

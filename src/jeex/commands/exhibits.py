@@ -102,7 +102,7 @@ async def _serve_until_settled(
                 serving.result()
                 raise RuntimeError("the worker stopped before the exhibits were processed")
             async with db.tenant_session(principal.tenant_id) as session:
-                rows = [await exhibits_service.get(session, i) for i in ids]
+                rows = [await exhibits_service.get(session, exhibit_id=i) for i in ids]
             if all(row is None or row.status != "pending" for row in rows):
                 return
             await asyncio.sleep(SETTLE_POLL_SECONDS)
@@ -131,12 +131,12 @@ def add(
         if not detach:  # a store held by another process: say so before writing anything
             await runtime.retrieval().store()
         async with db.tenant_session(principal.tenant_id) as session:
-            project_id = (await projects_service.get_or_raise(session, project)).id
+            project_id = (await projects_service.resolve_or_raise(session, ref=project)).id
         for path in paths:
             async with db.tenant_session(principal.tenant_id) as session:
-                exhibit = await exhibits_service.add(
+                exhibit = await exhibits_service.create(
                     session,
-                    runtime.settings,
+                    settings=runtime.settings,
                     project_id=project_id,
                     filename=path.name,
                     pieces=files.read_pieces(path),
@@ -170,7 +170,7 @@ def list_(
 
     async def work(runtime: Runtime, db: Database, principal: Principal) -> list[dict[str, Any]]:
         async with db.tenant_session(principal.tenant_id) as session:
-            project_id = (await projects_service.get_or_raise(session, project)).id
+            project_id = (await projects_service.resolve_or_raise(session, ref=project)).id
         return await _rows(db, principal, project_id)
 
     rows = _with_runtime(work)
@@ -190,8 +190,10 @@ def show(
 
     async def work(runtime: Runtime, db: Database, principal: Principal) -> dict[str, Any]:
         async with db.tenant_session(principal.tenant_id) as session:
-            project_id = (await projects_service.get_or_raise(session, project)).id
-            found = await exhibits_service.get_or_raise(session, exhibit, project_id=project_id)
+            project_id = (await projects_service.resolve_or_raise(session, ref=project)).id
+            found = await exhibits_service.resolve_or_raise(
+                session, ref=exhibit, project_id=project_id
+            )
         rows = await _rows(db, principal, project_id)
         return next(row for row in rows if row["id"] == str(found.id))
 
@@ -213,10 +215,14 @@ def delete(
 
     async def work(runtime: Runtime, db: Database, principal: Principal) -> dict[str, Any]:
         async with db.tenant_session(principal.tenant_id) as session:
-            project_id = (await projects_service.get_or_raise(session, project)).id
-            found = await exhibits_service.get_or_raise(session, exhibit, project_id=project_id)
+            project_id = (await projects_service.resolve_or_raise(session, ref=project)).id
+            found = await exhibits_service.resolve_or_raise(
+                session, ref=exhibit, project_id=project_id
+            )
             row = exhibit_row(found)
-            await exhibits_service.delete(session, runtime.settings, runtime.retrieval(), found)
+            await exhibits_service.delete(
+                session, settings=runtime.settings, retrieval=runtime.retrieval(), exhibit=found
+            )
         return {**row, "status": "deleted"}
 
     row = _with_runtime(work)

@@ -25,6 +25,7 @@ from jeex.db.session import Database
 from jeex.errors import InvalidInput
 from jeex.exports import service as exports_service
 from jeex.exports.formats import FORMATS, get_format
+from jeex.projects import service as projects_service
 from jeex.tenants.service import ensure_local_principal
 
 
@@ -59,12 +60,13 @@ async def _export(
 ) -> tuple[dict[str, Any], Path]:
     principal = await ensure_local_principal(db)
     async with db.tenant_session(principal.tenant_id) as session:
-        export = await exports_service.request_export(
+        found = await projects_service.resolve_or_raise(session, ref=project)
+        export = await exports_service.create(
             session,
-            project,
-            export_format,
-            versions or None,
-            settings.export_expires_hours,
+            project_id=found.id,
+            format=export_format,
+            versions=versions or None,
+            expires_in_hours=settings.export_expires_hours,
             created_by=principal.user_id,
             enqueue=False,
         )

@@ -6,10 +6,11 @@ import json
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 import typer
 from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex.cli_support import print_json, settings_or_exit, stdout, with_database
 from jeex.db.session import Database
@@ -20,6 +21,7 @@ from jeex.exports.package import front_matter
 from jeex.projects import service as projects_service
 from jeex.runs import lifecycle, progress
 from jeex.runs import service as runs_service
+from jeex.runs.models import Run
 from jeex.runtime import Runtime
 from jeex.tenants.service import Principal, ensure_local_principal
 
@@ -83,7 +85,7 @@ def docs_list(
 
     async def work(db: Database, principal: Principal) -> list[dict[str, Any]]:
         async with db.tenant_session(principal.tenant_id) as session:
-            found = await projects_service.get_or_raise(session, project)
+            found = await projects_service.resolve_or_raise(session, ref=project)
             return [
                 {
                     "id": str(d.id),
@@ -97,7 +99,7 @@ def docs_list(
                     "confidence": d.metadata_.get("confidence"),
                     "created_at": d.created_at.isoformat(),
                 }
-                for d in await documents_service.list_versions(session, project_id=found.id)
+                for d in await documents_service.list_(session, project_id=found.id)
             ]
 
     rows = _with_db(work)
@@ -120,8 +122,10 @@ def docs_show(
 
     async def work(db: Database, principal: Principal) -> dict[str, Any]:
         async with db.tenant_session(principal.tenant_id) as session:
-            found = await projects_service.get_or_raise(session, project)
-            doc = await documents_service.get_or_raise(session, project_id=found.id, ref=document)
+            found = await projects_service.resolve_or_raise(session, ref=project)
+            doc = await documents_service.resolve_or_raise(
+                session, project_id=found.id, ref=document
+            )
             meta = {
                 "title": doc.title,
                 "document_type": doc.document_type,
@@ -173,7 +177,7 @@ def runs_list(
         async with db.tenant_session(principal.tenant_id) as session:
             project_id = None
             if project is not None:
-                project_id = (await projects_service.get_or_raise(session, project)).id
+                project_id = (await projects_service.resolve_or_raise(session, ref=project)).id
             return [_run_row(r) for r in await runs_service.list_(session, project_id=project_id)]
 
     rows = _with_db(work)
@@ -193,8 +197,8 @@ def runs_show(
     async def work(db: Database, principal: Principal) -> dict[str, Any]:
         run_id = _parse_run_id(run)
         async with db.tenant_session(principal.tenant_id) as session:
-            found = await runs_service.get_or_raise(session, run_id)
-            sections = await runs_service.list_sections(session, run_id)
+            found = await runs_service.get_or_raise(session, run_id=run_id)
+            sections = await runs_service.list_sections(session, run_id=run_id)
             return {
                 **_run_row(found),
                 "sections": [
@@ -232,13 +236,17 @@ def _parse_run_id(run: str) -> uuid.UUID:
         raise InvalidInput(f"{run!r} is not a run id") from None
 
 
-def _change(
-    run: str, action: Callable[[Any, uuid.UUID], Awaitable[Any]], json_output: bool
-) -> None:
+class _RunAction(Protocol):
+    """A user action of ``jeex.runs.lifecycle``: pause, resume, cancel, retry."""
+
+    def __call__(self, session: AsyncSession, *, run_id: uuid.UUID) -> Awaitable[Run]: ...
+
+
+def _change(run: str, action: _RunAction, json_output: bool) -> None:
     async def work(db: Database, principal: Principal) -> dict[str, Any]:
         run_id = _parse_run_id(run)
         async with db.tenant_session(principal.tenant_id) as session:
-            changed = await action(session, run_id)
+            changed = await action(session, run_id=run_id)
             return _run_row(changed)
 
     result = _with_db(work)
@@ -294,7 +302,7 @@ def runs_watch(
 
     async def work(db: Database, principal: Principal) -> None:
         async with db.tenant_session(principal.tenant_id) as session:
-            project_id = (await projects_service.get_or_raise(session, project)).id
+            project_id = (await projects_service.resolve_or_raise(session, ref=project)).id
         events = follow_events(
             db, db.url, tenant_id=principal.tenant_id, project_id=project_id,
             after_seq=after, until_settled=not follow,
@@ -332,7 +340,8 @@ def runs_progress(
 
     async def work(db: Database, principal: Principal) -> dict[str, Any]:
         async with db.tenant_session(principal.tenant_id) as session:
-            return (await progress.snapshot(session, project)).as_dict()
+            found = await projects_service.resolve_or_raise(session, ref=project)
+            return (await progress.snapshot(session, project=found)).as_dict()
 
     result = _with_db(work)
     if json_output:

@@ -35,7 +35,7 @@ async def get_for_run(
     return (await session.scalars(statement)).one_or_none()
 
 
-async def create_version(
+async def create(
     session: AsyncSession,
     *,
     project_id: uuid.UUID,
@@ -81,7 +81,7 @@ async def create_version(
     return document
 
 
-async def list_versions(session: AsyncSession, *, project_id: uuid.UUID) -> list[DocumentVersion]:
+async def list_(session: AsyncSession, *, project_id: uuid.UUID) -> list[DocumentVersion]:
     statement = (
         select(DocumentVersion)
         .where(DocumentVersion.project_id == project_id)
@@ -135,10 +135,10 @@ async def latest_package(session: AsyncSession, *, project_id: uuid.UUID) -> lis
 _EPIC_REF = re.compile(r"^(?:epic[-:]?)?0*(\d{1,3})$")
 
 
-async def get_or_raise(
+async def resolve_or_raise(
     session: AsyncSession, *, project_id: uuid.UUID, ref: str
 ) -> DocumentVersion:
-    """A document by id, or by name: ``about``, ``overview``, ``epic-2``, ``about@1``."""
+    """The document a user names: an id, or ``about``, ``overview``, ``epic-2``, ``about@1``."""
     name, _, version_text = ref.strip().lower().partition("@")
     try:
         document_id = uuid.UUID(name)
@@ -191,7 +191,7 @@ def _parse_name(name: str) -> tuple[str, int]:
     return "plan_epic", int(match.group(1))
 
 
-async def get_by_id_or_raise(
+async def get_or_raise(
     session: AsyncSession, *, project_id: uuid.UUID, document_id: uuid.UUID
 ) -> DocumentVersion:
     found = await session.scalar(
@@ -204,7 +204,9 @@ async def get_by_id_or_raise(
     return found
 
 
-async def versions_of(session: AsyncSession, document: DocumentVersion) -> list[DocumentVersion]:
+async def list_versions(
+    session: AsyncSession, *, document: DocumentVersion
+) -> list[DocumentVersion]:
     """Every version of the same document (type and epic) in its project, oldest first."""
     statement = (
         select(DocumentVersion)
@@ -218,10 +220,12 @@ async def versions_of(session: AsyncSession, document: DocumentVersion) -> list[
     return list((await session.scalars(statement)).all())
 
 
-async def version_of_or_raise(
-    session: AsyncSession, document: DocumentVersion, version: int
+async def get_version_or_raise(
+    session: AsyncSession, *, document: DocumentVersion, version: int
 ) -> DocumentVersion:
-    found = next((d for d in await versions_of(session, document) if d.version == version), None)
+    found = next(
+        (d for d in await list_versions(session, document=document) if d.version == version), None
+    )
     if found is None:
         raise NotFound(f"no version {version} of this document")
     return found

@@ -64,7 +64,7 @@ class DocumentSaver:
             )
             if existing is not None:  # written by another job of this run: reuse, no event
                 return existing, False
-            document = await documents_service.create_version(
+            document = await documents_service.create(
                 session,
                 project_id=self.scope.project_id,
                 run_id=self.scope.run_id,

@@ -76,7 +76,7 @@ async def _run_for_step(
         if run.step == step and run.status in lifecycle.RESUMABLE
     ]
     if existing:
-        return await lifecycle.reopen(db_session, existing[-1].id)
+        return await lifecycle.reopen(db_session, run_id=existing[-1].id)
     return await runs_service.create(
         db_session,
         project=project,
@@ -103,7 +103,7 @@ async def continue_plan(
     db: Database, principal: Principal, project_ref: str, *, steps: Sequence[int], model: str
 ) -> tuple[Project, list[Run]]:
     async with db.tenant_session(principal.tenant_id) as session:
-        project = await projects_service.get_or_raise(session, project_ref)
+        project = await projects_service.resolve_or_raise(session, ref=project_ref)
         if project.status == "running":
             raise Conflict(f"project {project.slug!r} is already running")
         runs = [await _run_for_step(session, project, step, principal, model) for step in steps]
@@ -176,7 +176,7 @@ async def wait_for_runs(
             serving.result()
             raise RuntimeError("the worker stopped before the runs finished")
         async with db.tenant_session(principal.tenant_id) as session:
-            runs = [await runs_service.get_or_raise(session, run_id) for run_id in run_ids]
+            runs = [await runs_service.get_or_raise(session, run_id=run_id) for run_id in run_ids]
             if all(run.status == "completed" for run in runs):
                 return runs
             for run in runs:
@@ -196,7 +196,7 @@ async def cancel_runs(
     """Cancel unfinished runs (finished sections stay) and wait for their jobs to let go."""
     async with db.tenant_session(principal.tenant_id) as session:
         for run_id in run_ids:
-            run = await runs_service.get_or_raise(session, run_id)
+            run = await runs_service.get_or_raise(session, run_id=run_id)
             await lifecycle.cancel_now(session, run, error=reason)
     deadline = asyncio.get_running_loop().time() + wait_seconds
     while asyncio.get_running_loop().time() < deadline:
@@ -210,7 +210,7 @@ async def write_project_package(
     db: Database, principal: Principal, project_id: uuid.UUID, out_dir: Path
 ) -> tuple[PackageResult, list[DocumentVersion]]:
     async with db.tenant_session(principal.tenant_id) as session:
-        project = await projects_service.get_or_raise(session, project_id)
+        project = await projects_service.get_or_raise(session, project_id=project_id)
         documents = await documents_service.latest_package(session, project_id=project_id)
     if not documents:
         raise Conflict(f"project {project.slug!r} has no documents yet; run step 1 first")

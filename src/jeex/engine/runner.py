@@ -126,10 +126,10 @@ async def _start_once(
     deps: RunnerDeps, tenant_id: uuid.UUID, run_id: uuid.UUID, observer: RunObserver
 ) -> RunContext | None:
     async with deps.db.tenant_session(tenant_id) as session:
-        run = await runs_service.get_or_raise(session, run_id)
+        run = await runs_service.get_or_raise(session, run_id=run_id)
         if run.status == RunStatus.COMPLETED:
             return None
-        project = await projects_service.get_or_raise(session, run.project_id)
+        project = await projects_service.get_or_raise(session, project_id=run.project_id)
         resumed = run.attempts > 0
         event = await lifecycle.move(
             session,
@@ -163,7 +163,7 @@ async def _finish_once(
 ) -> Run:
     event = None
     async with ctx.scope.session() as session:
-        run = await runs_service.get_or_raise(session, ctx.scope.run_id)
+        run = await runs_service.get_or_raise(session, run_id=ctx.scope.run_id)
         await queue.drop_helpers(session, run.id)
         # Settled meanwhile by whoever cancelled it for good (Ctrl-C on ``jeex plan``).
         if run.status in TERMINAL_RUN_STATUSES:
@@ -195,7 +195,7 @@ async def execute_run(
     ctx = await _start(deps, tenant_id, run_id, observer or NullObserver())
     if ctx is None:
         async with deps.db.tenant_session(tenant_id) as session:
-            return await runs_service.get_or_raise(session, run_id)
+            return await runs_service.get_or_raise(session, run_id=run_id)
     structlog.contextvars.bind_contextvars(run_id=str(run_id), tenant_id=str(tenant_id))
     try:
         output = await agent_for(ctx.kind)(ctx).run()
@@ -225,10 +225,10 @@ async def help_run(
     the unit over, and reports any failure itself).
     """
     async with deps.db.tenant_session(tenant_id) as session:
-        run = await runs_service.get_or_raise(session, run_id)
+        run = await runs_service.get_or_raise(session, run_id=run_id)
         if run.status != RunStatus.RUNNING or run.desired_state != DesiredState.RUN:
             return 0
-        project = await projects_service.get_or_raise(session, run.project_id)
+        project = await projects_service.get_or_raise(session, project_id=run.project_id)
         ctx = _context(deps, run, project, observer or NullObserver())
     agent = agent_for(ctx.kind)
     if not agent.shares_units:

@@ -49,7 +49,7 @@ class SectionWriter:
 
     async def checkpointed(self, key: str) -> bool:
         async with self.scope.session() as session:
-            row = await runs_service.get_section(session, self.scope.run_id, key)
+            row = await runs_service.get_section(session, run_id=self.scope.run_id, key=key)
         return row is not None and row.status == "completed"
 
     def announce_total(self, sections: int) -> None:
@@ -62,10 +62,10 @@ class SectionWriter:
 
     async def _begin_once(self, key: str, position: int, title: str) -> RunSection | None:
         async with self.scope.session() as session:
-            row = await runs_service.get_section(session, self.scope.run_id, key)
+            row = await runs_service.get_section(session, run_id=self.scope.run_id, key=key)
             if row is not None and (row.status == "completed" or row.locked):
                 return row
-            await runs_service.check_desired_state(session, self.scope.run_id)
+            await runs_service.check_desired_state(session, run_id=self.scope.run_id)
             if self.stopping():
                 raise WorkerStopping(f"worker stopping before section {key!r}")
             await runs_service.upsert_section(
@@ -115,7 +115,7 @@ class SectionWriter:
             )
             await runs_service.add_usage(
                 session,
-                self.scope.run_id,
+                run_id=self.scope.run_id,
                 tokens_in=usage.tokens_in,
                 tokens_out=usage.tokens_out,
                 cost=cost,

@@ -35,7 +35,7 @@ class RunUnits:
     async def wait_for_claim(self) -> None:
         """Between tries for a unit another process holds: pause, cancel and drain apply."""
         async with self.scope.session() as session:
-            await runs_service.check_desired_state(session, self.scope.run_id)
+            await runs_service.check_desired_state(session, run_id=self.scope.run_id)
         if self.stopping():
             raise WorkerStopping("worker stopping while waiting for another worker's unit")
         await asyncio.sleep(CLAIM_POLL_SECONDS)

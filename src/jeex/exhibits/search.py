@@ -39,7 +39,7 @@ async def search(
     if not 1 <= limit <= 100:
         raise InvalidInput("limit must be between 1 and 100")
     async with db.tenant_session(principal.tenant_id) as session:
-        project = await projects_service.get_or_raise(session, project_ref)
+        project = await projects_service.resolve_or_raise(session, ref=project_ref)
         labels = exhibits_service.labels(
             await exhibits_service.list_(session, project_id=project.id)
         )

@@ -81,10 +81,10 @@ async def _add_received(
     return exhibit
 
 
-async def add(
+async def create(
     session: AsyncSession,
-    settings: Settings,
     *,
+    settings: Settings,
     project_id: uuid.UUID,
     filename: str,
     pieces: Iterable[bytes] | AsyncIterable[bytes],
@@ -123,24 +123,24 @@ def labels(exhibits: Iterable[Exhibit]) -> dict[str, str]:
     return {str(e.id): f"E{n}" for n, e in enumerate(exhibits, 1)}
 
 
-async def get(session: AsyncSession, exhibit_id: uuid.UUID) -> Exhibit | None:
+async def get(session: AsyncSession, *, exhibit_id: uuid.UUID) -> Exhibit | None:
     """An exhibit of the session's tenant (row-level security hides the others)."""
     return await session.scalar(select(Exhibit).where(Exhibit.id == exhibit_id))
 
 
-async def get_or_raise(
-    session: AsyncSession, exhibit_ref: str | uuid.UUID, *, project_id: uuid.UUID
+async def resolve_or_raise(
+    session: AsyncSession, *, ref: str | uuid.UUID, project_id: uuid.UUID
 ) -> Exhibit:
     """An exhibit of the project by id, or by label (``E2``)."""
     found: Exhibit | None = None
-    ref = str(exhibit_ref)
+    ref = str(ref)
     if ref.upper().startswith("E") and ref[1:].isdigit():
         exhibits = await list_(session, project_id=project_id)
         index = int(ref[1:]) - 1
         found = exhibits[index] if 0 <= index < len(exhibits) else None
     else:
         try:
-            found = await get(session, uuid.UUID(ref))
+            found = await get(session, exhibit_id=uuid.UUID(ref))
         except ValueError:
             found = None
     if found is None or found.project_id != project_id:
@@ -157,7 +157,7 @@ async def _delete_row(session: AsyncSession, settings: Settings, exhibit: Exhibi
 
 
 async def delete(
-    session: AsyncSession, settings: Settings, retrieval: Retrieval, exhibit: Exhibit
+    session: AsyncSession, *, settings: Settings, retrieval: Retrieval, exhibit: Exhibit
 ) -> None:
     """Remove an exhibit: its vectors, its file and its row."""
     await retrieval.remove_source(Scope(exhibit.tenant_id, exhibit.project_id), exhibit.id)
@@ -205,7 +205,7 @@ async def process(
     embeddings endpoint is down) fail it too, with the error, so it can be added again.
     """
     async with db.tenant_session(tenant_id) as session:
-        exhibit = await get(session, exhibit_id)
+        exhibit = await get(session, exhibit_id=exhibit_id)
         if exhibit is None or exhibit.status != ExhibitStatus.PENDING:
             return "skipped" if exhibit is None else exhibit.status
         project_id, media_type, path = exhibit.project_id, exhibit.media_type, exhibit.path
@@ -230,7 +230,7 @@ async def process(
     except (OSError, ValueError) as exc:
         status, error, chars = ExhibitStatus.FAILED, f"{type(exc).__name__}: {exc}"[:500], 0
     async with db.tenant_session(tenant_id) as session:
-        exhibit = await get(session, exhibit_id)
+        exhibit = await get(session, exhibit_id=exhibit_id)
         if exhibit is None:  # deleted meanwhile: drop what was indexed
             await retrieval.remove_source(scope, exhibit_id)
             return "deleted"

@@ -65,7 +65,7 @@ async def resolve_documents(
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise InvalidInput(f"version of {ref!r} must be a positive whole number")
         try:
-            doc = await documents_service.get_or_raise(
+            doc = await documents_service.resolve_or_raise(
                 session, project_id=project.id, ref=f"{ref}@{version}"
             )
         except NotFound:

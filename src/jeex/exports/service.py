@@ -88,13 +88,13 @@ def _check_hours(hours: int) -> int:
     return hours
 
 
-async def request_export(
+async def create(
     session: AsyncSession,
-    project_id: uuid.UUID | str,
+    *,
+    project_id: uuid.UUID,
     format: str,  # noqa: A002 - the API's own word
     versions: Mapping[str, int] | None = None,
     expires_in_hours: int = 24,
-    *,
     created_by: uuid.UUID | None = None,
     enqueue: bool = True,
 ) -> Export:
@@ -104,7 +104,7 @@ async def request_export(
     """
     export_format = _check_format(format)
     hours = _check_hours(expires_in_hours)
-    project = await projects_service.get_or_raise(session, project_id)
+    project = await projects_service.get_or_raise(session, project_id=project_id)
     documents = await resolve_documents(session, project=project, versions=versions)
     export = Export(
         id=uuid.uuid4(),
@@ -128,7 +128,7 @@ async def request_export(
     return export
 
 
-async def get_export(session: AsyncSession, export_id: uuid.UUID) -> Export | None:
+async def get(session: AsyncSession, *, export_id: uuid.UUID) -> Export | None:
     # RLS already limits rows to the session's tenant; the filter keeps the index use obvious.
     statement = select(Export).where(
         Export.tenant_id == session_tenant(session), Export.id == export_id
@@ -136,19 +136,19 @@ async def get_export(session: AsyncSession, export_id: uuid.UUID) -> Export | No
     return (await session.scalars(statement)).one_or_none()
 
 
-async def get_export_or_raise(session: AsyncSession, export_id: uuid.UUID | str) -> Export:
+async def get_or_raise(session: AsyncSession, *, export_id: uuid.UUID | str) -> Export:
     """The export, or NotFound: also for another tenant's id and for ids that are not ids."""
     try:
         key = export_id if isinstance(export_id, uuid.UUID) else uuid.UUID(str(export_id))
     except ValueError:
         raise NotFound(f"no export {export_id!r}") from None
-    export = await get_export(session, key)
+    export = await get(session, export_id=key)
     if export is None:
         raise NotFound(f"no export {export_id!r}")
     return export
 
 
-async def list_exports(session: AsyncSession, *, project_id: uuid.UUID) -> list[Export]:
+async def list_(session: AsyncSession, *, project_id: uuid.UUID) -> list[Export]:
     statement = (
         select(Export).where(Export.project_id == project_id).order_by(Export.created_at.desc())
     )
@@ -173,13 +173,13 @@ def download_name(export: Export) -> str:
 
 async def open_download(
     session: AsyncSession,
-    export_id: uuid.UUID | str,
     *,
+    export_id: uuid.UUID | str,
     data_dir: Path,
     now: datetime | None = None,
 ) -> Download:
     """Count a download and say which file to stream; expired is 410, unfinished 409."""
-    export = await get_export_or_raise(session, export_id)
+    export = await get_or_raise(session, export_id=export_id)
     await session.refresh(export, with_for_update=True)
     moment = now or utcnow()
     if is_expired(export, moment):
@@ -207,11 +207,11 @@ async def _start(
 ) -> tuple[ExportBundle, ExportFormat] | None:
     """Mark running and load what to render; None when there is nothing (left) to do."""
     async with db.tenant_session(tenant_id) as session:
-        export = await get_export(session, export_id)
+        export = await get(session, export_id=export_id)
         if export is None or export.status not in lifecycle.UNFINISHED:
             return None
         lifecycle.move(export, ExportStatus.RUNNING)
-        project = await projects_service.get_or_raise(session, export.project_id)
+        project = await projects_service.get_or_raise(session, project_id=export.project_id)
         ids = export.manifest.get("request", {}).get("document_ids", [])
         documents = await load_documents(session, project_id=project.id, document_ids=ids)
         return build_bundle(project, documents), BY_NAME[export.format]
@@ -227,7 +227,7 @@ async def _finish(
     now: datetime,
 ) -> Export:
     async with db.tenant_session(tenant_id) as session:
-        export = await get_export_or_raise(session, export_id)
+        export = await get_or_raise(session, export_id=export_id)
         hours = int(export.manifest.get("request", {}).get("expires_in_hours", 24))
         lifecycle.move(
             export,
@@ -248,7 +248,7 @@ async def _finish(
 
 async def _fail(db: Database, tenant_id: uuid.UUID, export_id: uuid.UUID, error: str) -> None:
     async with db.tenant_session(tenant_id) as session:
-        export = await get_export(session, export_id)
+        export = await get(session, export_id=export_id)
         if export is not None and export.status in lifecycle.UNFINISHED:
             lifecycle.move(export, ExportStatus.FAILED, error=error[:2000])
 

@@ -15,6 +15,7 @@ from jeex.errors import Conflict, NotFound
 from jeex.projects.models import Project
 from jeex.projects.schemas import ProjectCreate, ProjectUpdate
 from jeex.tenants.service import Principal
+from jeex.vocabulary import ProjectStatus
 
 _LEADING_ARTICLE = re.compile(r"^(a|an|the)\s+", re.IGNORECASE)
 
@@ -73,26 +74,28 @@ async def create(session: AsyncSession, *, owner: Principal, data: ProjectCreate
     return project
 
 
-async def get(session: AsyncSession, project_id: uuid.UUID) -> Project | None:
+async def get(session: AsyncSession, *, project_id: uuid.UUID) -> Project | None:
     statement = select(Project).where(Project.id == project_id, Project.deleted_at.is_(None))
     return (await session.scalars(statement)).one_or_none()
 
 
-async def get_or_raise(session: AsyncSession, ref: str | uuid.UUID) -> Project:
-    """Find a project by id, or by slug (what a CLI user types)."""
-    project = await _find(session, ref)
+async def get_or_raise(session: AsyncSession, *, project_id: uuid.UUID) -> Project:
+    project = await get(session, project_id=project_id)
     if project is None:
-        raise NotFound(f"no project {str(ref)!r}; `jeex projects list` shows them")
+        raise NotFound(f"no project {project_id}")
     return project
 
 
-async def _find(session: AsyncSession, ref: str | uuid.UUID) -> Project | None:
+async def resolve_or_raise(session: AsyncSession, *, ref: str) -> Project:
+    """The project a user names: its id or its slug (what a CLI user types)."""
     try:
-        project_id = ref if isinstance(ref, uuid.UUID) else uuid.UUID(str(ref))
+        project = await get(session, project_id=uuid.UUID(ref))
     except ValueError:
-        statement = select(Project).where(Project.slug == str(ref), Project.deleted_at.is_(None))
-        return (await session.scalars(statement)).one_or_none()
-    return await get(session, project_id)
+        statement = select(Project).where(Project.slug == ref, Project.deleted_at.is_(None))
+        project = (await session.scalars(statement)).one_or_none()
+    if project is None:
+        raise NotFound(f"no project {ref!r}; `jeex projects list` shows them")
+    return project
 
 
 async def list_(session: AsyncSession) -> list[Project]:
@@ -116,7 +119,7 @@ async def page(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[
     return list((await session.scalars(statement)).all()), int(total or 0)
 
 
-async def update(session: AsyncSession, project: Project, *, data: ProjectUpdate) -> Project:
+async def update(session: AsyncSession, *, project: Project, data: ProjectUpdate) -> Project:
     """Change the given fields; the slug follows a new name (still unique per tenant)."""
     if data.name is not None and data.name != project.name:
         project.name = data.name
@@ -131,9 +134,10 @@ async def update(session: AsyncSession, project: Project, *, data: ProjectUpdate
     return project
 
 
-async def soft_delete(session: AsyncSession, project: Project) -> None:
-    """Hidden from every read; its runs, events and documents stay for the audit."""
-    if project.status == "running":
+async def delete(session: AsyncSession, *, project: Project) -> None:
+    """A soft delete: hidden from every read; its runs, events and documents stay for the
+    audit."""
+    if project.status == ProjectStatus.RUNNING:
         raise Conflict("the project is running; cancel its run first")
     project.deleted_at = datetime.now(UTC)
     await session.flush()

@@ -207,7 +207,7 @@ def _refuse(run: Run, action: str, hint: str = "") -> InvalidTransition:
     return InvalidTransition(f"cannot {action} a {state}{hint}")
 
 
-async def pause(session: AsyncSession, run_id: uuid.UUID) -> Run:
+async def pause(session: AsyncSession, *, run_id: uuid.UUID) -> Run:
     """Pause a queued or running run; a running one stops at its next section boundary."""
     run = await _locked(session, run_id)
     active = run.status in (RunStatus.PENDING, RunStatus.RUNNING)
@@ -220,7 +220,7 @@ async def pause(session: AsyncSession, run_id: uuid.UUID) -> Run:
     return run
 
 
-async def resume(session: AsyncSession, run_id: uuid.UUID) -> Run:
+async def resume(session: AsyncSession, *, run_id: uuid.UUID) -> Run:
     """Continue a paused run from its first unfinished section (re-queued)."""
     run = await _locked(session, run_id)
     pausing = run.status == RunStatus.RUNNING and run.desired_state == DesiredState.PAUSED
@@ -234,7 +234,7 @@ async def resume(session: AsyncSession, run_id: uuid.UUID) -> Run:
     return run
 
 
-async def retry(session: AsyncSession, run_id: uuid.UUID) -> Run:
+async def retry(session: AsyncSession, *, run_id: uuid.UUID) -> Run:
     """Run a failed or cancelled run again from its first unfinished section."""
     run = await _locked(session, run_id)
     if run.status not in (RunStatus.FAILED, RunStatus.CANCELLED):
@@ -245,7 +245,7 @@ async def retry(session: AsyncSession, run_id: uuid.UUID) -> Run:
     return run
 
 
-async def cancel(session: AsyncSession, run_id: uuid.UUID, *, error: str | None = None) -> Run:
+async def cancel(session: AsyncSession, *, run_id: uuid.UUID, error: str | None = None) -> Run:
     """Cancel a run; a running one is aborted by its worker within seconds."""
     run = await _locked(session, run_id)
     # A failed run whose next attempt is queued is not over yet: it can be cancelled.
@@ -274,7 +274,7 @@ async def cancel_now(
         await queue.request_abort(session, run.id)
 
 
-async def reopen(session: AsyncSession, run_id: uuid.UUID) -> Run:
+async def reopen(session: AsyncSession, *, run_id: uuid.UUID) -> Run:
     """Let a stopped run continue from its first unfinished section when next executed."""
     run = await _locked(session, run_id)
     if run.status not in RESUMABLE:

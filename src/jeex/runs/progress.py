@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from jeex import kinds
 from jeex.documents.html import markdown_to_html
 from jeex.events.models import Event
-from jeex.projects import service as projects_service
 from jeex.projects.models import Project
 from jeex.runs import service as runs_service
 from jeex.runs.models import Run, RunSection
@@ -98,7 +97,7 @@ def _section(section: RunSection, *, with_html: bool) -> SectionProgress:
 async def _run_progress(
     session: AsyncSession, run: Run, now: datetime, *, with_html: bool
 ) -> RunProgress:
-    sections = await runs_service.list_sections(session, run.id)
+    sections = await runs_service.list_sections(session, run_id=run.id)
     done = sum(1 for s in sections if s.status == "completed")
     expected = _expected(run, sections)
     return RunProgress(
@@ -131,16 +130,10 @@ async def _log(session: AsyncSession, project_id: uuid.UUID) -> list[str]:
 
 
 async def snapshot(
-    session: AsyncSession, project_ref: str | uuid.UUID | Project, *, with_html: bool = False
+    session: AsyncSession, *, project: Project, with_html: bool = False
 ) -> ProjectProgress:
-    """The project's progress now (raises NotFound for an unknown project); a loaded
-    project is used as it is (the API has it already). ``with_html`` adds each section's
-    text so far as sanitised HTML, from the rows the snapshot reads anyway."""
-    project = (
-        project_ref
-        if isinstance(project_ref, Project)
-        else await projects_service.get_or_raise(session, project_ref)
-    )
+    """The project's progress now. ``with_html`` adds each section's text so far as
+    sanitised HTML, from the rows the snapshot reads anyway."""
     now = runs_service.now()
     runs = [
         await _run_progress(session, run, now, with_html=with_html)

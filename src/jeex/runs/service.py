@@ -68,7 +68,7 @@ async def create(
     return run
 
 
-async def get_or_raise(session: AsyncSession, run_id: uuid.UUID) -> Run:
+async def get_or_raise(session: AsyncSession, *, run_id: uuid.UUID) -> Run:
     run = (await session.scalars(select(Run).where(Run.id == run_id))).one_or_none()
     if run is None:
         raise NotFound(f"no run {run_id}")
@@ -82,7 +82,7 @@ async def list_(session: AsyncSession, *, project_id: uuid.UUID | None = None) -
     return list((await session.scalars(statement)).all())
 
 
-async def check_desired_state(session: AsyncSession, run_id: uuid.UUID) -> None:
+async def check_desired_state(session: AsyncSession, *, run_id: uuid.UUID) -> None:
     """Called at every section boundary: a pause or cancel takes effect here."""
     desired = (
         await session.execute(select(Run.desired_state).where(Run.id == run_id))
@@ -93,16 +93,16 @@ async def check_desired_state(session: AsyncSession, run_id: uuid.UUID) -> None:
         raise RunPaused(f"run {run_id} was paused")
 
 
-async def request_state(session: AsyncSession, run_id: uuid.UUID, desired: DesiredState) -> None:
+async def request_state(session: AsyncSession, *, run_id: uuid.UUID, desired: DesiredState) -> None:
     await session.execute(update(Run).where(Run.id == run_id).values(desired_state=desired))
 
 
-async def get_section(session: AsyncSession, run_id: uuid.UUID, key: str) -> RunSection | None:
+async def get_section(session: AsyncSession, *, run_id: uuid.UUID, key: str) -> RunSection | None:
     statement = select(RunSection).where(RunSection.run_id == run_id, RunSection.key == key)
     return (await session.scalars(statement)).one_or_none()
 
 
-async def list_sections(session: AsyncSession, run_id: uuid.UUID) -> list[RunSection]:
+async def list_sections(session: AsyncSession, *, run_id: uuid.UUID) -> list[RunSection]:
     statement = select(RunSection).where(RunSection.run_id == run_id).order_by(RunSection.position)
     return list((await session.scalars(statement)).all())
 
@@ -125,7 +125,7 @@ async def upsert_section(
 
 
 async def add_usage(
-    session: AsyncSession, run_id: uuid.UUID, *, tokens_in: int, tokens_out: int, cost: Decimal
+    session: AsyncSession, *, run_id: uuid.UUID, tokens_in: int, tokens_out: int, cost: Decimal
 ) -> None:
     await session.execute(
         update(Run)

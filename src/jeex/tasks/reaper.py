@@ -108,7 +108,7 @@ async def _fail_run(db: Database, item: Reaped, attempts: int) -> None:
     assert item.run_id is not None
     message = f"the worker executing this run died {attempts} times; giving up"
     async with db.tenant_session(uuid.UUID(item.tenant_id)) as session:
-        run = await runs_service.get_or_raise(session, uuid.UUID(item.run_id))
+        run = await runs_service.get_or_raise(session, run_id=uuid.UUID(item.run_id))
         await lifecycle.settle(session, run, RunStatus.FAILED, error=message)
 
 

@@ -93,13 +93,13 @@ async def _execute(
 
 async def _desired(deps: RunnerDeps, tid: uuid.UUID, rid: uuid.UUID) -> DesiredState:
     async with deps.db.tenant_session(tid) as session:
-        return (await runs_service.get_or_raise(session, rid)).desired_state
+        return (await runs_service.get_or_raise(session, run_id=rid)).desired_state
 
 
 async def _wanted(deps: RunnerDeps, tid: uuid.UUID, rid: uuid.UUID) -> bool:
     """False when there is nothing to do; a pause or cancel asked for meanwhile is applied."""
     async with deps.db.tenant_session(tid) as session:
-        run = await runs_service.get_or_raise(session, rid)
+        run = await runs_service.get_or_raise(session, run_id=rid)
         if run.status == RunStatus.COMPLETED:
             return False
         if run.desired_state != DesiredState.RUN:
@@ -127,7 +127,7 @@ async def _requeue(
 ) -> None:
     """Hand the run to the next free worker; finished sections stay."""
     async with deps.db.tenant_session(tid) as session:
-        run = await runs_service.get_or_raise(session, rid)
+        run = await runs_service.get_or_raise(session, run_id=rid)
         if run.status in TERMINAL_RUN_STATUSES:
             return
         await lifecycle.requeue(session, run, attempt=attempt, data={"reason": reason})
@@ -139,10 +139,10 @@ async def _aborted(
 ) -> None:
     try:
         async with deps.db.tenant_session(tid) as session:
-            desired = (await runs_service.get_or_raise(session, rid)).desired_state
+            desired = (await runs_service.get_or_raise(session, run_id=rid)).desired_state
         if desired == DesiredState.CANCELLED or context.abort_reason() == AbortReason.USER_REQUEST:
             async with deps.db.tenant_session(tid) as session:
-                run = await runs_service.get_or_raise(session, rid)
+                run = await runs_service.get_or_raise(session, run_id=rid)
                 await lifecycle.cancel_now(session, run, abort_jobs=False)
             return
         await _requeue(deps, tid, rid, attempt, reason="worker shutdown timeout")
@@ -157,7 +157,7 @@ async def _failed(
     message = exc.message if isinstance(exc, AppError) else f"{type(exc).__name__}: {exc}"
     try:
         async with deps.db.tenant_session(tid) as session:
-            run = await runs_service.get_or_raise(session, rid)
+            run = await runs_service.get_or_raise(session, run_id=rid)
             if attempt < settings.queue_max_attempts and run.desired_state == DesiredState.RUN:
                 delay = settings.queue_retry_base_seconds * 2 ** (attempt - 1)
                 await enqueue_run(session, rid, attempt=attempt + 1, delay_seconds=delay)
