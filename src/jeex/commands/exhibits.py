@@ -36,6 +36,7 @@ from jeex.projects import service as projects_service
 from jeex.queue.app import EXHIBITS_QUEUE
 from jeex.runtime import Runtime
 from jeex.tenants.service import Principal, ensure_local_principal
+from jeex.vocabulary import ExhibitStatus
 from jeex.worker import QueueWorker
 
 T = TypeVar("T")
@@ -103,7 +104,7 @@ async def _serve_until_settled(
                 raise RuntimeError("the worker stopped before the exhibits were processed")
             async with db.tenant_session(principal.tenant_id) as session:
                 rows = [await exhibits_service.get(session, exhibit_id=i) for i in ids]
-            if all(row is None or row.status != "pending" for row in rows):
+            if all(row is None or row.status != ExhibitStatus.PENDING for row in rows):
                 return
             await asyncio.sleep(SETTLE_POLL_SECONDS)
     finally:
@@ -154,7 +155,7 @@ def add(
         print_json(rows)
     else:
         _print_rows(rows, "Added exhibits")
-    failed = [row for row in rows if row["status"] == "failed"]
+    failed = [row for row in rows if row["status"] == ExhibitStatus.FAILED]
     if failed:
         for row in failed:
             stderr.print(f"{row['filename']}: failed: {row['error']}", highlight=False)

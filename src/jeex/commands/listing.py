@@ -24,6 +24,7 @@ from jeex.runs import service as runs_service
 from jeex.runs.models import Run
 from jeex.runtime import Runtime
 from jeex.tenants.service import Principal, ensure_local_principal
+from jeex.vocabulary import EventType
 
 T = TypeVar("T")
 projects_app = typer.Typer(help="Projects of the local tenant.", no_args_is_help=True)
@@ -326,9 +327,9 @@ def _print_event(event: Any, *, json_output: bool) -> None:
         sys.stdout.flush()
         return
     data = event.data
-    detail = data.get("text") if event.type == "section.delta" else data.get("key") or ""
+    detail = data.get("text") if event.type == EventType.SECTION_DELTA else data.get("key") or ""
     line = f"{event.seq:>6} {event.created_at:%H:%M:%S} {event.type:<18} {detail}".rstrip()
-    typer.echo(line.replace("\n", " ") if event.type == "section.delta" else line)
+    typer.echo(line.replace("\n", " ") if event.type == EventType.SECTION_DELTA else line)
 
 
 @runs_app.command("progress")

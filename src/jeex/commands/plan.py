@@ -20,6 +20,7 @@ from jeex.projects.schemas import ProjectCreate
 from jeex.runs.models import Run
 from jeex.runtime import Runtime
 from jeex.tenants.service import ensure_local_principal
+from jeex.vocabulary import RunStatus
 from jeex.worker import QueueWorker
 
 
@@ -129,7 +130,7 @@ async def _run_live(
         await _stop(worker, serving)
         raise
     await _stop(worker, serving)
-    unfinished = [run for run in settled if run.status != "completed"]
+    unfinished = [run for run in settled if run.status != RunStatus.COMPLETED]
     if unfinished:
         run = unfinished[0]
         outcome.failed_step = run.step

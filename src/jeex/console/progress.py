@@ -27,7 +27,9 @@ from rich.progress import (
 from rich.text import Text
 
 from jeex import kinds
+from jeex.engine.observer import PROGRESS_TOTAL
 from jeex.runs.models import Run
+from jeex.vocabulary import EventType
 
 
 class TokensPerSecondColumn(ProgressColumn):
@@ -79,18 +81,18 @@ class PlanProgress:
         task = self.tasks.get(run_id)
         if task is None:
             return
-        if type in {"run.started", "run.resumed"}:
+        if type in {EventType.RUN_STARTED, EventType.RUN_RESUMED}:
             self.progress.start_task(task)
-        elif type == "section.started":
+        elif type == EventType.SECTION_STARTED:
             self.progress.update(task, description=self._label(run_id, str(data.get("title"))))
-        elif type == "section.completed":
+        elif type == EventType.SECTION_COMPLETED:
             self.progress.advance(task)
-        elif type == "progress.total":
+        elif type == PROGRESS_TOTAL:
             self.progress.update(task, total=int(data["sections"]))
-        elif type == "run.completed":
+        elif type == EventType.RUN_COMPLETED:
             done = self.progress.tasks[task].completed
             self.progress.update(task, total=done, description=self._label(run_id, "done"))
-        elif type in {"run.failed", "run.cancelled", "run.paused"}:
+        elif type in {EventType.RUN_FAILED, EventType.RUN_CANCELLED, EventType.RUN_PAUSED}:
             self.progress.update(task, description=self._label(run_id, type.split(".")[1]))
 
     def delta(self, run_id: uuid.UUID, key: str, text: str) -> None:

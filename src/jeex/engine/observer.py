@@ -9,6 +9,9 @@ from __future__ import annotations
 import uuid
 from typing import Any, Protocol
 
+#: Told only to observers, never stored: a run now knows how many sections it writes.
+PROGRESS_TOTAL = "progress.total"
+
 
 class RunObserver(Protocol):
     def event(self, run_id: uuid.UUID, type: str, data: dict[str, Any]) -> None: ...

@@ -35,6 +35,7 @@ from jeex.runs import service as runs_service
 from jeex.runs.inputs import StepInput
 from jeex.runs.models import Run
 from jeex.tenants.service import Principal
+from jeex.vocabulary import ProjectStatus, RunStatus
 
 
 def all_steps() -> tuple[int, ...]:
@@ -104,7 +105,7 @@ async def continue_plan(
 ) -> tuple[Project, list[Run]]:
     async with db.tenant_session(principal.tenant_id) as session:
         project = await projects_service.resolve_or_raise(session, ref=project_ref)
-        if project.status == "running":
+        if project.status == ProjectStatus.RUNNING:
             raise Conflict(f"project {project.slug!r} is already running")
         runs = [await _run_for_step(session, project, step, principal, model) for step in steps]
         await queue.enqueue_run(session, runs[0].id)
@@ -126,7 +127,7 @@ async def start_step(
     active = [
         run
         for run in await runs_service.list_(session, project_id=project.id)
-        if run.status in ("pending", "running")
+        if run.status in (RunStatus.PENDING, RunStatus.RUNNING)
     ]
     if active:
         raise Conflict(
@@ -158,7 +159,7 @@ async def execute_runs(
 
 
 #: A run in one of these states, with no job waiting or executing, will not move on its own.
-SETTLED = frozenset({"failed", "cancelled", "paused"})
+SETTLED = frozenset({RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.PAUSED})
 
 
 async def wait_for_runs(
@@ -177,7 +178,7 @@ async def wait_for_runs(
             raise RuntimeError("the worker stopped before the runs finished")
         async with db.tenant_session(principal.tenant_id) as session:
             runs = [await runs_service.get_or_raise(session, run_id=run_id) for run_id in run_ids]
-            if all(run.status == "completed" for run in runs):
+            if all(run.status == RunStatus.COMPLETED for run in runs):
                 return runs
             for run in runs:
                 if run.status in SETTLED and not await queue.live_jobs(session, run.id):

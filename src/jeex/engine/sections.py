@@ -21,6 +21,7 @@ from jeex.agents.repair import Repaired, UnrepairableOutput, clean_section_markd
 from jeex.agents.repair_json import loads_lenient
 from jeex.config import Settings
 from jeex.db.retry import is_connection_lost, ride_out_restart
+from jeex.engine.observer import PROGRESS_TOTAL
 from jeex.engine.scope import RunScope
 from jeex.errors import GenerationFailed, WorkerStopping
 from jeex.llm.client import LLMClient, Message
@@ -50,11 +51,11 @@ class SectionWriter:
     async def checkpointed(self, key: str) -> bool:
         async with self.scope.session() as session:
             row = await runs_service.get_section(session, run_id=self.scope.run_id, key=key)
-        return row is not None and row.status == "completed"
+        return row is not None and row.status == SectionStatus.COMPLETED
 
     def announce_total(self, sections: int) -> None:
         """Tell a live display how many sections this run will write, once it is known."""
-        self.scope.observer.event(self.scope.run_id, "progress.total", {"sections": sections})
+        self.scope.observer.event(self.scope.run_id, PROGRESS_TOTAL, {"sections": sections})
 
     async def _begin(self, key: str, position: int, title: str) -> RunSection | None:
         """Returns the finished row to reuse, or None after marking the section running."""
@@ -63,7 +64,7 @@ class SectionWriter:
     async def _begin_once(self, key: str, position: int, title: str) -> RunSection | None:
         async with self.scope.session() as session:
             row = await runs_service.get_section(session, run_id=self.scope.run_id, key=key)
-            if row is not None and (row.status == "completed" or row.locked):
+            if row is not None and (row.status == SectionStatus.COMPLETED or row.locked):
                 return row
             await runs_service.check_desired_state(session, run_id=self.scope.run_id)
             if self.stopping():

@@ -20,6 +20,7 @@ from jeex.retrieval import citations
 from jeex.retrieval.chunking import chunk_text
 from jeex.retrieval.citations import Given
 from jeex.retrieval.service import DOCUMENT, EXHIBIT, Retrieval, Source
+from jeex.vocabulary import ExhibitStatus
 
 log = structlog.get_logger(__name__)
 
@@ -40,7 +41,7 @@ class RunSources:
             return False
         async with self.scope.session() as session:
             found = await exhibits_service.list_(session, project_id=self.scope.project_id)
-        return any(e.status == "ready" for e in found)
+        return any(e.status == ExhibitStatus.READY for e in found)
 
     async def retrieve(
         self, query: str, *, budget_chars: int, document_types: Sequence[str]

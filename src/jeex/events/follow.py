@@ -22,8 +22,9 @@ from jeex.events import service as events_service
 from jeex.events.models import Event
 from jeex.queue import app as queue
 from jeex.runs import service as runs_service
+from jeex.vocabulary import RunStatus
 
-ACTIVE = frozenset({"pending", "running"})
+ACTIVE = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
 
 
 async def _batch(

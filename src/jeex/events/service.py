@@ -96,6 +96,6 @@ async def prune_deltas(session: AsyncSession, *, older_than_hours: int) -> int:
     """
     cutoff = func.now() - func.make_interval(0, 0, 0, 0, older_than_hours)
     result = await session.execute(
-        delete(Event).where(Event.type == "section.delta", Event.created_at < cutoff)
+        delete(Event).where(Event.type == EventType.SECTION_DELTA, Event.created_at < cutoff)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -22,6 +22,7 @@ from jeex.db.session import Database
 from jeex.events import service as events_service
 from jeex.events.hub import EventHub, Subscription
 from jeex.events.models import Event
+from jeex.vocabulary import EventType
 
 
 class StreamOverflow(Exception):  # noqa: N818 - a reason to end the stream
@@ -72,11 +73,11 @@ async def project_events(
             if pending is None or isinstance(pending, str) or pending.seq > last + 1:
                 async for event in _catch_up(db, tenant_id, project_id, last):
                     last = event.seq
-                    if include_deltas or event.type != "section.delta":
+                    if include_deltas or event.type != EventType.SECTION_DELTA:
                         yield event
             elif pending.seq == last + 1:
                 last = pending.seq
-                if include_deltas or pending.type != "section.delta":
+                if include_deltas or pending.type != EventType.SECTION_DELTA:
                     yield pending
             if subscription.overflowed:
                 raise StreamOverflow

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex.retrieval.service import EXHIBIT
 from jeex.runs.models import Run, RunSection
+from jeex.vocabulary import SectionStatus
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ async def citing_sections(
         .join(RunSection, RunSection.run_id == Run.id)
         .where(
             Run.project_id == project_id,
-            RunSection.status == "completed",
+            RunSection.status == SectionStatus.COMPLETED,
             RunSection.metadata_.has_key("cited"),
         )
         .order_by(Run.created_at.desc(), RunSection.position)

@@ -64,7 +64,7 @@ async def create(session: AsyncSession, *, owner: Principal, data: ProjectCreate
         idea=data.idea,
         audience=data.audience,
         language=data.language,
-        status="draft",
+        status=ProjectStatus.DRAFT,
         current_step=0,
         metadata_={},
         created_by=owner.user_id,

@@ -22,6 +22,7 @@ from jeex.events.models import Event
 from jeex.projects.models import Project
 from jeex.runs import service as runs_service
 from jeex.runs.models import Run, RunSection
+from jeex.vocabulary import EventType, RunStatus, SectionStatus
 
 LOG_LINES = 50
 
@@ -98,14 +99,14 @@ async def _run_progress(
     session: AsyncSession, run: Run, now: datetime, *, with_html: bool
 ) -> RunProgress:
     sections = await runs_service.list_sections(session, run_id=run.id)
-    done = sum(1 for s in sections if s.status == "completed")
+    done = sum(1 for s in sections if s.status == SectionStatus.COMPLETED)
     expected = _expected(run, sections)
     return RunProgress(
         id=str(run.id),
         step=run.step,
         status=run.status,
         desired_state=run.desired_state,
-        sections_done=expected if run.status == "completed" else done,
+        sections_done=expected if run.status == RunStatus.COMPLETED else done,
         sections_expected=expected,
         tokens_in=run.tokens_in,
         tokens_out=run.tokens_out,
@@ -118,7 +119,7 @@ async def _run_progress(
 async def _log(session: AsyncSession, project_id: uuid.UUID) -> list[str]:
     statement = (
         select(Event)
-        .where(Event.project_id == project_id, Event.type != "section.delta")
+        .where(Event.project_id == project_id, Event.type != EventType.SECTION_DELTA)
         .order_by(Event.seq.desc())
         .limit(LOG_LINES)
     )
