@@ -21,7 +21,7 @@ from jeex.config import Settings
 from jeex.db.context import session_tenant
 from jeex.db.session import Database
 from jeex.errors import AppError, DuplicateExhibit, NotFound
-from jeex.exhibits import extract, files, sniff
+from jeex.exhibits import extract, files, lifecycle, sniff
 from jeex.exhibits.models import Exhibit
 from jeex.projects.models import Project
 from jeex.queue import app as queue
@@ -234,7 +234,9 @@ async def process(
         if exhibit is None:  # deleted meanwhile: drop what was indexed
             await retrieval.remove_source(scope, exhibit_id)
             return "deleted"
-        exhibit.status, exhibit.error, exhibit.text_chars = status, error, chars
+        if exhibit.status != ExhibitStatus.PENDING:  # finished by another job meanwhile
+            return exhibit.status
+        lifecycle.move(exhibit, status, error=error, text_chars=chars)
     if error:
         log.warning("exhibit failed", exhibit_id=str(exhibit_id), reason=error)
     return status
