@@ -128,6 +128,7 @@ def serve(
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
 ) -> None:
     """Serve the HTTP API under /api/v1 (embedded: database, LLM and workers in-process)."""
+    # Not a cycle: the web stack (FastAPI, uvicorn, the UI) loads only for `serve`.
     from jeex.commands import serve as commands_serve
 
     settings = settings_or_exit()

@@ -32,6 +32,7 @@ where n.nspname = 'public' and c.relkind in ('r', 'p')
 def resolve_urls(settings: Settings) -> DatabaseUrls:
     """Owner and app URLs, starting the embedded server when no URL is configured."""
     if settings.database_url is None:
+        # Not a cycle: pgserver loads only in the embedded shape.
         from jeex.db.embedded import start_embedded_postgres
 
         server = start_embedded_postgres(settings.data_dir)
@@ -169,6 +170,7 @@ def check_app_role(conn: Connection) -> None:
 
 def prepare(urls: DatabaseUrls, settings: Settings) -> None:
     """Role, migrations to head, grants, then the safety check as the app role."""
+    # Not a cycle: Alembic and the models of every domain load only to migrate.
     from jeex.db.migrate import upgrade
 
     with owner_connection(urls.owner) as conn:
