@@ -12,7 +12,7 @@ from jeex.errors import InvalidTransition, NotFound
 from jeex.projects import service as projects_service
 from jeex.projects.schemas import ProjectCreate
 from jeex.queue import app as queue
-from jeex.runs import lifecycle
+from jeex.runs import lifecycle, progress
 from jeex.runs import service as runs_service
 from jeex.runs.models import Run
 from jeex.tenants.service import Principal
@@ -110,11 +110,10 @@ async def test_another_tenants_run_is_not_found(
 async def test_progress_snapshot_before_during_and_after(
     deps: RunnerDeps, principal: Principal, empty_queue: None
 ) -> None:
-    from jeex.runs import progress
-
     run = await _queued_run(deps, principal)
     async with deps.db.tenant_session(principal.tenant_id) as session:
-        before = await progress.snapshot(session, project=run.project_id)
+        project = await projects_service.get_or_raise(session, project_id=run.project_id)
+        before = await progress.snapshot(session, project=project)
     assert before.percentage == 0
     assert before.eta_seconds is None
     assert [r.status for r in before.runs] == ["pending"]
@@ -122,9 +121,10 @@ async def test_progress_snapshot_before_during_and_after(
     assert "run.queued" in before.log[0]
     await execute_run(deps, tenant_id=principal.tenant_id, run_id=run.id)
     async with deps.db.tenant_session(principal.tenant_id) as session:
-        after = await progress.snapshot(session, project=run.project_id)
+        project = await projects_service.get_or_raise(session, project_id=run.project_id)
+        after = await progress.snapshot(session, project=project)
         with pytest.raises(NotFound):
-            await progress.snapshot(session, project=uuid.uuid4())
+            await projects_service.get_or_raise(session, project_id=uuid.uuid4())
     assert after.percentage == 100
     assert after.eta_seconds == 0
     assert after.tokens_out > 0

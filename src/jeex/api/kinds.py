@@ -90,13 +90,13 @@ def _kind(kind: kinds.Kind) -> KindOut:
     )
 
 
-@router.get("/kinds", summary="List document kinds and plan steps", responses=responses(401))
+@router.get("/kinds", summary="List document kinds and plan steps", responses=responses(401, 403))
 async def list_kinds(principal: PrincipalDep) -> list[KindOut]:
     """Every document kind: the plan's steps in order, then the kinds written on their own."""
     return [_kind(kind) for kind in kinds.all_kinds()]
 
 
-@router.get("/vocabulary", summary="List statuses and event types", responses=responses(401))
+@router.get("/vocabulary", summary="List statuses and event types", responses=responses(401, 403))
 async def vocabulary(principal: PrincipalDep) -> VocabularyOut:
     """Every status and event type the API and the event stream use."""
     return VocabularyOut(
