@@ -110,10 +110,18 @@ def worker(
         list[str] | None,
         typer.Option("--queues", help="Queues to serve (default: runs, exhibits, exports)."),
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=65535, help="Serve Prometheus /metrics on this port (JEEX_METRICS_HOST)."
+        ),
+    ] = None,
 ) -> None:
     """Execute queued runs until SIGTERM/Ctrl-C (then finish the current section and exit)."""
     settings = settings_or_exit()
-    commands_worker.worker(settings, concurrency=concurrency, queues=queues or None)
+    commands_worker.worker(
+        settings, concurrency=concurrency, queues=queues or None, metrics_port=metrics_port
+    )
 
 
 @app.command()

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     #: Streamed text is redundant once its section is checkpointed; keep it this long.
     events_delta_retention_hours: int = Field(default=24, ge=1)
 
+    # Metrics: `jeex worker --metrics-port` binds here (0.0.0.0 in a container).
+    metrics_host: str = "127.0.0.1"
+
     # Exports (ZIP, PDF, DOCX, XLSX, PPTX) under `<data_dir>/exports`.
     #: Hours a finished export stays downloadable when the request names none (1–168).
     export_expires_hours: int = Field(default=24, ge=1, le=168)

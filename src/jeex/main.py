@@ -14,10 +14,10 @@ import contextlib
 import re
 from collections.abc import AsyncIterator, Callable
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
 
-from jeex import __version__
+from jeex import __version__, metrics
 from jeex.api import errors, health, kinds
 from jeex.api.auth import router as auth_router
 from jeex.api.documents import router as documents_router
@@ -79,16 +79,25 @@ def _lifespan(
             await hub.start()
             llm_url = runtime.llm_base_url if workers > 0 or settings.llm_base_url else None
             app.state.api = ApiState(settings, db, hub, key, llm_url, runtime.retrieval())
+            gauges = asyncio.create_task(metrics.refresh_forever(db), name="jeex-metrics")
             try:
                 async with _queue_worker(runtime, workers):
                     yield
             finally:
+                gauges.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await gauges
                 await hub.stop()
                 await db.dispose()
         finally:
             await asyncio.to_thread(runtime.__exit__, None, None, None)
 
     return lifespan
+
+
+def _metrics() -> Response:
+    """Prometheus text format; meant for the scraper on the internal network (docs/deploy.md)."""
+    return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)
 
 
 def create_app(settings: Settings | None = None, *, workers: int = 0) -> FastAPI:
@@ -120,6 +129,7 @@ def create_app(settings: Settings | None = None, *, workers: int = 0) -> FastAPI
     app.include_router(api)
     app.add_api_route("/health", health.health, include_in_schema=False)
     app.add_api_route("/ready", health.ready, include_in_schema=False)
+    app.add_api_route("/metrics", _metrics, include_in_schema=False)
     pages.mount(app)
     app.add_middleware(
         BodyLimit,

@@ -19,6 +19,7 @@ from typing import Any
 from procrastinate import PsycopgConnector
 from sqlalchemy.engine import URL
 
+from jeex import metrics
 from jeex.config import Settings
 from jeex.db.session import Database
 from jeex.db.urls import libpq_dsn
@@ -46,6 +47,7 @@ class QueueWorker:
         observer: RunObserver | None = None,
         fan_out: bool = True,
         retrieval: Retrieval | None = None,
+        refresh_metrics: bool = False,
     ) -> None:
         self.settings = settings
         self.app_url = app_url
@@ -56,6 +58,8 @@ class QueueWorker:
         self.observer = observer
         self.fan_out = fan_out
         self.retrieval = retrieval
+        #: Read the queue's depth and runs by status for ``/metrics`` (``jeex worker``).
+        self.refresh_metrics = refresh_metrics
         self.name = f"{socket.gethostname()}-{os.getpid()}"
         self.stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -95,6 +99,11 @@ class QueueWorker:
             with app.replace_connector(self._connector()):
                 async with app.open_async():
                     sweeper = asyncio.create_task(reaper.sweep_forever(self.db, settings))
+                    gauges = (
+                        asyncio.create_task(metrics.refresh_forever(self.db))
+                        if self.refresh_metrics
+                        else None
+                    )
                     self._task = asyncio.create_task(
                         run_resilient_worker(
                             app,
@@ -118,8 +127,10 @@ class QueueWorker:
                         if not self.stopping:
                             raise
                     finally:
-                        sweeper.cancel()
-                        with contextlib.suppress(asyncio.CancelledError):
-                            await sweeper
+                        for side in (sweeper, gauges):
+                            if side is not None:
+                                side.cancel()
+                                with contextlib.suppress(asyncio.CancelledError):
+                                    await side
         finally:
             await self.db.dispose()

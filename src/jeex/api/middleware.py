@@ -21,6 +21,8 @@ from fastapi import HTTPException
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from jeex import metrics
+
 log = structlog.get_logger("jeex.api")
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -53,6 +55,11 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
+            # The route *template* the router matched (bounded), never the raw path.
+            route = _route_template(scope)
+            metrics.HTTP_SECONDS.labels(scope["method"], route, str(status[0])).observe(
+                time.perf_counter() - started
+            )
             log.info(
                 "request",
                 method=scope["method"],
@@ -145,3 +152,21 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+
+def _route_template(scope: Scope) -> str:
+    """The matched route as a template (``/api/v1/projects/{project_id}``), from the path
+    and the parameters the router took out of it; "unmatched" when no route matched."""
+    path: str = scope["path"]
+    if path.startswith("/static/"):
+        return "/static"  # one series for every file, and for every name that is none
+    if "endpoint" not in scope:
+        return "unmatched"
+    segments = path.split("/")
+    for name, value in (scope.get("path_params") or {}).items():
+        text = str(value)
+        for index, segment in enumerate(segments):
+            if segment == text:
+                segments[index] = f"{{{name}}}"
+                break
+    return "/".join(segments)

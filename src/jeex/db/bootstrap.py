@@ -132,6 +132,8 @@ def grant_app_role(conn: Connection, role: str) -> None:
         f'grant select, insert, update, delete on all tables in schema public to "{role}"',
         f'grant usage, select on all sequences in schema public to "{role}"',
         f'revoke all on table alembic_version from "{role}"',
+        # Totals for metrics, no tenant data (migration 0004).
+        f'grant execute on function jeex_run_counts() to "{role}"',
     ]
     for statement in statements:
         conn.execute(sa.text(statement))

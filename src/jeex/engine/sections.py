@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from jeex import metrics
 from jeex.agents.context import SectionResult
 from jeex.agents.repair import Repaired, UnrepairableOutput, clean_section_markdown
 from jeex.agents.repair_json import loads_lenient
@@ -95,6 +96,7 @@ class SectionWriter:
                 key, content=content, usage=usage, metadata=metadata, tail=tail
             )
         )
+        metrics.SECTIONS.inc()
 
     async def _finish_once(
         self, key: str, *, content: str, usage: Usage, metadata: dict[str, Any], tail: str

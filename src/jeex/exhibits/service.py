@@ -9,6 +9,7 @@ embedding) and leaves the exhibit ``ready`` or ``failed`` with a reason.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterable, Iterable
 from pathlib import Path
@@ -17,6 +18,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jeex import metrics
 from jeex.config import Settings
 from jeex.db.context import session_tenant
 from jeex.db.session import Database
@@ -211,6 +213,7 @@ async def process(
         project_id, media_type, path = exhibit.project_id, exhibit.media_type, exhibit.path
         filename = exhibit.filename
     scope = Scope(tenant_id, project_id)
+    clock = time.perf_counter()
     try:
         data = (_root(settings) / path).read_bytes()
         blocks = await asyncio.wait_for(
@@ -237,6 +240,7 @@ async def process(
         if exhibit.status != ExhibitStatus.PENDING:  # finished by another job meanwhile
             return exhibit.status
         lifecycle.move(exhibit, status, error=error, text_chars=chars)
+    metrics.EXHIBIT_SECONDS.labels(status).observe(time.perf_counter() - clock)
     if error:
         log.warning("exhibit failed", exhibit_id=str(exhibit_id), reason=error)
     return status

@@ -10,6 +10,7 @@ export is simply not found (404, never 403). Functions that depend on the time t
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jeex import metrics
 from jeex.config import Settings
 from jeex.db.context import session_tenant
 from jeex.db.session import Database
@@ -270,15 +272,20 @@ async def execute_export(
     if started is None:
         return None
     bundle, export_format = started
+    clock = time.perf_counter()
     try:
         rendered = await render(bundle, export_format.name, settings)
         path = storage.relative_path(tenant_id, export_id, export_format.extension)
         storage.write(settings.data_dir, path, rendered.data)
     except Exception as exc:
+        metrics.EXPORT_SECONDS.labels(export_format.name, "failed").observe(
+            time.perf_counter() - clock
+        )
         message = exc.message if isinstance(exc, AppError) else f"{type(exc).__name__}: {exc}"
         log.warning("export failed", export_id=str(export_id), error=message)
         await _fail(db, tenant_id, export_id, message)
         raise
+    metrics.EXPORT_SECONDS.labels(export_format.name, "ready").observe(time.perf_counter() - clock)
     artifact = {
         "filename": f"{safe_slug(bundle.project.slug, 'project')}.{export_format.extension}",
         "bytes": len(rendered.data),

@@ -27,6 +27,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from jeex import metrics
 from jeex.config import Settings
 from jeex.errors import LLMUnavailable
 from jeex.llm.usage import Usage
@@ -146,7 +147,7 @@ class LLMClient:
         async def call() -> Completion:
             return await self._stream_once(messages, max_tokens=max_tokens, on_delta=on_delta)
 
-        return await self._retrying(call, on_restart or (lambda: None))
+        return await self._measured("stream", self._retrying(call, on_restart or (lambda: None)))
 
     async def _stream_once(
         self, messages: list[Message], *, max_tokens: int, on_delta: DeltaCallback | None
@@ -202,7 +203,21 @@ class LLMClient:
             usage.seconds = seconds
             return Completion(text=text, usage=usage, finish_reason=_finish(response))
 
-        return await self._retrying(call, lambda: None)
+        return await self._measured("json", self._retrying(call, lambda: None))
+
+    async def _measured(self, call: str, completion: Awaitable[Completion]) -> Completion:
+        """Record the call's duration (retries included), outcome, tokens and cost."""
+        started = time.perf_counter()
+        try:
+            done = await completion
+        except BaseException:
+            metrics.LLM_SECONDS.labels(call, "failed").observe(time.perf_counter() - started)
+            raise
+        metrics.LLM_SECONDS.labels(call, "ok").observe(time.perf_counter() - started)
+        metrics.LLM_TOKENS.labels("in").inc(done.usage.tokens_in)
+        metrics.LLM_TOKENS.labels("out").inc(done.usage.tokens_out)
+        metrics.LLM_COST.inc(float(done.usage.cost(self.settings)))
+        return done
 
     def _response_format(self, schema: dict[str, Any], name: str) -> dict[str, Any]:
         if self.structured_mode == "json_object_schema":
