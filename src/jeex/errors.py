@@ -97,6 +97,12 @@ class DatabaseUnavailable(ServiceUnavailable):
     """The database cannot be reached with the configured URL."""
 
 
+class SchemaMismatch(ServiceUnavailable):
+    """The database's schema is not the one this code was written for: migrate first."""
+
+    exit_code = 1
+
+
 class VectorStoreBusy(AppError):
     """The local vector store is held by another process."""
 

@@ -1,7 +1,10 @@
 """The running parts of one JEEX process, in either shape, started in the right order.
 
 Embedded: PostgreSQL from pgserver, then migrations, then llama.cpp. Distributed:
-the configured URLs, the same code. `Runtime` is a context manager so that every
+the configured URLs, the same code, except that nothing here migrates: the process
+connects as the application role only and refuses to start, in one line, when the
+schema is not the one it needs (``jeex db upgrade``, with the owner's credentials, is
+the only thing that migrates a shared database). `Runtime` is a context manager so that every
 command, however it ends (including Ctrl-C), stops what it started.
 """
 
@@ -11,7 +14,7 @@ from contextlib import ExitStack
 from types import TracebackType
 
 from jeex.config import Settings
-from jeex.db.bootstrap import prepare, resolve_urls
+from jeex.db.bootstrap import prepare, resolve_urls, verify_schema
 from jeex.db.session import Database
 from jeex.db.urls import DatabaseUrls
 from jeex.llm.client import LLMClient
@@ -20,8 +23,8 @@ from jeex.retrieval.service import Retrieval
 
 
 class Runtime:
-    """Database URLs (prepared and migrated), when asked an LLM endpoint, and on first
-    use the embedder and vector store."""
+    """Database URLs (embedded: prepared and migrated; distributed: checked), when asked an
+    LLM endpoint, and on first use the embedder and vector store."""
 
     def __init__(self, settings: Settings, *, need_llm: bool = False) -> None:
         self.settings = settings
@@ -35,7 +38,10 @@ class Runtime:
     def __enter__(self) -> Runtime:
         try:
             self.urls = resolve_urls(self.settings)
-            prepare(self.urls, self.settings)
+            if self.settings.embedded_database:
+                prepare(self.urls, self.settings)
+            else:
+                verify_schema(self.urls.app)
             if self.need_llm and self.settings.embedded_llm:
                 self.embedded_llm = self._stack.enter_context(EmbeddedLLM(self.settings))
                 self.llm_base_url = self.embedded_llm.base_url

@@ -6,8 +6,10 @@ import signal
 
 import uvicorn
 
+from jeex.auth.secret import signing_key
 from jeex.cli_support import fail, stderr
 from jeex.config import Settings
+from jeex.db.bootstrap import resolve_urls, verify_schema
 from jeex.errors import AppError
 from jeex.logs import configure_logging
 from jeex.main import create_app
@@ -16,6 +18,13 @@ from jeex.main import create_app
 def serve(settings: Settings, *, host: str, port: int, workers: int, log_level: str) -> None:
     # Request logs are the point of a server's logs: JSON lines on stderr, INFO by default.
     configure_logging(settings.model_copy(update={"log_json": True, "log_level": log_level}))
+    # What would stop the app's start-up, checked before uvicorn: one line, not a traceback.
+    try:
+        signing_key(settings)
+        if not settings.embedded_database:
+            verify_schema(resolve_urls(settings).app)
+    except AppError as exc:
+        fail(exc.message, exc.exit_code)
     app = create_app(settings, workers=workers)
     shape = f"{workers} in-process worker(s)" if workers else "API only"
     stderr.print(f"jeex serve on http://{host}:{port}/api/v1 ({shape})", highlight=False)

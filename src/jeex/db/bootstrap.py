@@ -17,7 +17,7 @@ from sqlalchemy.engine import URL, Connection
 
 from jeex.config import Settings
 from jeex.db.urls import DatabaseUrls, to_sqlalchemy_url
-from jeex.errors import DatabaseUnavailable, DatabaseUnsafe
+from jeex.errors import DatabaseUnavailable, DatabaseUnsafe, SchemaMismatch
 
 BOOTSTRAP_LOCK_KEY = 0x4A454558  # "JEEX"
 
@@ -132,9 +132,12 @@ def grant_app_role(conn: Connection, role: str) -> None:
         f'grant select, insert, update, delete on all tables in schema public to "{role}"',
         f'grant usage, select on all sequences in schema public to "{role}"',
         f'revoke all on table alembic_version from "{role}"',
-        # Totals for metrics, no tenant data (migration 0004).
-        f'grant execute on function jeex_run_counts() to "{role}"',
+        # Read-only: a process that does not migrate checks the schema's revision.
+        f'grant select on table alembic_version to "{role}"',
     ]
+    # Totals for metrics, no tenant data (from migration 0004 on; absent below it).
+    if conn.execute(sa.text("select to_regprocedure('jeex_run_counts()')")).scalar():
+        statements.append(f'grant execute on function jeex_run_counts() to "{role}"')
     for statement in statements:
         conn.execute(sa.text(statement))
     conn.commit()
@@ -182,6 +185,44 @@ def prepare(urls: DatabaseUrls, settings: Settings) -> None:
         upgrade(conn)
         grant_app_role(conn, settings.database_app_user)
     verify_app_connection(urls.app)
+
+
+def verify_schema(url: URL) -> None:
+    """As the app role: the schema is the one this code needs and the role is safe (P1).
+
+    What every process does in the distributed shape, where only ``jeex db upgrade`` (with
+    the owner's credentials) migrates. One-line refusals name what to do.
+    """
+    # Not a cycle: Alembic loads only to read the revisions this code ships.
+    from jeex.db.migrate import head, known
+
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with _connect(engine) as conn:
+            check_app_role(conn)
+            try:
+                version = conn.execute(sa.text("select version_num from alembic_version")).scalar()
+            except sa.exc.ProgrammingError:
+                version = None
+    finally:
+        engine.dispose()
+    newest = head()
+    if version is None:
+        raise SchemaMismatch(
+            "the database has no JEEX schema the application role can read; "
+            "run `jeex db upgrade` with the owner's credentials first"
+        )
+    if version == newest:
+        return
+    if known(version):
+        raise SchemaMismatch(
+            f"the database schema is at revision {version}, this JEEX needs {newest}; "
+            "run `jeex db upgrade` with the owner's credentials first"
+        )
+    raise SchemaMismatch(
+        f"the database schema is at revision {version}, newer than this JEEX knows "
+        f"(its newest is {newest}); run the JEEX version that migrated it"
+    )
 
 
 def verify_app_connection(url: URL) -> None:

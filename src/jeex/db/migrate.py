@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 QUEUE_TABLE_PREFIX = "procrastinate_"
@@ -24,6 +25,21 @@ def alembic_config(conn: Connection | None = None) -> Config:
     if conn is not None:
         config.attributes["connection"] = conn
     return config
+
+
+def head() -> str:
+    """The newest revision this code ships."""
+    revision = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert revision is not None, "the package ships no migration"
+    return revision
+
+
+def known(revision: str) -> bool:
+    """Whether this code ships ``revision`` (an older or the newest one)."""
+    return any(
+        s.revision == revision
+        for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    )
 
 
 def upgrade(conn: Connection, revision: str = "head") -> None:
