@@ -21,6 +21,7 @@ from jeex.db.session import Database
 from jeex.errors import AppError, InvalidInput
 from jeex.logs import configure_logging
 from jeex.runtime import Runtime
+from jeex.secret_sources import redact
 
 T = TypeVar("T")
 stdout = Console(soft_wrap=True)
@@ -28,13 +29,15 @@ stderr = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    stderr.print(f"[bold red]Error:[/] {message}", highlight=False)
+    stderr.print(f"[bold red]Error:[/] {redact(message)}", highlight=False)
     raise typer.Exit(code)
 
 
 def settings_or_exit() -> Settings:
     try:
         settings = get_settings()
+    except AppError as exc:  # a secret source (file, Vault) that cannot be read
+        fail(exc.message, exc.exit_code)
     except ValidationError as exc:
         first = exc.errors()[0]
         if not first["loc"]:  # a rule across settings

@@ -13,7 +13,17 @@ from typing import Literal
 
 import platformdirs
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from jeex.secret_sources import (
+    SECRET_FIELDS,
+    VAULT_CREDENTIALS,
+    FileSecrets,
+    VaultSecrets,
+    remember,
+)
 
 StructuredMode = Literal["auto", "json_object_schema", "json_schema"]
 
@@ -139,6 +149,53 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     log_json: bool = False
+
+    # Secrets from Vault / OpenBao KV v2 (docs/deploy.md); read by `jeex.secret_sources`
+    # before these fields exist, declared here so `.env` and the docs list them.
+    vault_addr: str | None = None
+    vault_token: SecretStr | None = None
+    vault_role_id: str | None = None
+    vault_secret_id: SecretStr | None = None
+    vault_mount: str = "secret"
+    vault_path: str = "jeex"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Earlier wins: arguments, the environment, `.env`, `*_FILE` paths, then Vault."""
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            FileSecrets(settings_cls),
+            VaultSecrets(settings_cls),
+            file_secret_settings,
+        )
+
+    @model_validator(mode="after")
+    def _remember_secrets(self) -> Settings:
+        # Whatever source a secret came from, it is masked in logs and error bodies.
+        for name in (*SECRET_FIELDS, *VAULT_CREDENTIALS):
+            value = getattr(self, name)
+            text = value.get_secret_value() if isinstance(value, SecretStr) else value
+            default = type(self).model_fields[name].default
+            if isinstance(default, SecretStr):
+                default = default.get_secret_value()
+            if not text or text == default:
+                continue
+            if name == "database_url":
+                try:
+                    text = str(make_url(text).password or "")
+                except ArgumentError:
+                    continue
+            remember(text)
+        return self
 
     @field_validator("llm_base_url", "database_url", "embeddings_base_url", "qdrant_url")
     @classmethod

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 
 import structlog
 
 from jeex.config import Settings
+from jeex.secret_sources import redact
 
 
 class _CurrentStderr:
@@ -16,7 +18,8 @@ class _CurrentStderr:
     stream must not keep writing to the one it had replaced."""
 
     def write(self, text: str) -> int:
-        return sys.stderr.write(text)
+        # Also the queue library's records and their tracebacks: no secret gets through.
+        return sys.stderr.write(redact(text))
 
     def flush(self) -> None:
         sys.stderr.flush()
@@ -43,6 +46,26 @@ def _configure_stdlib(level: int) -> None:
     queue_logger.propagate = False
 
 
+def _redacted(
+    logger: object, method: str, event: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    """No secret in a log line, whatever put it in a message or a traceback (docs/deploy.md)."""
+    exc_info = event.pop("exc_info", None)
+    if exc_info:
+        error = exc_info if isinstance(exc_info, BaseException) else sys.exc_info()[1]
+        if error is not None:
+            event["exception"] = "".join(traceback.format_exception(error))
+    return {key: _mask(value) for key, value in event.items()}
+
+
+def _mask(value: object) -> object:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, BaseException):
+        return redact(f"{type(value).__name__}: {value}")
+    return value
+
+
 def configure_logging(settings: Settings) -> None:
     level = logging.getLevelNamesMapping()[settings.log_level]
     _configure_stdlib(level)
@@ -56,6 +79,7 @@ def configure_logging(settings: Settings) -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _redacted,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),

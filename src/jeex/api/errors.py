@@ -20,6 +20,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jeex.errors import AppError
+from jeex.secret_sources import redact
 
 log = structlog.get_logger("jeex.api")
 
@@ -71,7 +72,9 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 def error_response(
     status: int, name: str, detail: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    return JSONResponse({"error": name, "detail": detail}, status_code=status, headers=headers)
+    # A library may quote a secret in its message (an LLM's "incorrect API key: …").
+    body = {"error": name, "detail": redact(detail)}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _validation_detail(exc: RequestValidationError) -> str:

@@ -31,6 +31,7 @@ from jeex import metrics
 from jeex.config import Settings
 from jeex.errors import LLMUnavailable
 from jeex.llm.usage import Usage
+from jeex.secret_sources import redact
 
 log = structlog.get_logger(__name__)
 
@@ -268,11 +269,13 @@ def _finish(response: Any) -> str | None:
 
 
 def _describe(exc: BaseException | None) -> str:
+    """What went wrong, for the run's error and the logs; an endpoint that quotes the API
+    key back (OpenAI's 401 does) does not get it into either."""
     if isinstance(exc, openai.APIStatusError):
-        return f"HTTP {exc.status_code} {exc.message}"
+        return redact(f"HTTP {exc.status_code} {exc.message}")
     if exc is None:
         return "unknown error"
-    return f"{type(exc).__name__}: {exc}"
+    return redact(f"{type(exc).__name__}: {exc}")
 
 
 def _log_retry(attempt: int, outcome: Any, on_retry: Callable[[], None]) -> None:

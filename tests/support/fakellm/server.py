@@ -583,6 +583,11 @@ class ScriptedLLM:
         self.requests: list[dict[str, Any]] = []
         self.embedded_texts = 0
         self.base_url = ""
+        #: The ``Authorization`` header of every chat request, in order.
+        self.authorizations: list[str] = []
+        #: When set, a chat request without ``Bearer <key>`` gets OpenAI's 401, which
+        #: (like OpenAI's) repeats the key it was given.
+        self.required_key: str | None = None
         self._lock = threading.Lock()
         self._faults: list[_Fault] = []
         self._scripts: list[_Script] = []
@@ -673,6 +678,8 @@ class ScriptedLLM:
             self._faults.clear()
             self._scripts.clear()
             self.requests.clear()
+            self.authorizations.clear()
+            self.required_key = None
             self.embedded_texts = 0
 
     def script_json(self, match: str, obj: Any, *, count: int | None = None) -> None:
@@ -757,9 +764,14 @@ class ScriptedLLM:
             body = json.loads(raw)
         except ValueError:
             body = None
+        given = request.headers.get("authorization", "")
         with self._lock:
             self.requests.append(body if isinstance(body, dict) else {"_invalid_body": repr(raw)})
+            self.authorizations.append(given)
             request_no = len(self.requests)
+        if self.required_key is not None and given != f"Bearer {self.required_key}":
+            shown = given.removeprefix("Bearer ")
+            return _error(401, f"Incorrect API key provided: {shown}.")
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             return _error(400, "body must be a JSON object with a 'messages' list")
         try:
