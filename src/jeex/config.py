@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     #: Streamed text is redundant once its section is checkpointed; keep it this long.
     events_delta_retention_hours: int = Field(default=24, ge=1)
 
+    # Traces: OTLP/HTTP collector base URL (spans go to <url>/v1/traces); unset: no traces.
+    otlp_endpoint: str | None = None
+
     # Metrics: `jeex worker --metrics-port` binds here (0.0.0.0 in a container).
     metrics_host: str = "127.0.0.1"
 

@@ -7,6 +7,7 @@ import sys
 import traceback
 
 import structlog
+from opentelemetry import trace
 
 from jeex.config import Settings
 from jeex.secret_sources import redact
@@ -55,6 +56,9 @@ def _redacted(
         error = exc_info if isinstance(exc_info, BaseException) else sys.exc_info()[1]
         if error is not None:
             event["exception"] = "".join(traceback.format_exception(error))
+    span = trace.get_current_span().get_span_context()
+    if span.is_valid:  # inside a traced request or job: the line meets its trace
+        event.setdefault("trace_id", f"{span.trace_id:032x}")
     return {key: _mask(value) for key, value in event.items()}
 
 

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
 
-from jeex import __version__, metrics
+from jeex import __version__, metrics, tracing
 from jeex.api import errors, health, kinds
 from jeex.api.auth import router as auth_router
 from jeex.api.documents import router as documents_router
@@ -103,6 +103,7 @@ def _metrics() -> Response:
 def create_app(settings: Settings | None = None, *, workers: int = 0) -> FastAPI:
     """The ASGI app; ``workers`` > 0 also executes queued runs in this process."""
     settings = settings or get_settings()
+    tracing.configure(settings, "jeex-api")
     app = FastAPI(
         title="JEEX Plan API",
         version=__version__,
@@ -131,6 +132,11 @@ def create_app(settings: Settings | None = None, *, workers: int = 0) -> FastAPI
     app.add_api_route("/ready", health.ready, include_in_schema=False)
     app.add_api_route("/metrics", _metrics, include_in_schema=False)
     pages.mount(app)
+    if tracing.enabled():
+        # Not a cycle: the instrumentation loads only when traces are on.
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="/health,/ready,/metrics,/static")
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.api_max_body_bytes,

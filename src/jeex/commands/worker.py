@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from prometheus_client import start_http_server
 
-from jeex import metrics
+from jeex import metrics, tracing
 from jeex.cli_support import fail, stderr
 from jeex.config import Settings
 from jeex.errors import AppError
@@ -60,6 +60,7 @@ def worker(
     queues: Sequence[str] | None,
     metrics_port: int | None = None,
 ) -> None:
+    tracing.configure(settings, "jeex-worker")
     try:
         with Runtime(settings, need_llm=True) as runtime:
             queues = list(queues or DEFAULT_QUEUES)

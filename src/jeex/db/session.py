@@ -26,6 +26,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session, SessionTransaction
 
+from jeex import tracing
+
 TENANT_KEY = "tenant_id"
 SET_TENANT_SQL = text("select set_config('app.tenant_id', :tid, true)")
 
@@ -45,6 +47,7 @@ class Database:
         engine_kw.setdefault("max_overflow", pool_size)
         engine_kw.setdefault("pool_pre_ping", True)
         self.engine: AsyncEngine = create_async_engine(url, pool_size=pool_size, **engine_kw)
+        tracing.instrument_engine(self.engine)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager

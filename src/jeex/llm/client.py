@@ -19,6 +19,7 @@ import httpx
 import httpx2
 import openai
 import structlog
+from opentelemetry import trace
 from tenacity import (
     AsyncRetrying,
     RetryError,
@@ -27,7 +28,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from jeex import metrics
+from jeex import metrics, tracing
 from jeex.config import Settings
 from jeex.errors import LLMUnavailable
 from jeex.llm.usage import Usage
@@ -209,11 +210,19 @@ class LLMClient:
     async def _measured(self, call: str, completion: Awaitable[Completion]) -> Completion:
         """Record the call's duration (retries included), outcome, tokens and cost."""
         started = time.perf_counter()
-        try:
-            done = await completion
-        except BaseException:
-            metrics.LLM_SECONDS.labels(call, "failed").observe(time.perf_counter() - started)
-            raise
+        with tracing.tracer().start_as_current_span(
+            f"llm {call}",
+            kind=trace.SpanKind.CLIENT,
+            attributes={"gen_ai.request.model": self.model},
+        ) as span:
+            try:
+                done = await completion
+            except BaseException as exc:
+                metrics.LLM_SECONDS.labels(call, "failed").observe(time.perf_counter() - started)
+                tracing.failed(span, exc)
+                raise
+            span.set_attribute("gen_ai.usage.input_tokens", done.usage.tokens_in)
+            span.set_attribute("gen_ai.usage.output_tokens", done.usage.tokens_out)
         metrics.LLM_SECONDS.labels(call, "ok").observe(time.perf_counter() - started)
         metrics.LLM_TOKENS.labels("in").inc(done.usage.tokens_in)
         metrics.LLM_TOKENS.labels("out").inc(done.usage.tokens_out)

@@ -22,6 +22,7 @@ from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jeex import tracing
 from jeex.db.context import session_tenant
 
 RUNS_QUEUE = "runs"
@@ -91,6 +92,8 @@ async def defer(
 
     The queue is the job's in ``JOBS`` unless given (a job only a test defines)."""
     schedule = {"schedule_in": {"seconds": delay_seconds}} if delay_seconds > 0 else {}
+    # The job's span continues the trace of the request (or job) that queued it.
+    args = {**args, **tracing.carrier()}
     driver = await _driver_connection(session)
     # By name: the tasks are registered only in workers, above this layer.
     deferrer = app.configure_task(

@@ -11,8 +11,9 @@ import uuid
 
 from procrastinate import Blueprint, JobContext
 
+from jeex import tracing
 from jeex.exhibits import service
-from jeex.queue.app import EXHIBITS_QUEUE
+from jeex.queue.app import EXHIBITS_QUEUE, PROCESS_EXHIBIT
 from jeex.tasks.deps import deps_of
 
 #: Registered by a worker under the namespace ``exhibits`` (``jeex.tasks.registry``).
@@ -20,13 +21,16 @@ blueprint = Blueprint()
 
 
 @blueprint.task(name="process", queue=EXHIBITS_QUEUE, pass_context=True)
-async def process(context: JobContext, tenant_id: str, exhibit_id: str) -> str:
+async def process(
+    context: JobContext, tenant_id: str, exhibit_id: str, traceparent: str | None = None
+) -> str:
     """Process one exhibit with the worker's embedder and vector store."""
     deps = deps_of(context)
-    return await service.process(
-        deps.db,
-        deps.settings,
-        deps.retrieval_or_raise(),
-        tenant_id=uuid.UUID(tenant_id),
-        exhibit_id=uuid.UUID(exhibit_id),
-    )
+    with tracing.job_span(PROCESS_EXHIBIT, traceparent, **{"jeex.exhibit_id": exhibit_id}):
+        return await service.process(
+            deps.db,
+            deps.settings,
+            deps.retrieval_or_raise(),
+            tenant_id=uuid.UUID(tenant_id),
+            exhibit_id=uuid.UUID(exhibit_id),
+        )

@@ -10,8 +10,9 @@ import uuid
 
 from procrastinate import Blueprint, JobContext
 
+from jeex import tracing
 from jeex.exports import service as exports_service
-from jeex.queue.app import CLEANUP_EXPORTS, EXPORTS_QUEUE
+from jeex.queue.app import CLEANUP_EXPORTS, EXPORTS_QUEUE, RENDER_EXPORT
 from jeex.tasks.deps import deps_of
 
 CLEANUP_CRON = "*/5 * * * *"
@@ -22,12 +23,15 @@ blueprint = Blueprint()
 
 
 @blueprint.task(name="render", queue=EXPORTS_QUEUE, pass_context=True)
-async def render_export(context: JobContext, tenant_id: str, export_id: str) -> str:
+async def render_export(
+    context: JobContext, tenant_id: str, export_id: str, traceparent: str | None = None
+) -> str:
     """Render one export with the worker's database and settings."""
     deps = deps_of(context)
-    export = await exports_service.execute_export(
-        deps.db, deps.settings, tenant_id=uuid.UUID(tenant_id), export_id=uuid.UUID(export_id)
-    )
+    with tracing.job_span(RENDER_EXPORT, traceparent, **{"jeex.export_id": export_id}):
+        export = await exports_service.execute_export(
+            deps.db, deps.settings, tenant_id=uuid.UUID(tenant_id), export_id=uuid.UUID(export_id)
+        )
     return "skipped" if export is None else export.status
 
 

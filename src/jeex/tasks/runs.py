@@ -26,10 +26,11 @@ import structlog
 from procrastinate import Blueprint, JobContext
 from procrastinate.job_context import AbortReason
 
+from jeex import tracing
 from jeex.engine.observer import RunObserver
 from jeex.engine.runner import RunnerDeps, execute_run, help_run
 from jeex.errors import AppError, WorkerStopping
-from jeex.queue.app import RUNS_QUEUE, enqueue_run
+from jeex.queue.app import EXECUTE_RUN, HELP_RUN, RUNS_QUEUE, enqueue_run
 from jeex.runs import lifecycle
 from jeex.runs import service as runs_service
 from jeex.runs.models import Run
@@ -43,8 +44,21 @@ blueprint = Blueprint()
 
 
 @blueprint.task(name="execute", queue=RUNS_QUEUE, pass_context=True)
-async def execute(context: JobContext, tenant_id: str, run_id: str, attempt: int = 1) -> str:
+async def execute(
+    context: JobContext,
+    tenant_id: str,
+    run_id: str,
+    attempt: int = 1,
+    traceparent: str | None = None,
+) -> str:
     """Execute (or continue) a run with the worker's process-wide resources."""
+    with tracing.job_span(
+        EXECUTE_RUN, traceparent, **{"jeex.run_id": run_id, "jeex.attempt": attempt}
+    ):
+        return await _execute_job(context, tenant_id, run_id, attempt)
+
+
+async def _execute_job(context: JobContext, tenant_id: str, run_id: str, attempt: int) -> str:
     task_deps = deps_of(context)
     deps, observer = task_deps.runner_or_raise(), task_deps.observer
     tid, rid = uuid.UUID(tenant_id), uuid.UUID(run_id)
@@ -62,7 +76,9 @@ async def execute(context: JobContext, tenant_id: str, run_id: str, attempt: int
 
 
 @blueprint.task(name="help", queue=RUNS_QUEUE, pass_context=True)
-async def help_(context: JobContext, tenant_id: str, run_id: str) -> str:
+async def help_(
+    context: JobContext, tenant_id: str, run_id: str, traceparent: str | None = None
+) -> str:
     """Write some of a running run's independent units (epics) beside its own job.
 
     Never retried and never fails the run: whatever a helper leaves unwritten, the
@@ -70,9 +86,10 @@ async def help_(context: JobContext, tenant_id: str, run_id: str) -> str:
     """
     task_deps = deps_of(context)
     deps, observer = task_deps.runner_or_raise(), task_deps.observer
-    written = await help_run(
-        deps, tenant_id=uuid.UUID(tenant_id), run_id=uuid.UUID(run_id), observer=observer
-    )
+    with tracing.job_span(HELP_RUN, traceparent, **{"jeex.run_id": run_id}):
+        written = await help_run(
+            deps, tenant_id=uuid.UUID(tenant_id), run_id=uuid.UUID(run_id), observer=observer
+        )
     return f"wrote {written} units"
 
 
