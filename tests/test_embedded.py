@@ -10,6 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from jeex.db import migrate
 from support.cli import jeex, jeex_env
 from support.fakellm import ScriptedLLM
 
@@ -35,7 +36,7 @@ def test_db_upgrade_starts_migrates_and_stops_the_embedded_server(
 ) -> None:
     result = jeex(embedded_env, "db", "upgrade")
     assert result.returncode == 0, result.stderr
-    assert "database at revision 0003" in result.stdout
+    assert f"database at revision {migrate.head()}" in result.stdout
     pgdata = tmp_path / "data" / "pgdata"
     assert (pgdata / "PG_VERSION").read_text().strip() == "16"
     assert postgres_processes(pgdata) == []  # the last process out stopped it
