@@ -186,10 +186,11 @@ def test_a_run_never_logs_or_answers_its_key(
     failed = invoke(env, "plan", IDEA, "--steps", "1", "--out", str(tmp_path / "o2"), "--json")
     assert failed.returncode != 0
     assert "Incorrect API key provided: ***" in failed.stdout + failed.stderr
-    runs = invoke(env, "runs", "list", "--json")
+    project = json.loads(failed.stdout)["project_id"]
+    runs = invoke(env, "runs", "list", "--project", project, "--json")
     assert runs.returncode == 0, runs.stderr
     errors = [run["error"] for run in json.loads(runs.stdout) if run["error"]]
-    assert errors
+    assert errors  # this plan's failed run, and its error as stored
     assert all("***" in error for error in errors)
     for text in (failed.stdout, failed.stderr, runs.stdout, *errors):
         assert rotated not in text
