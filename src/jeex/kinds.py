@@ -12,7 +12,10 @@ differs from the generic one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
+from jeex.config import get_settings
 from jeex.errors import InvalidInput
 from jeex.templates import (
     DocumentTemplate,
@@ -81,11 +84,18 @@ class Kind:
 
 def all_kinds() -> list[Kind]:
     """Plan steps in order, then the other kinds by key."""
+    return list(_kinds(get_settings().templates_dir))
+
+
+@cache
+def _kinds(templates_dir: Path | None) -> tuple[Kind, ...]:
+    # Once per templates folder, like the templates themselves: asked for on every run,
+    # progress snapshot and progress event.
     found = [Kind(t, t.kind) for t in list_templates() if t.kind is not None]
     steps = [k.step for k in found if k.step is not None]
     if len(steps) != len(set(steps)):
         raise TemplateError(f"two kinds claim one plan step: {sorted(steps)}")
-    return sorted(found, key=lambda k: (k.step is None, k.step or 0, k.key))
+    return tuple(sorted(found, key=lambda k: (k.step is None, k.step or 0, k.key)))
 
 
 def plan_steps() -> dict[int, Kind]:

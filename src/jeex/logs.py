@@ -47,10 +47,11 @@ def _configure_stdlib(level: int) -> None:
     queue_logger.propagate = False
 
 
-def _redacted(
+def _traced(
     logger: object, method: str, event: structlog.typing.EventDict
 ) -> structlog.typing.EventDict:
-    """No secret in a log line, whatever put it in a message or a traceback (docs/deploy.md)."""
+    """The traceback as text (JSON lines carry it too) and the trace id inside a trace.
+    Secrets are masked where every line passes, in ``_CurrentStderr``."""
     exc_info = event.pop("exc_info", None)
     if exc_info:
         error = exc_info if isinstance(exc_info, BaseException) else sys.exc_info()[1]
@@ -59,15 +60,7 @@ def _redacted(
     span = trace.get_current_span().get_span_context()
     if span.is_valid:  # inside a traced request or job: the line meets its trace
         event.setdefault("trace_id", f"{span.trace_id:032x}")
-    return {key: _mask(value) for key, value in event.items()}
-
-
-def _mask(value: object) -> object:
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, BaseException):
-        return redact(f"{type(value).__name__}: {value}")
-    return value
+    return event
 
 
 def configure_logging(settings: Settings) -> None:
@@ -83,7 +76,7 @@ def configure_logging(settings: Settings) -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _redacted,
+            _traced,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),

@@ -27,7 +27,7 @@ import hvac
 import requests
 from hvac import exceptions as hvac_errors
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+from pydantic_settings import PydanticBaseSettingsSource
 
 from jeex.errors import InvalidInput
 
@@ -109,9 +109,6 @@ class FileSecrets(PydanticBaseSettingsSource):
 
 class VaultSecrets(PydanticBaseSettingsSource):
     """The secret settings stored in Vault KV v2, when ``JEEX_VAULT_ADDR`` is set."""
-
-    def __init__(self, settings_cls: type[BaseSettings]) -> None:
-        super().__init__(settings_cls)
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False

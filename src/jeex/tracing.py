@@ -82,16 +82,28 @@ def job_span(name: str, traceparent: str | None, **attributes: Any) -> Iterator[
     parent = propagate.extract({CARRIER_KEY: traceparent} if traceparent else {})
     token = context.attach(parent)
     try:
-        with tracer().start_as_current_span(
-            name, kind=trace.SpanKind.CONSUMER, attributes=_clean(attributes)
-        ) as span:
-            yield span
+        with span(name, trace.SpanKind.CONSUMER, **attributes) as current:
+            yield current
     finally:
         context.detach(token)
 
 
-def failed(span: Span, error: BaseException) -> None:
-    span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+@contextmanager
+def span(name: str, kind: trace.SpanKind, **attributes: Any) -> Iterator[Span]:
+    """A span whose failure names the exception's type only: its message (and a chained
+    cause's) may quote a secret, such as an endpoint's "incorrect API key: …"."""
+    with tracer().start_as_current_span(
+        name,
+        kind=kind,
+        attributes=_clean(attributes),
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as current:
+        try:
+            yield current
+        except BaseException as error:
+            current.set_status(Status(StatusCode.ERROR, type(error).__name__))
+            raise
 
 
 def _clean(attributes: Mapping[str, Any]) -> dict[str, Any]:

@@ -210,16 +210,13 @@ class LLMClient:
     async def _measured(self, call: str, completion: Awaitable[Completion]) -> Completion:
         """Record the call's duration (retries included), outcome, tokens and cost."""
         started = time.perf_counter()
-        with tracing.tracer().start_as_current_span(
-            f"llm {call}",
-            kind=trace.SpanKind.CLIENT,
-            attributes={"gen_ai.request.model": self.model},
+        with tracing.span(
+            f"llm {call}", trace.SpanKind.CLIENT, **{"gen_ai.request.model": self.model}
         ) as span:
             try:
                 done = await completion
-            except BaseException as exc:
+            except BaseException:
                 metrics.LLM_SECONDS.labels(call, "failed").observe(time.perf_counter() - started)
-                tracing.failed(span, exc)
                 raise
             span.set_attribute("gen_ai.usage.input_tokens", done.usage.tokens_in)
             span.set_attribute("gen_ai.usage.output_tokens", done.usage.tokens_out)

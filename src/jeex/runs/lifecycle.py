@@ -164,10 +164,9 @@ async def settle(
     session: AsyncSession, run: Run, status: RunStatus, *, error: str | None = None
 ) -> None:
     """A run no worker is executing takes the state it was asked for (paused, cancelled)
-    or failed for good; a run already in a terminal state is left as it is."""
-    if run.status in TERMINAL_RUN_STATUSES and not (
-        run.status == RunStatus.FAILED and status == RunStatus.CANCELLED
-    ):
+    or failed for good; a run the table does not let move there (already there, or
+    finished) is left as it is."""
+    if next_status(run.status, _SETTLE[status]) is None:
         return
     if error is not None:
         run.error = error
