@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # pytest-xdist workers: each has its own database cloned from one migrated template.
 TEST_WORKERS ?= 2
 
-.PHONY: help setup browser plan test test-fast lint format typecheck check bench
+.PHONY: help setup browser deploy-tools plan test test-fast lint format typecheck check bench deploy-test
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -22,6 +22,9 @@ setup:  ## create .venv with the locked dependencies (builds llama.cpp once, ~5 
 browser:  ## Debian's chromium for the browser tests (tests/web), when it is missing
 	@scripts/install-chromium
 
+deploy-tools:  ## docker-compose and tools/ (kustomize, KEDA schemas) for the deploy checks (tests/deploy)
+	@scripts/install-deploy-tools
+
 plan: setup  ## write the documentation package of $(IDEA) into $(OUT) on the embedded defaults
 	@$(UV) run --frozen jeex plan "$(IDEA)" --audience "$(AUDIENCE)" --language $(LANGUAGE) --out $(OUT)
 
@@ -31,7 +34,7 @@ plan: setup  ## write the documentation package of $(IDEA) into $(OUT) on the em
 # Two xdist workers on two cores: the suite waits on servers and subprocesses a good part
 # of the time, and the real-model tests share one worker (xdist_group) so that only one
 # llama.cpp server runs at a time.
-test: setup browser  ## lint, types, then the whole suite with coverage (uses 127.0.0.1:5432 when it answers, else pgserver)
+test: setup browser deploy-tools  ## lint, types, then the whole suite with coverage (uses 127.0.0.1:5432 when it answers, else pgserver)
 	@started=$$(date +%s); \
 	$(UV) run --frozen ruff check src tests bench scripts && \
 	$(UV) run --frozen ruff format --check src tests bench scripts && \
@@ -71,3 +74,6 @@ check: test  ## everything CI cares about (`make test` lints and type-checks fir
 
 bench: setup  ## benchmarks; paste the printed tables into docs/benchmarks.md
 	@$(UV) run --frozen python bench/pipeline_overhead.py
+
+deploy-test: setup  ## build the image, run the compose stack, a plan, a worker kill and Prometheus (needs docker; not in `make test`)
+	@$(UV) run --frozen python scripts/deploy_test.py

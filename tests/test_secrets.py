@@ -20,6 +20,8 @@ import pytest
 
 from jeex.config import Settings
 from jeex.db.urls import DatabaseUrls
+from jeex.errors import LLMUnavailable
+from jeex.llm.client import LLMClient
 from jeex.secret_sources import SecretUnavailable
 from support.cli import invoke, jeex_env
 from support.fakellm import ScriptedLLM
@@ -195,3 +197,51 @@ def test_a_run_never_logs_or_answers_its_key(
     for text in (failed.stdout, failed.stderr, runs.stdout, *errors):
         assert rotated not in text
         assert key not in text
+
+
+PROMPT = [{"role": "user", "content": "Write one sentence about grocery lists."}]
+
+
+async def test_a_key_rotated_in_vault_is_taken_without_a_restart(
+    vault_env: Vault, llm_server: ScriptedLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old, new = f"sk-old-{secrets.token_hex(16)}", f"sk-new-{secrets.token_hex(16)}"
+    vault_env.put(llm_api_key=old)
+    llm_server.required_key = old
+    monkeypatch.setenv("JEEX_LLM_MAX_RETRIES", "0")
+    client = LLMClient(Settings(), base_url=llm_server.base_url)
+    try:
+        assert (await client.stream_text(PROMPT, max_tokens=16)).text
+        # Rotation: the endpoint takes only the new key, Vault holds it; the process lives on.
+        vault_env.put(llm_api_key=new)
+        llm_server.required_key = new
+        assert (await client.stream_text(PROMPT, max_tokens=16)).text
+        assert (await client.stream_text(PROMPT, max_tokens=16)).text
+    finally:
+        await client.close()
+    # one call with the old key, the refused one, then the new key without a second refusal
+    assert llm_server.authorizations == [f"Bearer {k}" for k in (old, old, new, new)]
+
+
+async def test_a_key_rotated_in_its_file_is_taken_and_an_unchanged_one_fails_clearly(
+    llm_server: ScriptedLLM, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "llm_api_key"
+    old, new = f"sk-old-{secrets.token_hex(16)}", f"sk-new-{secrets.token_hex(16)}"
+    key_file.write_text(old + "\n")
+    monkeypatch.delenv("JEEX_LLM_API_KEY", raising=False)
+    monkeypatch.setenv("JEEX_LLM_API_KEY_FILE", str(key_file))
+    monkeypatch.setenv("JEEX_LLM_MAX_RETRIES", "0")
+    llm_server.required_key = new
+    client = LLMClient(Settings(), base_url=llm_server.base_url)
+    try:
+        # The file still holds the refused key: one clear failure, no loop of retries.
+        with pytest.raises(LLMUnavailable, match=r"refused the request: .*401") as refused:
+            await client.stream_text(PROMPT, max_tokens=16)
+        assert old not in str(refused.value)
+        assert len(llm_server.authorizations) == 1
+        key_file.write_text(new + "\n")
+        assert (await client.stream_text(PROMPT, max_tokens=16)).text
+    finally:
+        await client.close()
+    assert llm_server.authorizations[-2:] == [f"Bearer {old}", f"Bearer {new}"]

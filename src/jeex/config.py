@@ -141,6 +141,10 @@ class Settings(BaseSettings):
     embeddings_threads: int | None = Field(default=None, ge=1)
 
     # Vectors. Unset URL ⇒ qdrant-client local mode in `<data_dir>/qdrant` (one process).
+    # Off ⇒ no embedder and no vector store: exhibits are refused (503) and sections are
+    # written without retrieved context; for a distributed installation without a Qdrant
+    # server, where a local store per process would answer each process differently.
+    retrieval_enabled: bool = True
     qdrant_url: str | None = None
     qdrant_api_key: SecretStr | None = None
     qdrant_collection: str = "jeex_chunks"
@@ -200,7 +204,9 @@ class Settings(BaseSettings):
             remember(text)
         return self
 
-    @field_validator("llm_base_url", "database_url", "embeddings_base_url", "qdrant_url")
+    @field_validator(
+        "llm_base_url", "database_url", "embeddings_base_url", "qdrant_url", "otlp_endpoint"
+    )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None

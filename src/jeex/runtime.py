@@ -17,6 +17,7 @@ from jeex.config import Settings
 from jeex.db.bootstrap import prepare, resolve_urls, verify_schema
 from jeex.db.session import Database
 from jeex.db.urls import DatabaseUrls
+from jeex.errors import ServiceUnavailable
 from jeex.llm.client import LLMClient
 from jeex.llm.embedded import EmbeddedLLM
 from jeex.retrieval.service import Retrieval
@@ -58,12 +59,24 @@ class Runtime:
     ) -> None:
         self._stack.close()
 
-    def retrieval(self) -> Retrieval:
-        """The process's embedder and vector store (local Qdrant: this process owns it)."""
+    def retrieval(self) -> Retrieval | None:
+        """The process's embedder and vector store (local Qdrant: this process owns it);
+        None when ``JEEX_RETRIEVAL_ENABLED`` is off."""
+        if not self.settings.retrieval_enabled:
+            return None
         if self._retrieval is None:
             self._retrieval = Retrieval(self.settings)
             self._stack.callback(self._retrieval.close)
         return self._retrieval
+
+    def retrieval_or_raise(self) -> Retrieval:
+        """For commands that exist only to work with exhibits."""
+        retrieval = self.retrieval()
+        if retrieval is None:
+            raise ServiceUnavailable(
+                "retrieval is off (JEEX_RETRIEVAL_ENABLED=false): exhibits are unavailable"
+            )
+        return retrieval
 
     def database(self) -> Database:
         """A new engine for the current event loop (asyncpg-style pools are loop-bound)."""

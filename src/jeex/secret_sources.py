@@ -10,8 +10,10 @@ Every secret setting (``SECRET_FIELDS``) can be given three ways, the first one 
    (``secret``), read with a token (``JEEX_VAULT_TOKEN[_FILE]``) or an AppRole login
    (``JEEX_VAULT_ROLE_ID`` and ``JEEX_VAULT_SECRET_ID[_FILE]``).
 
-Values are read when the settings are built, that is at process start; a rotated secret
-takes effect when the process restarts (a rolling restart in Kubernetes). Every value read
+Values are read when the settings are built, that is at process start. A secret the LLM
+endpoint refuses (401) is read again from its file or from Vault (``current``), so a
+rotated LLM key takes effect without a restart; the other secrets take effect when the
+process restarts (a rolling restart in Kubernetes). Every value read
 is remembered by ``redact``, which the log processor and the error bodies apply, so a
 secret never reaches a log line or an HTTP answer even when a library puts it in a message.
 """
@@ -114,38 +116,64 @@ class VaultSecrets(PydanticBaseSettingsSource):
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        address = _env("vault_addr")
-        if address is None:
-            return {}
-        mount = _env("vault_mount") or "secret"
-        path = _env("vault_path") or "jeex"
-        try:
-            client = self._client(address)
-            read = client.secrets.kv.v2.read_secret_version(
-                path=path, mount_point=mount, raise_on_deleted_version=True
-            )
-        except (hvac_errors.VaultError, requests.RequestException) as exc:
-            reason = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else "")
-            raise SecretUnavailable(
-                f"cannot read secrets from Vault at {address} ({mount}/{path}): "
-                f"{type(exc).__name__}{': ' + reason if reason else ''}"
-            ) from None
-        data = read["data"]["data"]
-        return {name: str(data[name]) for name in SECRET_FIELDS if data.get(name) is not None}
+        return read_vault()
 
-    def _client(self, address: str) -> hvac.Client:
-        token = _env("vault_token") or read_file_setting("vault_token")
-        role_id = _env("vault_role_id")
-        if token is None and role_id is None:
-            raise SecretUnavailable(
-                f"{PREFIX}VAULT_ADDR is set but neither {PREFIX}VAULT_TOKEN[_FILE] nor "
-                f"{PREFIX}VAULT_ROLE_ID (with {PREFIX}VAULT_SECRET_ID[_FILE]) is"
-            )
-        client = hvac.Client(url=address, token=token, timeout=10)
-        if token is None:
-            secret_id = _env("vault_secret_id") or read_file_setting("vault_secret_id") or ""
-            remember(secret_id)
-            client.auth.approle.login(role_id=role_id, secret_id=secret_id)
-        else:
-            remember(token)
-        return client
+
+def read_vault() -> dict[str, str]:
+    """The secret settings Vault holds now; {} when ``JEEX_VAULT_ADDR`` is unset."""
+    address = _env("vault_addr")
+    if address is None:
+        return {}
+    mount = _env("vault_mount") or "secret"
+    path = _env("vault_path") or "jeex"
+    try:
+        client = _vault_client(address)
+        read = client.secrets.kv.v2.read_secret_version(
+            path=path, mount_point=mount, raise_on_deleted_version=True
+        )
+    except (hvac_errors.VaultError, requests.RequestException) as exc:
+        reason = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else "")
+        raise SecretUnavailable(
+            f"cannot read secrets from Vault at {address} ({mount}/{path}): "
+            f"{type(exc).__name__}{': ' + reason if reason else ''}"
+        ) from None
+    data = read["data"]["data"]
+    return {name: str(data[name]) for name in SECRET_FIELDS if data.get(name) is not None}
+
+
+def rotatable(name: str) -> bool:
+    """Whether ``current(name)`` can see a new value: the secret comes from a file or from
+    Vault, not from the process's environment (which never changes under it)."""
+    return _env(name) is None and (
+        _env(f"{name}_file") is not None or _env("vault_addr") is not None
+    )
+
+
+def current(name: str) -> str | None:
+    """The secret as its source holds it now (the file read again, Vault asked again), for
+    a caller whose copy was refused; remembered for redaction like every value read.
+    Raises ``SecretUnavailable`` when the source cannot be read."""
+    value = _env(name) or read_file_setting(name)
+    if value is None:
+        value = read_vault().get(name)
+    if value is not None:
+        remember(value)
+    return value
+
+
+def _vault_client(address: str) -> hvac.Client:
+    token = _env("vault_token") or read_file_setting("vault_token")
+    role_id = _env("vault_role_id")
+    if token is None and role_id is None:
+        raise SecretUnavailable(
+            f"{PREFIX}VAULT_ADDR is set but neither {PREFIX}VAULT_TOKEN[_FILE] nor "
+            f"{PREFIX}VAULT_ROLE_ID (with {PREFIX}VAULT_SECRET_ID[_FILE]) is"
+        )
+    client = hvac.Client(url=address, token=token, timeout=10)
+    if token is None:
+        secret_id = _env("vault_secret_id") or read_file_setting("vault_secret_id") or ""
+        remember(secret_id)
+        client.auth.approle.login(role_id=role_id, secret_id=secret_id)
+    else:
+        remember(token)
+    return client

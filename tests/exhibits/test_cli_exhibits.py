@@ -88,3 +88,21 @@ def test_bad_files_are_one_line_errors(env: dict[str, str], tmp_path: Path) -> N
     assert invoke(env, "exhibits", "add", slug, str(tmp_path / "missing.md")).returncode == 2
     assert invoke(env, "search", slug, "   ").returncode == 2
     assert invoke(env, "exhibits", "show", slug, "E9").returncode == 2
+
+
+def test_add_with_retrieval_off_says_why_and_stores_nothing(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    created = invoke(env, "plan", "A shared grocery list app for families", "--detach", "--json")
+    assert created.returncode == 0, created.stderr
+    slug = json.loads(created.stdout)["project_slug"]
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Interviews\n\nParent B plans meals on Sunday evening.\n")
+    off = {**env, "JEEX_RETRIEVAL_ENABLED": "false"}
+
+    for args in (("exhibits", "add", slug, str(notes)), ("search", slug, "meals")):
+        refused = invoke(off, *args)
+        assert refused.returncode == 1
+        assert "retrieval is off (JEEX_RETRIEVAL_ENABLED=false)" in refused.stderr
+    listed = invoke(env, "exhibits", "list", slug, "--json")
+    assert json.loads(listed.stdout) == []

@@ -33,6 +33,11 @@ _PIECE = 1 << 16
 
 def _retrieval(state: StateDep) -> Retrieval:
     if state.retrieval is None:
+        if not state.settings.retrieval_enabled:
+            raise ServiceUnavailable(
+                "retrieval is off in this installation (JEEX_RETRIEVAL_ENABLED=false): "
+                "exhibits and search are unavailable"
+            )
         raise ServiceUnavailable("this API process has no vector store; exhibits are unavailable")
     return state.retrieval
 
@@ -60,6 +65,8 @@ async def upload_exhibit(
     """Store a file as material for the project's agents and queue its processing. Its
     type is decided from the content (a name that lies is 415); the same file twice in a
     project is 409; an empty file is 422; above ``JEEX_EXHIBITS_MAX_BYTES`` it is 413."""
+
+    _retrieval(state)  # no vector store here: refuse before storing a file nobody indexes
 
     async def pieces() -> AsyncIterator[bytes]:
         while piece := await file.read(_PIECE):

@@ -94,7 +94,7 @@ async def _serve_until_settled(
         app_url=runtime.urls.app,
         llm=None,
         queues=[EXHIBITS_QUEUE],
-        retrieval=runtime.retrieval(),
+        retrieval=runtime.retrieval_or_raise(),
     )
     serving = asyncio.create_task(worker.run())
     try:
@@ -129,8 +129,9 @@ def add(
 
     async def work(runtime: Runtime, db: Database, principal: Principal) -> list[dict[str, Any]]:
         added: list[uuid.UUID] = []
+        retrieval = runtime.retrieval_or_raise()  # retrieval off: say so before writing anything
         if not detach:  # a store held by another process: say so before writing anything
-            await runtime.retrieval().store()
+            await retrieval.store()
         async with db.tenant_session(principal.tenant_id) as session:
             project_id = (await projects_service.resolve_or_raise(session, ref=project)).id
         for path in paths:
@@ -222,7 +223,10 @@ def delete(
             )
             row = exhibit_row(found)
             await exhibits_service.delete(
-                session, settings=runtime.settings, retrieval=runtime.retrieval(), exhibit=found
+                session,
+                settings=runtime.settings,
+                retrieval=runtime.retrieval_or_raise(),
+                exhibit=found,
             )
         return {**row, "status": "deleted"}
 
@@ -238,7 +242,7 @@ def search(project: str, query: str, *, limit: int, json_output: bool) -> None:
 
     async def work(runtime: Runtime, db: Database, principal: Principal) -> list[dict[str, Any]]:
         return await search_service.search(
-            db, runtime.retrieval(), principal, project, query, limit=limit
+            db, runtime.retrieval_or_raise(), principal, project, query, limit=limit
         )
 
     results = _with_runtime(work)

@@ -10,6 +10,7 @@ are asked to tokenize, and failing that the count is estimated and marked so.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,11 +29,11 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from jeex import metrics, tracing
+from jeex import metrics, secret_sources, tracing
 from jeex.config import Settings
 from jeex.errors import LLMUnavailable
 from jeex.llm.usage import Usage
-from jeex.secret_sources import redact
+from jeex.secret_sources import SecretUnavailable, redact
 
 log = structlog.get_logger(__name__)
 
@@ -104,6 +105,34 @@ class LLMClient:
         await self.client.close()
 
     async def _retrying(self, call: Callable[[], Awaitable[T]], on_retry: Callable[[], None]) -> T:
+        try:
+            return await self._retrying_once(call, on_retry)
+        except LLMUnavailable as exc:
+            if not isinstance(exc.__cause__, openai.AuthenticationError):
+                raise
+            if not await self._reload_key():
+                raise
+        return await self._retrying_once(call, on_retry)
+
+    async def _reload_key(self) -> bool:
+        """After a 401: read the key again from its file or Vault; True when it changed, so
+        that a key rotated at the source takes effect without a restart."""
+        if not secret_sources.rotatable("llm_api_key"):
+            return False
+        try:
+            key = await asyncio.to_thread(secret_sources.current, "llm_api_key")
+        except SecretUnavailable as exc:
+            log.warning("llm.key_reload_failed", error=str(exc))
+            return False
+        if not key or key == self.client.api_key:
+            return False
+        self.client.api_key = key
+        log.info("llm.key_reloaded", reason="the endpoint refused the key in use (401)")
+        return True
+
+    async def _retrying_once(
+        self, call: Callable[[], Awaitable[T]], on_retry: Callable[[], None]
+    ) -> T:
         attempts = self.settings.llm_max_retries + 1
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(TRANSIENT),
