@@ -163,6 +163,13 @@ def build_images() -> dict[str, str]:
             ]
         )
         env["JEEX_POSTGRES_IMAGE"] = "jeex-postgres:local"
+    if pullable("redis:7-bookworm"):
+        env["JEEX_REDIS_IMAGE"] = "redis:7-bookworm"
+    else:
+        say("redis:7-bookworm cannot be pulled: Redis 7 from Debian on the local base")
+        run(["docker", "build", "--build-arg", f"BASE={base}", "-t", "jeex-redis:local",
+             "-f", ROOT / "deploy/local/redis.Dockerfile", ROOT / "deploy/local"])  # fmt: skip
+        env["JEEX_REDIS_IMAGE"] = "jeex-redis:local"
     if pullable("qdrant/qdrant:v1.12.4"):
         env["COMPOSE_PROFILES"] = "qdrant"
         env["JEEX_RETRIEVAL_ENABLED"] = "true"

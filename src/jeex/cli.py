@@ -34,6 +34,7 @@ app.add_typer(commands_docs.docs_app, name="docs")
 app.add_typer(commands_docs.runs_app, name="runs")
 app.add_typer(commands_users.users_app, name="users")
 app.add_typer(commands_users.apikeys_app, name="apikeys")
+app.add_typer(commands_users.tenants_app, name="tenants")
 app.add_typer(commands_exhibits.exhibits_app, name="exhibits")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]

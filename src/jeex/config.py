@@ -7,10 +7,12 @@ what the service does is decided here and validated at start.
 from __future__ import annotations
 
 import functools
+import ipaddress
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
+import limits
 import platformdirs
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -115,6 +117,30 @@ class Settings(BaseSettings):
     #: A stream re-reads the log this often even without a notification.
     api_sse_poll_seconds: float = Field(default=15.0, gt=0)
 
+    # Rate limits (`limits` notation: "100/minute", "1000 per hour", "10/15 minutes";
+    # "off" disables one). Counted in this process, or in Redis shared by every replica.
+    rate_limit_ip: str = "100/minute"
+    rate_limit_user: str = "1000/hour"
+    rate_limit_project: str = "500/hour"
+    rate_limit_signin_ip: str = "20/minute"
+    rate_limit_signin_account: str = "10/15 minutes"
+    #: redis://[:password@]host:port/db; unset: counters in this process only.
+    redis_url: str | None = None
+    rate_limit_prefix: str = "jeex-limits"
+    #: Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs, JSON list).
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    # Quotas: each tenant's defaults (unset: no limit); `jeex tenants quota` overrides
+    # them for one tenant. Tokens and cost count the runs started in the UTC day or month.
+    quota_tokens_per_day: int | None = Field(default=None, ge=0)
+    quota_tokens_per_month: int | None = Field(default=None, ge=0)
+    quota_cost_per_day: Decimal | None = Field(default=None, ge=0)
+    quota_cost_per_month: Decimal | None = Field(default=None, ge=0)
+    quota_concurrent_runs: int | None = Field(default=None, ge=0)
+    quota_exhibit_bytes: int | None = Field(default=None, ge=0)
+    #: How often workers look for budget-paused runs they may resume.
+    quota_resume_seconds: float = Field(default=60.0, gt=0)
+
     # Auth. Unset secret: embedded shape keeps a random one in `<data_dir>/auth-secret`;
     # the distributed shape refuses to serve without one (every API process needs the same).
     auth_secret_key: SecretStr | None = None
@@ -196,7 +222,7 @@ class Settings(BaseSettings):
                 default = default.get_secret_value()
             if not text or text == default:
                 continue
-            if name == "database_url":
+            if name in ("database_url", "redis_url"):  # the password, not the address
                 try:
                     text = str(make_url(text).password or "")
                 except ArgumentError:
@@ -205,7 +231,41 @@ class Settings(BaseSettings):
         return self
 
     @field_validator(
-        "llm_base_url", "database_url", "embeddings_base_url", "qdrant_url", "otlp_endpoint"
+        "rate_limit_ip",
+        "rate_limit_user",
+        "rate_limit_project",
+        "rate_limit_signin_ip",
+        "rate_limit_signin_account",
+    )
+    @classmethod
+    def _a_rate(cls, value: str) -> str:
+        if value.strip().lower() in ("", "off"):
+            return "off"
+        try:
+            limits.parse(value)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a rate: write it like 100/minute, 1000 per hour or off"
+            ) from None
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an address or a CIDR network") from None
+        return value
+
+    @field_validator(
+        "llm_base_url",
+        "database_url",
+        "embeddings_base_url",
+        "qdrant_url",
+        "otlp_endpoint",
+        "redis_url",
     )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:

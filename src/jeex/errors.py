@@ -13,8 +13,12 @@ class AppError(Exception):
     status_code = 500
     exit_code = 1
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(
+        self, message: str | None = None, *, headers: dict[str, str] | None = None
+    ) -> None:
         self.message = message or (self.__doc__ or "").strip().splitlines()[0]
+        #: HTTP headers the response carries (``Retry-After`` on a 429).
+        self.headers = headers or {}
         super().__init__(self.message)
 
     @property
@@ -184,3 +188,17 @@ class WorkerStopping(Exception):  # noqa: N818 - a signal, not a failure
 
     Not an AppError on purpose: the run has not failed and must not be marked so.
     """
+
+
+class RateLimited(AppError):
+    """Too many requests."""
+
+    status_code = 429
+    exit_code = 1
+
+
+class QuotaExceeded(AppError):
+    """The tenant's quota does not allow this."""
+
+    status_code = 429
+    exit_code = 1

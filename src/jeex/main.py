@@ -14,12 +14,13 @@ import contextlib
 import re
 from collections.abc import AsyncIterator, Callable
 
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, Depends, FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
 
 from jeex import __version__, metrics, tracing
-from jeex.api import errors, health, kinds
+from jeex.api import errors, health, kinds, usage
 from jeex.api.auth import router as auth_router
+from jeex.api.deps import limit_ip
 from jeex.api.documents import router as documents_router
 from jeex.api.events import router as events_router
 from jeex.api.exhibits import router as exhibits_router
@@ -114,7 +115,9 @@ def create_app(settings: Settings | None = None, *, workers: int = 0) -> FastAPI
         redoc_url=None,
     )
     errors.install(app)
-    api = APIRouter(prefix=API_PREFIX)
+    api = APIRouter(
+        prefix=API_PREFIX, dependencies=[Depends(limit_ip)], responses=errors.responses(429)
+    )
     for router in (
         auth_router,
         projects_router,
@@ -124,10 +127,12 @@ def create_app(settings: Settings | None = None, *, workers: int = 0) -> FastAPI
         exports_router,
         exhibits_router,
         kinds.router,
-        health.router,
+        usage.router,
     ):
         api.include_router(router)
     app.include_router(api)
+    # Probes (load balancers, kubelets) are not clients: no rate limit on them.
+    app.include_router(health.router, prefix=API_PREFIX)
     app.add_api_route("/health", health.health, include_in_schema=False)
     app.add_api_route("/ready", health.ready, include_in_schema=False)
     app.add_api_route("/metrics", _metrics, include_in_schema=False)
@@ -157,7 +162,14 @@ def create_app(settings: Settings | None = None, *, workers: int = 0) -> FastAPI
                 "X-Request-ID",
                 "X-Tenant-ID",
             ],
-            expose_headers=["X-Request-ID", "X-Process-Time"],
+            expose_headers=[
+                "X-Request-ID",
+                "X-Process-Time",
+                "Retry-After",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+            ],
         )
     app.add_middleware(SecurityHeaders, exempt=frozenset({f"{API_PREFIX}/docs"}))
     app.add_middleware(RequestContext)

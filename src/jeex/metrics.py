@@ -52,6 +52,18 @@ LLM_COST = Counter(
 SECTIONS = Counter(
     "jeex_sections_completed", "Sections written and checkpointed.", registry=REGISTRY
 )
+RATE_LIMITED = Counter(
+    "jeex_rate_limited",
+    "Requests refused by a rate limit, by scope (ip, user, project, signin_ip, signin_account).",
+    ["scope"],
+    registry=REGISTRY,
+)
+QUOTA_REFUSED = Counter(
+    "jeex_quota_refused",
+    "Requests refused and runs paused by a tenant quota, by quota.",
+    ["quota"],
+    registry=REGISTRY,
+)
 EXPORT_SECONDS = Histogram(
     "jeex_export_duration_seconds",
     "Export renders by format and outcome.",

@@ -42,6 +42,7 @@ SECRET_FIELDS = (
     "auth_secret_key",
     "embeddings_api_key",
     "qdrant_api_key",
+    "redis_url",
 )
 #: The Vault credentials themselves can come from files too (never from Vault).
 VAULT_CREDENTIALS = ("vault_token", "vault_secret_id")

@@ -26,10 +26,10 @@ from jeex.db.urls import libpq_dsn
 from jeex.engine.observer import RunObserver
 from jeex.engine.runner import RunnerDeps
 from jeex.llm.client import LLMClient
-from jeex.queue.app import DEFAULT_QUEUES, EXHIBITS_QUEUE, app
+from jeex.queue.app import DEFAULT_QUEUES, EXHIBITS_QUEUE, RUNS_QUEUE, app
 from jeex.queue.resilient_worker import run_resilient_worker
 from jeex.retrieval.service import Retrieval
-from jeex.tasks import reaper, registry
+from jeex.tasks import budgets, reaper, registry
 from jeex.tasks.deps import CONTEXT_KEY, TaskDeps
 
 
@@ -99,6 +99,11 @@ class QueueWorker:
             with app.replace_connector(self._connector()):
                 async with app.open_async():
                     sweeper = asyncio.create_task(reaper.sweep_forever(self.db, settings))
+                    budgets_sweep = (
+                        asyncio.create_task(budgets.resume_forever(self.db, settings))
+                        if RUNS_QUEUE in self.queues
+                        else None
+                    )
                     gauges = (
                         asyncio.create_task(metrics.refresh_forever(self.db))
                         if self.refresh_metrics
@@ -127,7 +132,7 @@ class QueueWorker:
                         if not self.stopping:
                             raise
                     finally:
-                        for side in (sweeper, gauges):
+                        for side in (sweeper, budgets_sweep, gauges):
                             if side is not None:
                                 side.cancel()
                                 with contextlib.suppress(asyncio.CancelledError):

@@ -40,6 +40,7 @@ SCHEMA_TABLES = {
     "events",
     "exhibits",
     "exports",
+    "tenant_quotas",
 }
 QUEUE_TABLES = {
     "procrastinate_jobs",

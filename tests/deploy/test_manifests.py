@@ -223,6 +223,7 @@ def test_compose_publishes_the_port_scheme_on_loopback_only(tmp_path: Path) -> N
         ("api", "127.0.0.1:5210:5210/tcp"),
         ("postgres", "127.0.0.1:5220:5432/tcp"),
         ("qdrant", "127.0.0.1:5230:6333/tcp"),
+        ("redis", "127.0.0.1:5240:6379/tcp"),
         ("vault", "127.0.0.1:5250:8200/tcp"),
     }
     assert "ports" not in config["services"]["worker"]  # so that --scale worker=3 works

@@ -45,6 +45,12 @@ def host(
         folder / "data",
         SECRET,
     )
+    # A monthly token quota, so the usage panel has a limit and a meter to show.
+    env["JEEX_QUOTA_TOKENS_PER_MONTH"] = "2000000"
+    # Every browser test of the module shares this server and 127.0.0.1; together they
+    # send more than the default 100 requests a minute (tests/api/test_rate_limits.py
+    # covers the limits themselves).
+    env["JEEX_RATE_LIMIT_IP"] = "2000/minute"
     host = Host(start_server(env, folder, "--workers", "1"), web_llm, env)
     try:
         yield host

@@ -59,6 +59,12 @@ async def test_the_whole_workflow_in_a_browser(
     page = await browser.new_page(viewport={"width": 1280, "height": 900})
     await sign_in(page, site)
     await expect(page.locator("#who")).to_contain_text(site.tenant)
+    # The usage panel: each quota against its limit.
+    month = page.locator('.usage tr[data-quota="tokens_per_month"]')
+    await expect(month).to_contain_text("LLM tokens per month")
+    await expect(month).to_contain_text("2,000,000")
+    await expect(month.locator("meter")).to_have_attribute("max", "2000000")
+    await expect(page.locator('.usage tr[data-quota="cost_per_day"]')).to_contain_text("no limit")
     await page.screenshot(path=str(screenshots / "projects.png"))
     await create_project(page, "A shared grocery list app for families")
     await expect(page.locator(".live-state")).to_have_text("● live")

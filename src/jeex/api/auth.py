@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Response, status
+from fastapi import APIRouter, Form, Request, Response, status
 
 from jeex.api.deps import PrincipalDep, SessionDep, StateDep
 from jeex.api.errors import responses
@@ -20,6 +20,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
     "/token", summary="Sign in with email and password", responses=responses(401, 413, 422)
 )
 async def token(
+    request: Request,
     state: StateDep,
     username: Annotated[
         str, Form(max_length=320, pattern=NO_NUL, description="The account's email.")
@@ -31,7 +32,11 @@ async def token(
         str, Form(max_length=63, pattern=NO_NUL, description="Tenant slug (default: the user's).")
     ] = "",
 ) -> TokenOut:
-    """OAuth2 password flow: a short-lived access token (JWT) for the user's tenant."""
+    """OAuth2 password flow: a short-lived access token (JWT) for the user's tenant.
+    Attempts are limited per address and per account (429 with ``Retry-After``)."""
+    limiter = state.limiter
+    await limiter.hit(request, "signin_ip", limiter.client_address(request))
+    await limiter.hit(request, "signin_account", username.strip().lower())
     user, tenant_id = await auth_service.login_to_tenant(
         state.db, email=username, password=password, tenant_slug=tenant or None
     )

@@ -63,13 +63,19 @@ def get_credentials(
 CredentialsDep = Annotated[auth_credentials.Credentials, Depends(get_credentials)]
 
 
+async def limit_ip(request: Request, state: StateDep) -> None:
+    """Every request under /api/v1 counts against its client address's limit."""
+    await state.limiter.hit(request, "ip", state.limiter.client_address(request))
+
+
 async def get_tenant_session(
-    state: StateDep, credentials: CredentialsDep
+    request: Request, state: StateDep, credentials: CredentialsDep
 ) -> AsyncIterator[AsyncSession]:
     async with state.db.tenant_session(credentials.tenant_id) as session:
         principal = await credentials.principal(session)
         session.info["principal"] = principal
         structlog.contextvars.bind_contextvars(tenant_id=str(principal.tenant_id))
+        await state.limiter.hit(request, "user", str(principal.user_id))
         yield session
 
 
@@ -98,22 +104,26 @@ RunId = Annotated[uuid.UUID, Path(description="The run's id.")]
 DocumentId = Annotated[uuid.UUID, Path(description="The id of one document version.")]
 
 
-async def get_project(session: SessionDep, project_id: ProjectId) -> Project:
+async def get_project(
+    request: Request, state: StateDep, session: SessionDep, project_id: ProjectId
+) -> Project:
     structlog.contextvars.bind_contextvars(project_id=str(project_id))
     project = await projects_service.get(session, project_id=project_id)
     if project is None:
         raise NotFound(f"no project {project_id}")
+    await state.limiter.hit(request, "project", str(project.id))
     return project
 
 
 ProjectDep = Annotated[Project, Depends(get_project)]
 
 
-async def get_run(session: SessionDep, run_id: RunId) -> Run:
+async def get_run(request: Request, state: StateDep, session: SessionDep, run_id: RunId) -> Run:
     run = await runs_service.get_or_raise(session, run_id=run_id)
     structlog.contextvars.bind_contextvars(
         project_id=str(run.project_id), correlation_id=str(run.correlation_id)
     )
+    await state.limiter.hit(request, "project", str(run.project_id))
     return run
 
 

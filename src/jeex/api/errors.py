@@ -47,6 +47,8 @@ DESCRIPTIONS = {
     413: "The body is larger than JEEX_API_MAX_BODY_BYTES (uploads: JEEX_EXHIBITS_MAX_BYTES).",
     415: "The uploaded file's content is not a supported type (or not what its name says).",
     422: "Malformed JSON, wrong types, unknown fields or invalid parameters.",
+    429: "A rate limit (RateLimited) or a tenant quota (QuotaExceeded) refused the request; "
+    "Retry-After says when to try again.",
     503: "A dependency (database, queue, LLM) is not reachable.",
 }
 
@@ -91,8 +93,8 @@ def _validation_detail(exc: RequestValidationError) -> str:
 
 async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-    return error_response(exc.status_code, exc.name, exc.message, headers)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {}
+    return error_response(exc.status_code, exc.name, exc.message, {**headers, **exc.headers})
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -1,6 +1,7 @@
 """Pure ASGI middleware (no ``BaseHTTPMiddleware``: it would buffer event streams).
 
-``RequestContext``: ``X-Request-ID`` in and out, ``X-Process-Time``, one JSON log line
+``RequestContext``: ``X-Request-ID`` in and out, ``X-Process-Time``, the ``RateLimit-*``
+headers of the tightest limit the request counted against, one JSON log line
 per request with the ids the handlers bound (tenant, project, run correlation).
 ``BodyLimit``: a body over the limit is refused with 413 after at most ``limit`` bytes
 were read (a declared ``Content-Length`` over it is refused before reading anything),
@@ -50,6 +51,11 @@ class RequestContext:
                 headers = MutableHeaders(scope=message)
                 headers["X-Request-ID"] = request_id
                 headers["X-Process-Time"] = f"{time.perf_counter() - started:.4f}"
+                # The tightest rate limit this request counted against (api/ratelimits.py).
+                window = scope.get("state", {}).get("ratelimit")
+                if window is not None and "ratelimit-limit" not in headers:
+                    for name, value in window.headers().items():
+                        headers[name] = value
             await send(message)
 
         try:

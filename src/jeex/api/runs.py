@@ -17,6 +17,8 @@ from jeex.runs import lifecycle
 from jeex.runs import progress as progress_service
 from jeex.runs import service as runs_service
 from jeex.runs.schemas import ProgressOut, RunOut, StepRequest
+from jeex.tenants import quotas
+from jeex.vocabulary import RunStatus
 
 router = APIRouter(tags=["runs"])
 
@@ -33,6 +35,7 @@ async def _start(
     project: Project,
     body: StepRequest | None,
 ) -> RunOut:
+    await quotas.check_run(session, state.settings)
     run = await pipeline.start_step(
         session,
         principal=principal,
@@ -150,9 +153,11 @@ async def pause_run(session: SessionDep, run: RunDep) -> RunOut:
 @router.post(
     "/runs/{run_id}/resume", summary="Resume a run", dependencies=EDITOR, responses=CHANGE_RESPONSES
 )
-async def resume_run(session: SessionDep, run: RunDep) -> RunOut:
+async def resume_run(session: SessionDep, state: StateDep, run: RunDep) -> RunOut:
     """Queue a paused run again; finished sections are kept. A move the run's state does not
-    allow is a 409."""
+    allow is a 409; a tenant without a free run slot or budget left is a 429."""
+    if run.status == RunStatus.PAUSED:
+        await quotas.check_run(session, state.settings)
     return RunOut.model_validate(await lifecycle.resume(session, run_id=run.id))
 
 
@@ -168,9 +173,11 @@ async def cancel_run(session: SessionDep, run: RunDep) -> RunOut:
 @router.post(
     "/runs/{run_id}/retry", summary="Retry a run", dependencies=EDITOR, responses=CHANGE_RESPONSES
 )
-async def retry_run(session: SessionDep, run: RunDep) -> RunOut:
+async def retry_run(session: SessionDep, state: StateDep, run: RunDep) -> RunOut:
     """Run a failed or cancelled run again from where it stopped. A move the run's state does
-    not allow is a 409."""
+    not allow is a 409; a tenant without a free run slot or budget left is a 429."""
+    if run.status in (RunStatus.FAILED, RunStatus.CANCELLED):
+        await quotas.check_run(session, state.settings)
     return RunOut.model_validate(await lifecycle.retry(session, run_id=run.id))
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from jeex.api.ratelimits import RateLimiter
 from jeex.config import Settings
 from jeex.db.session import Database
 from jeex.events.hub import EventHub
@@ -20,3 +21,8 @@ class ApiState:
     llm_base_url: str | None
     #: Embedder and vector store (exhibits, search); None: those routes answer 503.
     retrieval: Retrieval | None = None
+    #: Rate limits, counted here or in Redis (JEEX_REDIS_URL).
+    limiter: RateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.limiter = RateLimiter(self.settings)

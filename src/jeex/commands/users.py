@@ -1,15 +1,20 @@
-"""``jeex users create`` and ``jeex apikeys create``: local accounts and API keys."""
+"""``jeex users``, ``jeex apikeys`` and ``jeex tenants``: local accounts, API keys, quotas."""
 
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Annotated
 
 import typer
 
 from jeex.auth import service as auth_service
 from jeex.cli_support import guarded, print_json, settings_or_exit, stdout, with_database
+from jeex.db.session import Database
 from jeex.errors import InvalidInput, NotFound
+from jeex.runtime import Runtime
+from jeex.tenants import quotas
+from jeex.tenants import service as tenants_service
 
 users_app = typer.Typer(help="Local user accounts.", no_args_is_help=True)
 apikeys_app = typer.Typer(help="API keys (sent as Authorization: Bearer).", no_args_is_help=True)
@@ -130,3 +135,67 @@ def _key_id(text: str) -> uuid.UUID:
 
 def _no_such_key(key_id: str) -> None:
     raise NotFound(f"no live API key {key_id} in that tenant")
+
+
+tenants_app = typer.Typer(help="Tenants: quotas an operator sets.", no_args_is_help=True)
+QuotaInt = Annotated[int | None, typer.Option(min=0, help="Unset: keep; see --default.")]
+QuotaMoney = Annotated[float | None, typer.Option(min=0, help="In the LLM price's currency.")]
+
+
+@tenants_app.command("quota")
+def tenants_quota(
+    tenant: Annotated[str, typer.Argument(help="Tenant slug.")],
+    tokens_per_day: QuotaInt = None,
+    tokens_per_month: QuotaInt = None,
+    cost_per_day: QuotaMoney = None,
+    cost_per_month: QuotaMoney = None,
+    concurrent_runs: QuotaInt = None,
+    exhibit_bytes: QuotaInt = None,
+    default: Annotated[
+        list[str] | None,
+        typer.Option(help="Back to the installation's default (JEEX_QUOTA_*) for this quota."),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Set a tenant's own quotas (given ones only), then print them with its use."""
+    settings = settings_or_exit()
+    tenant = guarded(lambda: _valid_slug(tenant))
+    given: dict[str, int | Decimal | None] = {
+        name: (Decimal(str(value)) if isinstance(value, float) else value)
+        for name, value in {
+            "tokens_per_day": tokens_per_day,
+            "tokens_per_month": tokens_per_month,
+            "cost_per_day": cost_per_day,
+            "cost_per_month": cost_per_month,
+            "concurrent_runs": concurrent_runs,
+            "exhibit_bytes": exhibit_bytes,
+        }.items()
+        if value is not None
+    }
+    unknown = [name for name in default or [] if name not in quotas.FIELDS]
+    if unknown:
+        guarded(lambda: _unknown_quota(unknown[0]))
+    given.update(dict.fromkeys(default or []))
+
+    async def work(_runtime: Runtime, db: Database) -> list[quotas.QuotaRow]:
+        async with db.global_session() as session:
+            found = await tenants_service.get_tenant_by_slug(session, slug=tenant)
+        if found is None:
+            raise NotFound(f"no tenant {tenant!r}")
+        async with db.tenant_session(found) as session:
+            if given:
+                await quotas.set_override(session, values=given)
+            limits = await quotas.limits_of(session, settings)
+            return quotas.as_rows(limits, await quotas.usage_of(session, settings))
+
+    rows = with_database(settings, work)
+    if json_output:
+        print_json([vars(row) for row in rows])
+        return
+    for row in rows:
+        limit = "no limit" if row.limit is None else f"{row.limit:g}"
+        stdout.print(f"{row.label}: {row.used:g} used of {limit}", highlight=False)
+
+
+def _unknown_quota(name: str) -> None:
+    raise InvalidInput(f"no quota {name!r}; use one of {', '.join(quotas.FIELDS)}")

@@ -154,12 +154,20 @@ async def _finish(
     *,
     output: dict[str, Any] | None = None,
     error: str | None = None,
+    reason: str | None = None,
 ) -> Run:
-    return await ride_out_restart(lambda: _finish_once(ctx, action, output=output, error=error))
+    return await ride_out_restart(
+        lambda: _finish_once(ctx, action, output=output, error=error, reason=reason)
+    )
 
 
 async def _finish_once(
-    ctx: RunContext, action: Action, *, output: dict[str, Any] | None, error: str | None
+    ctx: RunContext,
+    action: Action,
+    *,
+    output: dict[str, Any] | None,
+    error: str | None,
+    reason: str | None = None,
 ) -> Run:
     event = None
     async with ctx.scope.session() as session:
@@ -178,6 +186,8 @@ async def _finish_once(
         }
         if error:
             data["error"] = error
+        if action == Action.PAUSE and run.paused_by is not None:
+            data |= {"paused_by": run.paused_by, "reason": reason or ""}
         event = await lifecycle.move(session, run, action, data=data, **values)
     if event is not None:
         ctx.scope.observer.event(ctx.scope.run_id, event.type, event.data)
@@ -199,8 +209,8 @@ async def execute_run(
     structlog.contextvars.bind_contextvars(run_id=str(run_id), tenant_id=str(tenant_id))
     try:
         output = await agent_for(ctx.kind)(ctx).run()
-    except RunPaused:
-        return await _finish(ctx, Action.PAUSE)
+    except RunPaused as exc:
+        return await _finish(ctx, Action.PAUSE, reason=exc.message)
     except RunCancelled:
         return await _finish(ctx, Action.CANCEL)
     except AppError as exc:

@@ -24,13 +24,14 @@ from jeex.config import Settings
 from jeex.db.retry import is_connection_lost, ride_out_restart
 from jeex.engine.observer import PROGRESS_TOTAL
 from jeex.engine.scope import RunScope
-from jeex.errors import GenerationFailed, WorkerStopping
+from jeex.errors import GenerationFailed, RunPaused, WorkerStopping
 from jeex.llm.client import LLMClient, Message
 from jeex.llm.usage import Usage
 from jeex.retrieval import citations
 from jeex.retrieval.citations import Given
 from jeex.runs import service as runs_service
 from jeex.runs.models import RunSection
+from jeex.tenants import quotas
 from jeex.vocabulary import EventType, SectionStatus
 
 T = TypeVar("T")
@@ -70,21 +71,36 @@ class SectionWriter:
             await runs_service.check_desired_state(session, run_id=self.scope.run_id)
             if self.stopping():
                 raise WorkerStopping(f"worker stopping before section {key!r}")
-            await runs_service.upsert_section(
-                session,
-                run_id=self.scope.run_id,
-                key=key,
-                position=position,
-                title=title,
-                status=SectionStatus.RUNNING,
-                attempts=(row.attempts if row else 0) + 1,
-                started_at=runs_service.now(),
-            )
-            started = {"key": key, "title": title}
-            if self.scope.worker:
-                started["worker"] = self.scope.worker
-            await self.scope.emit(session, EventType.SECTION_STARTED, started)
+            spent = await quotas.budget_left(session, self.settings)
+            if spent is None:
+                await runs_service.upsert_section(
+                    session,
+                    run_id=self.scope.run_id,
+                    key=key,
+                    position=position,
+                    title=title,
+                    status=SectionStatus.RUNNING,
+                    attempts=(row.attempts if row else 0) + 1,
+                    started_at=runs_service.now(),
+                )
+                started = {"key": key, "title": title}
+                if self.scope.worker:
+                    started["worker"] = self.scope.worker
+                await self.scope.emit(session, EventType.SECTION_STARTED, started)
+        if spent is not None:
+            await self._pause_for_budget(spent)
         return None
+
+    async def _pause_for_budget(self, spent: str) -> None:
+        """Before a section: a tenant whose token or cost budget is spent pauses here (in a
+        transaction of its own, committed before the pause is raised); the workers resume
+        the run once the budget allows (``jeex.tasks.budgets``)."""
+        async with self.scope.session() as session:
+            await runs_service.pause_for_budget(session, run_id=self.scope.run_id)
+        raise RunPaused(
+            f"paused: the tenant's budget of {quotas.LABELS[spent]} is used up; "
+            "the run resumes by itself once the budget allows"
+        )
 
     async def _finish(
         self, key: str, *, content: str, usage: Usage, metadata: dict[str, Any], tail: str = ""

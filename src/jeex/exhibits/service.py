@@ -30,6 +30,7 @@ from jeex.queue import app as queue
 from jeex.retrieval.chunking import chunk_blocks
 from jeex.retrieval.service import EXHIBIT, Retrieval, Source
 from jeex.retrieval.store import Scope
+from jeex.tenants import quotas
 from jeex.vocabulary import ExhibitStatus
 
 log = structlog.get_logger(__name__)
@@ -62,6 +63,7 @@ async def _add_received(
                     "of the project"
                 )
             await _delete_row(session, settings, existing)  # a failed one may be tried again
+        await quotas.check_exhibit(session, settings, adding=received.size)
         exhibit = Exhibit(
             id=uuid.uuid4(),
             tenant_id=session_tenant(session),

@@ -7,7 +7,7 @@ from jeex.exhibits.models import Exhibit
 from jeex.exports.models import Export
 from jeex.projects.models import Project
 from jeex.runs.models import Run, RunSection
-from jeex.tenants.models import ApiKey, Membership, Tenant, User
+from jeex.tenants.models import ApiKey, Membership, Tenant, TenantQuota, User
 
 __all__ = [
     "ApiKey",
@@ -21,5 +21,6 @@ __all__ = [
     "Run",
     "RunSection",
     "Tenant",
+    "TenantQuota",
     "User",
 ]

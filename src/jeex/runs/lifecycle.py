@@ -227,6 +227,7 @@ async def resume(session: AsyncSession, *, run_id: uuid.UUID) -> Run:
         retryable = run.status in (RunStatus.FAILED, RunStatus.CANCELLED)
         raise _refuse(run, "resume", "; retry it instead" if retryable else "")
     run.desired_state = DesiredState.RUN
+    run.paused_by = None
     if not pausing:
         await requeue(session, run, event=EventType.RUN_RESUMED)
     await session.flush()

@@ -18,6 +18,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -39,6 +40,12 @@ class Run(TenantIdMixin, TimestampMixin, Base):
         Index("ix_runs_tenant_id_project_id_created_at", "tenant_id", "project_id", "created_at"),
         Index("ix_runs_tenant_id_correlation_id", "tenant_id", "correlation_id"),
         Index("ix_runs_tenant_id_status", "tenant_id", "status"),
+        Index(
+            "ix_runs_budget_paused",
+            "tenant_id",
+            postgresql_where=text("status = 'paused' and paused_by = 'budget'"),
+        ),
+        CheckConstraint("paused_by is null or paused_by in ('budget')", name="paused_by"),
     )
 
     project_id: Mapped[uuid.UUID]
@@ -59,6 +66,8 @@ class Run(TenantIdMixin, TimestampMixin, Base):
     model: Mapped[str] = mapped_column(String(200), default="")
     prompt_version: Mapped[str] = mapped_column(String(40), default="")
     template_version: Mapped[str] = mapped_column(String(80), default="")
+    #: Who paused it when no person did: ``budget`` (resumed once the tenant's budget allows).
+    paused_by: Mapped[str | None] = mapped_column(String(20))
     created_by: Mapped[uuid.UUID | None]
     queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -93,6 +93,15 @@ async def check_desired_state(session: AsyncSession, *, run_id: uuid.UUID) -> No
         raise RunPaused(f"run {run_id} was paused")
 
 
+async def pause_for_budget(session: AsyncSession, *, run_id: uuid.UUID) -> None:
+    """Ask the run to pause because its tenant's budget is spent (not a person's pause)."""
+    await session.execute(
+        update(Run)
+        .where(Run.id == run_id)
+        .values(desired_state=DesiredState.PAUSED, paused_by="budget")
+    )
+
+
 async def request_state(session: AsyncSession, *, run_id: uuid.UUID, desired: DesiredState) -> None:
     await session.execute(update(Run).where(Run.id == run_id).values(desired_state=desired))
 

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
     Integer,
+    Numeric,
     String,
     UniqueConstraint,
 )
@@ -85,3 +88,17 @@ class ApiKey(TenantIdMixin, TimestampMixin, Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TenantQuota(TenantMixin, TimestampMixin, Base):
+    """An operator's limits for one tenant; NULL: the installation's default
+    (``JEEX_QUOTA_*``). Read by the tenant (``/usage``), written by ``jeex tenants quota``."""
+
+    __tablename__ = "tenant_quotas"
+
+    tokens_per_day: Mapped[int | None] = mapped_column(BigInteger)
+    tokens_per_month: Mapped[int | None] = mapped_column(BigInteger)
+    cost_per_day: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))
+    cost_per_month: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))
+    concurrent_runs: Mapped[int | None] = mapped_column(Integer)
+    exhibit_bytes: Mapped[int | None] = mapped_column(BigInteger)

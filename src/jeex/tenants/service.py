@@ -33,6 +33,12 @@ async def list_tenant_ids(session: AsyncSession) -> list[uuid.UUID]:
     return list((await session.scalars(select(Tenant.id).order_by(Tenant.created_at))).all())
 
 
+async def get_tenant_by_slug(session: AsyncSession, *, slug: str) -> uuid.UUID | None:
+    """The id of the tenant with this slug (tenants are global rows)."""
+    found: uuid.UUID | None = await session.scalar(select(Tenant.id).where(Tenant.slug == slug))
+    return found
+
+
 async def get_or_create_tenant(session: AsyncSession, *, slug: str, name: str) -> Tenant:
     await session.execute(
         insert(Tenant).values(id=uuid.uuid4(), slug=slug, name=name).on_conflict_do_nothing()

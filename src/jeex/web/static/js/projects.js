@@ -3,6 +3,7 @@
 import { api } from "./api.js";
 import { busy, errorBox, h, replace, when } from "./dom.js";
 import { STEPS, stepNumbers } from "./steps.js";
+import { usagePanel } from "./usage.js";
 
 const LANGUAGES = ["en", "de", "fr", "es", "it", "pt", "nl", "pl", "ru", "uk", "ja", "zh"];
 
@@ -68,6 +69,7 @@ export async function projectsPage(main) {
       location.hash = `#/projects/${project.id}`;
     }),
     h("section", { "aria-labelledby": "list-title" }, h("h2", { id: "list-title" }, "Your projects"), error, list),
+    usagePanel(),
   );
   try {
     const page = await api("/projects?limit=100");
