@@ -213,3 +213,18 @@ async def test_two_servers_share_one_budget_through_redis(
         for key in store.scan_iter(f"{prefix}*"):
             store.delete(key)
         store.close()
+
+
+async def test_requests_go_through_when_redis_is_down(
+    api_settings: Settings, make_client: Any, db: Database
+) -> None:
+    """Nothing listens on port 1: the counters are unreachable, the API is not."""
+    settings = limited(api_settings, ip="1/minute", user="1/minute").model_copy(
+        update={"redis_url": "redis://127.0.0.1:1/0"}
+    )
+    _, client = await make_client(settings)
+    alice = await make_caller(db, client, "alice")
+    for _ in range(3):
+        response = await client.get("/api/v1/auth/me", headers=alice.headers)
+        assert response.status_code == 200
+        assert "RateLimit-Limit" not in response.headers

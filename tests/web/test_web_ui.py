@@ -9,7 +9,9 @@ coming back by itself after the connection drops.
 
 from __future__ import annotations
 
+import asyncio
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -250,3 +252,27 @@ async def test_switching_tenant_shows_only_that_tenants_projects(
     await page.get_by_label("Tenant").fill("no-such-tenant")
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_role("alert")).to_contain_text("no such tenant")
+
+
+async def test_an_api_key_made_in_the_browser_works_until_revoked_there(
+    site: Site, browser: Browser, screenshots: Path
+) -> None:
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    await sign_in(page, site)
+    panel = page.locator(".api-keys")
+    await panel.get_by_label("Name").fill("nightly export")
+    await panel.get_by_label("Role").select_option("viewer")
+    await panel.get_by_role("button", name="Create key").click()
+    shown = panel.get_by_label("Your new key: copy it now, it is not shown again")
+    await expect(shown).to_have_value(re.compile(r"^jeex_"))
+    key = await shown.input_value()
+    row = panel.locator("tbody tr", has_text="nightly export")
+    await expect(row).to_contain_text("viewer")
+    await page.screenshot(path=str(screenshots / "api-keys.png"), full_page=True)
+
+    headers = {"Authorization": f"Bearer {key}"}
+    assert httpx.get(f"{site.url}/api/v1/projects", headers=headers).status_code == 200
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await row.get_by_role("button", name="Revoke").click()
+    await expect(row).to_contain_text("revoked")
+    assert httpx.get(f"{site.url}/api/v1/projects", headers=headers).status_code == 401

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import Select, select, update
@@ -21,12 +21,14 @@ from jeex.auth import keys, passwords
 from jeex.auth.tokens import AccessClaims
 from jeex.db.context import session_tenant
 from jeex.db.session import Database
-from jeex.errors import Forbidden, Unauthorized
+from jeex.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from jeex.tenants import service as tenants_service
 from jeex.tenants.models import ApiKey, Membership, Tenant, User
 from jeex.tenants.service import Principal
 
 ROLES = ("owner", "editor", "viewer")
+#: ``last_used_at`` is kept to the minute: a busy key does not write on every request.
+KEY_USE_PRECISION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,87 @@ async def create_api_key(
         )
         session.add(row)
     return key, row.id
+
+
+def rank(role: str) -> int:
+    """owner 0 < editor 1 < viewer 2: a lower rank may do more."""
+    return ROLES.index(role)
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    """An API key as its tenant's members see it: never its secret."""
+
+    id: uuid.UUID
+    prefix: str
+    name: str
+    role: str
+    created_by: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+async def issue_api_key(
+    session: AsyncSession, *, principal: AuthPrincipal, name: str, role: str | None
+) -> tuple[str, KeyRow]:
+    """A key for the caller in the caller's tenant, acting with ``role`` (default: the
+    caller's), never more than the caller may; the secret is returned this once."""
+    if principal.via != "token":
+        raise Forbidden("API keys are created with a signed-in session, not with another key")
+    role = role or principal.role
+    if role not in ROLES:
+        raise InvalidInput(f"unknown role {role!r}; use owner, editor or viewer")
+    if rank(role) < rank(principal.role):
+        raise Forbidden(f"a {principal.role} cannot create a key that acts as {role}")
+    key, parsed = keys.new_key(principal.tenant_id)
+    row = ApiKey(
+        id=uuid.uuid4(),
+        tenant_id=principal.tenant_id,
+        user_id=principal.user_id,
+        name=name,
+        prefix=parsed.prefix,
+        key_hash=keys.hash_secret(parsed.secret),
+        role=role,
+    )
+    session.add(row)
+    await session.flush()
+    await session.refresh(row)
+    return key, _key_row(row, principal.email, principal.role)
+
+
+def _key_row(row: ApiKey, email: str, member_role: str | None) -> KeyRow:
+    role = row.role or member_role or "viewer"
+    return KeyRow(
+        row.id, row.prefix, row.name, role, email, row.created_at, row.last_used_at,
+        row.revoked_at,
+    )  # fmt: skip
+
+
+async def list_api_keys(session: AsyncSession, *, principal: AuthPrincipal) -> list[KeyRow]:
+    """Owners see every key of the tenant; other members their own."""
+    statement = (
+        select(ApiKey, User.email, Membership.role)
+        .join(User, User.id == ApiKey.user_id)
+        .outerjoin(Membership, Membership.user_id == ApiKey.user_id)
+        .order_by(ApiKey.created_at)
+    )
+    if principal.role != "owner":
+        statement = statement.where(ApiKey.user_id == principal.user_id)
+    rows = (await session.execute(statement)).all()
+    return [_key_row(row.ApiKey, row.email, row.role) for row in rows]
+
+
+async def revoke_api_key_as(
+    session: AsyncSession, *, principal: AuthPrincipal, key_id: uuid.UUID
+) -> None:
+    """Revoke one of the caller's keys (an owner: any key of the tenant); another's is 404."""
+    row = await session.scalar(select(ApiKey).where(ApiKey.id == key_id))
+    if row is None or (principal.role != "owner" and row.user_id != principal.user_id):
+        raise NotFound(f"no API key {key_id}")
+    if row.revoked_at is None:
+        row.revoked_at = datetime.now(UTC)
+        await session.flush()
 
 
 async def revoke_api_key(db: Database, *, tenant_id: uuid.UUID, key_id: uuid.UUID) -> bool:
@@ -180,6 +263,10 @@ async def principal_from_key(session: AsyncSession, parsed: keys.ParsedKey) -> A
     ):
         raise Unauthorized("invalid API key")
     user, role = row.User, row.role
+    if row.ApiKey.role is not None and rank(row.ApiKey.role) > rank(role):
+        role = row.ApiKey.role  # the key's own cap; a demoted member caps every key
+    if row.ApiKey.last_used_at is None or now - row.ApiKey.last_used_at > KEY_USE_PRECISION:
+        row.ApiKey.last_used_at = now  # at most one write a minute per key
     return AuthPrincipal(parsed.tenant_id, user.id, user.email, role, "api_key")
 
 

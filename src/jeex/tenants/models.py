@@ -72,6 +72,7 @@ class ApiKey(TenantIdMixin, TimestampMixin, Base):
 
     __tablename__ = "api_keys"
     __table_args__ = (
+        CheckConstraint("role is null or role in ('owner', 'editor', 'viewer')", name="role"),
         UniqueConstraint("tenant_id", "key_hash"),
         UniqueConstraint("tenant_id", "prefix"),
         ForeignKeyConstraint(
@@ -88,6 +89,8 @@ class ApiKey(TenantIdMixin, TimestampMixin, Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: What the key may do, never more than its user's membership; None: the membership's.
+    role: Mapped[str | None] = mapped_column(String(20))
 
 
 class TenantQuota(TenantMixin, TimestampMixin, Base):

@@ -1,9 +1,10 @@
-"""Tenant quotas: per-tenant overrides of the installation's defaults, and why a run paused.
+"""Tenant quotas, why a run paused, and the role an API key acts with.
 
 ``tenant_quotas`` holds, per tenant, the limits an operator set for it (NULL: the default
 from the settings). ``runs.paused_by`` says who paused a run: NULL for a person, ``budget``
 when the tenant's token or cost budget stopped it; those are resumed by the workers once
-the budget allows (a partial index finds them).
+the budget allows (a partial index finds them). ``api_keys.role`` caps what a key may do
+(never more than its user's membership; NULL: the membership's role, as before).
 
 Revision ID: 0005
 Revises: 0004
@@ -70,6 +71,12 @@ def upgrade() -> None:
     op.create_check_constraint(
         op.f("ck_runs_paused_by"), "runs", "paused_by is null or paused_by in ('budget')"
     )
+    op.add_column("api_keys", sa.Column("role", sa.String(20)))
+    op.create_check_constraint(
+        op.f("ck_api_keys_role"),
+        "api_keys",
+        "role is null or role in ('owner', 'editor', 'viewer')",
+    )
     op.create_index(
         "ix_runs_budget_paused",
         "runs",
@@ -80,6 +87,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_runs_budget_paused", "runs")
+    op.drop_constraint(op.f("ck_api_keys_role"), "api_keys")
+    op.drop_column("api_keys", "role")
     op.drop_constraint(op.f("ck_runs_paused_by"), "runs")
     op.drop_column("runs", "paused_by")
     op.drop_table("tenant_quotas")

@@ -1,6 +1,7 @@
 // The projects list (step, status, last activity) and the form that creates one.
 
-import { api } from "./api.js";
+import { api, session } from "./api.js";
+import { apiKeysPanel } from "./apikeys.js";
 import { busy, errorBox, h, replace, when } from "./dom.js";
 import { STEPS, stepNumbers } from "./steps.js";
 import { usagePanel } from "./usage.js";
@@ -70,6 +71,7 @@ export async function projectsPage(main) {
     }),
     h("section", { "aria-labelledby": "list-title" }, h("h2", { id: "list-title" }, "Your projects"), error, list),
     usagePanel(),
+    apiKeysPanel(session.get()?.role || "viewer"),
   );
   try {
     const page = await api("/projects?limit=100");
