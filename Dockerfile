@@ -2,7 +2,7 @@
 # JEEX Plan's image: one entry point, `jeex` (serve, worker, db upgrade …). docs/deploy.md.
 #
 #   docker build -t jeex .                                   # python:3.11-slim, no embedded LLM
-#   docker build --build-arg WITH_LLM=1 -t jeex:llm .        # with llama.cpp and SmolLM2 (+~300 MB)
+#   docker build --build-arg WITH_LLM=1 -t jeex:llm .        # with llama.cpp and SmolLM2 (+~160 MB)
 #   scripts/build-base-image && docker build --build-arg BASE=jeex-base:bookworm -t jeex .
 #                                                            # where no registry is reachable
 ARG BASE=python:3.11-slim-bookworm
