@@ -183,7 +183,10 @@ SEEDED_TABLES = (
     "events",
     "exhibits",
     "exports",
+    "tenant_quotas",
 )
+#: Tables with one row per tenant (the tenant is the key): INSERT own replaces it.
+SINGLETON_TABLES = frozenset({"tenant_quotas"})
 _serial = itertools.count(2)  # 1 is the seeded row's number
 
 
@@ -283,6 +286,7 @@ def new_row(table: str, g: Graph, *, seed: bool = False) -> dict[str, Any]:
             "status": "pending",
             "manifest": Jsonb({}),
         },
+        "tenant_quotas": lambda: {"tokens_per_day": 1000 * n},
     }
     return {"tenant_id": g.tenant_id, **rows[table]()}
 
@@ -410,6 +414,8 @@ def check_select(ex: Any, table: str, own: Graph, other: Graph) -> None:
 
 
 def check_insert(ex: Any, table: str, own: Graph, other: Graph) -> None:
+    if table in SINGLETON_TABLES:  # the tenant's one row is its key: make room for it
+        ex.execute(text(f"delete from {table} where tenant_id = :t"), {"t": own.tenant_id})
     mine = new_row(table, own)
     assert sqlstate_of(ex, insert_sql(table, mine), mine) is None, f"{table}: INSERT own"
     theirs = new_row(table, other)

@@ -40,13 +40,21 @@ def _fill(path: str, world: World) -> str:
         .replace("{document_id}", world.document_id)
         .replace("{export_id}", world.export_id)
         .replace("{exhibit_id}", world.exhibit_id)
+        .replace("{key_id}", world.key_id)
         .replace("{version}", "1")
     ) + QUERIES.get(path.rsplit("/", 1)[-1], "")
 
 
 def _anonymous(body: dict[str, str], world: World) -> dict[str, str]:
     detail = body["detail"]
-    ids = (world.project_id, world.run_id, world.document_id, world.export_id, world.exhibit_id)
+    ids = (
+        world.project_id,
+        world.run_id,
+        world.document_id,
+        world.export_id,
+        world.exhibit_id,
+        world.key_id,
+    )
     for value in ids:
         detail = detail.replace(value, "<id>")
     return {**body, "detail": detail}
@@ -70,6 +78,9 @@ async def world(
             pieces=[b"# Notes\n\nA grocery list that syncs at once.\n"],
         )
     made.exhibit_id = str(exhibit.id)
+    key = await client.post("/api/v1/api-keys", json={"name": "ci"}, headers=alice.headers)
+    assert key.status_code == 201, key.text
+    made.key_id = key.json()["id"]
     return made
 
 
@@ -78,7 +89,7 @@ async def test_every_id_route_is_404_for_another_tenant(
 ) -> None:
     routes = _id_routes(app)
     assert len(routes) >= 20, routes
-    nowhere = World(*(str(uuid.uuid4()) for _ in range(5)))
+    nowhere = World(*(str(uuid.uuid4()) for _ in range(6)))
     for method, path in routes:
         missing = await client.request(
             method, _fill(path, nowhere), headers=bob.headers, json=BODIES.get(method)

@@ -171,7 +171,7 @@ def test_sigkill_mid_section_the_other_worker_finishes_the_run(
 ) -> None:
     run_id = detach(env, "--steps", "1")["run_ids"][0]
     # Sections slow enough to outlast the second worker's start-up on a loaded machine.
-    slow_llm.seconds_per_token = 0.05
+    slow_llm.seconds_per_token = 0.1
     first = workers.start()
     wait_for(lambda: completed_sections(owner_engine, run_id) >= 1 or None, 90, what="a section")
     workers.start()

@@ -82,6 +82,7 @@ class World:
     document_id: str
     export_id: str
     exhibit_id: str = ""
+    key_id: str = ""
 
 
 async def make_world(db: Database, client: httpx.AsyncClient, caller: Caller) -> World:
