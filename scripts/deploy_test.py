@@ -363,20 +363,19 @@ def holder_of_a_claim(stack: Stack) -> str | None:
     return None
 
 
-def queue_depth_in_database(stack: Stack) -> int:
+def jobs_where(stack: Stack, condition: str) -> int:
+    """How many queue jobs match ``condition``, read as the owner."""
     with psycopg.connect(stack.owner_url(), autocommit=True) as conn:
-        row = conn.execute(
-            "select count(*) from procrastinate_jobs where queue_name = 'runs' and status = 'doing'"
-        ).fetchone()
+        row = conn.execute(f"select count(*) from procrastinate_jobs where {condition}").fetchone()
     return int(row[0]) if row else 0
+
+
+def queue_depth_in_database(stack: Stack) -> int:
+    return jobs_where(stack, "queue_name = 'runs' and status = 'doing'")
 
 
 def open_jobs(stack: Stack) -> int:
-    with psycopg.connect(stack.owner_url(), autocommit=True) as conn:
-        row = conn.execute(
-            "select count(*) from procrastinate_jobs where status in ('todo', 'doing')"
-        ).fetchone()
-    return int(row[0]) if row else 0
+    return jobs_where(stack, "status in ('todo', 'doing')")
 
 
 def settle_queue(stack: Stack) -> None:

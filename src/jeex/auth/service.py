@@ -69,18 +69,25 @@ async def create_api_key(
     principal = await tenants_service.ensure_principal(
         db, tenant_slug=tenant_slug, tenant_name=tenant_slug, email=email
     )
-    key, parsed = keys.new_key(principal.tenant_id)
+    key, row = _new_key(principal, name=name, role=None)
     async with db.tenant_session(principal.tenant_id) as session:
-        row = ApiKey(
-            id=uuid.uuid4(),
-            tenant_id=principal.tenant_id,
-            user_id=principal.user_id,
-            name=name,
-            prefix=parsed.prefix,
-            key_hash=keys.hash_secret(parsed.secret),
-        )
         session.add(row)
     return key, row.id
+
+
+def _new_key(principal: Principal, *, name: str, role: str | None) -> tuple[str, ApiKey]:
+    """A new key's secret (to show once) and its row (only the secret's hash)."""
+    key, parsed = keys.new_key(principal.tenant_id)
+    row = ApiKey(
+        id=uuid.uuid4(),
+        tenant_id=principal.tenant_id,
+        user_id=principal.user_id,
+        name=name,
+        prefix=parsed.prefix,
+        key_hash=keys.hash_secret(parsed.secret),
+        role=role,
+    )
+    return key, row
 
 
 def rank(role: str) -> int:
@@ -114,16 +121,7 @@ async def issue_api_key(
         raise InvalidInput(f"unknown role {role!r}; use owner, editor or viewer")
     if rank(role) < rank(principal.role):
         raise Forbidden(f"a {principal.role} cannot create a key that acts as {role}")
-    key, parsed = keys.new_key(principal.tenant_id)
-    row = ApiKey(
-        id=uuid.uuid4(),
-        tenant_id=principal.tenant_id,
-        user_id=principal.user_id,
-        name=name,
-        prefix=parsed.prefix,
-        key_hash=keys.hash_secret(parsed.secret),
-        role=role,
-    )
+    key, row = _new_key(principal, name=name, role=role)
     session.add(row)
     await session.flush()
     await session.refresh(row)
