@@ -18,6 +18,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +151,7 @@ def view_problems(ex: Any) -> list[str]:
 
 # SECURITY DEFINER functions run as their owner and so bypass RLS: none is allowed yet.
 # Each one returns no tenant data; the test of P7 below shows what it returns.
-ALLOWED_SECURITY_DEFINER: frozenset[str] = frozenset({"jeex_run_counts"})
+ALLOWED_SECURITY_DEFINER: frozenset[str] = frozenset({"jeex_run_counts", "jeex_my_memberships"})
 
 
 def definer_problems(ex: Any) -> list[str]:
@@ -184,9 +185,13 @@ SEEDED_TABLES = (
     "exhibits",
     "exports",
     "tenant_quotas",
+    "invitations",
+    "audit_events",
 )
 #: Tables with one row per tenant (the tenant is the key): INSERT own replaces it.
 SINGLETON_TABLES = frozenset({"tenant_quotas"})
+#: The app role adds rows and reads its own, never changes or deletes one (the audit log).
+APPEND_ONLY_TABLES = frozenset({"audit_events"})
 _serial = itertools.count(2)  # 1 is the seeded row's number
 
 
@@ -287,6 +292,14 @@ def new_row(table: str, g: Graph, *, seed: bool = False) -> dict[str, Any]:
             "manifest": Jsonb({}),
         },
         "tenant_quotas": lambda: {"tokens_per_day": 1000 * n},
+        "invitations": lambda: {
+            "id": key,
+            "email": f"{tag}@example.test",
+            "role": "editor",
+            "token_hash": key.hex * 2,
+            "expires_at": datetime.now(UTC) + timedelta(days=1),
+        },
+        "audit_events": lambda: {"action": "tenant.created", "target": tag},
     }
     return {"tenant_id": g.tenant_id, **rows[table]()}
 
@@ -423,7 +436,16 @@ def check_insert(ex: Any, table: str, own: Graph, other: Graph) -> None:
     assert state == INSUFFICIENT_PRIVILEGE, f"{table}: INSERT for the other tenant gave {state}"
 
 
+def check_append_only(ex: Any, table: str, own: Graph) -> None:
+    """The app role may not change or delete a row of an append-only table, even its own."""
+    for sql in (f"update {table} set tenant_id = tenant_id", f"delete from {table}"):
+        state = sqlstate_of(ex, text(f"{sql} where tenant_id = :t"), {"t": own.tenant_id})
+        assert state == INSUFFICIENT_PRIVILEGE, f"{table}: {sql} gave {state}"
+
+
 def check_update(ex: Any, table: str, own: Graph, other: Graph) -> None:
+    if table in APPEND_ONLY_TABLES:
+        return check_append_only(ex, table, own)
     sql = f"update {table} set tenant_id = tenant_id where tenant_id = :t"
     mine = rowcount(ex, sql, t=own.tenant_id)
     theirs = rowcount(ex, sql, t=other.tenant_id)
@@ -434,6 +456,8 @@ def check_update(ex: Any, table: str, own: Graph, other: Graph) -> None:
 
 
 def check_delete(ex: Any, table: str, own: Graph, other: Graph) -> None:
+    if table in APPEND_ONLY_TABLES:
+        return check_append_only(ex, table, own)
     sql = f"delete from {table} where tenant_id = :t"
     theirs = rowcount(ex, sql, t=other.tenant_id)
     mine = rowcount(ex, sql, t=own.tenant_id)
@@ -611,7 +635,9 @@ SESSION_SET = re.compile(r"\bSET\s+(?:LOCAL\s+|SESSION\s+)?app\.", re.IGNORECASE
 SQL_WORDS = re.compile(
     r"\b(?:select|insert\s+into|update|delete\s+from|where|set_config)\b", re.IGNORECASE
 )
-BOUND_SET_CONFIG = re.compile(r"set_config\(\s*'app\.tenant_id'\s*,\s*:\w+\s*,\s*true\s*\)")
+BOUND_SET_CONFIG = re.compile(
+    r"set_config\(\s*'app\.(tenant_id|user_id)'\s*,\s*:\w+\s*,\s*true\s*\)"
+)
 
 
 def tenant_fstring_sql(source: str) -> list[str]:
@@ -660,7 +686,8 @@ def test_p4_source_never_sets_the_tenant_by_session_set_or_fstring() -> None:
                 set_configs.setdefault(relative, []).append(node.value)
     assert session_sets == []
     assert fstrings == []
-    # The one place the tenant is set: transaction-local, with a bind parameter.
+    # The one place the tenant (and the user "my tenants" reads) is set:
+    # transaction-local, with a bind parameter.
     assert set(set_configs) == {"db/session.py"}
     for value in set_configs["db/session.py"]:
         assert BOUND_SET_CONFIG.search(value), value
@@ -787,7 +814,9 @@ def test_p6_unique_keys_and_foreign_keys_include_tenant_id(owner: sa.Engine) -> 
     with owner.connect() as conn:
         problems, checked = key_problems(conn)
     assert problems == []
-    assert checked >= len(SEEDED_TABLES) - 2  # every child table's FK to its parent
+    # Every child table's FK to its parent (memberships, tenant_quotas, invitations and
+    # audit_events point only at the global tenants and users).
+    assert checked >= len(SEEDED_TABLES) - 4
 
 
 def test_p6_key_checker_flags_a_global_unique_and_a_bare_fk(owner: sa.Engine) -> None:
@@ -852,6 +881,34 @@ def test_p7_run_counts_give_the_app_role_totals_and_nothing_else(
     assert rows
     assert all(set(row) == {"status", "runs"} for row in rows)
     assert sum(row["runs"] for row in rows) == total >= 2
+
+
+def test_p7_my_memberships_give_one_user_their_own_and_nothing_else(
+    owner: sa.Engine, pair: tuple[Graph, Graph]
+) -> None:
+    # "My tenants" is the one read of memberships across tenants: only the user the
+    # session names, and only tenant, slug, name and role.
+    a, b = pair
+    with owner.connect() as conn, conn.begin():
+        conn.execute(
+            text("insert into memberships (tenant_id, user_id, role) values (:t, :u, 'viewer')"),
+            {"t": b.tenant_id, "u": a.user_id},
+        )
+        as_app_role(conn, a.tenant_id)
+        mine = "select * from jeex_my_memberships()"
+        assert conn.execute(text(mine)).all() == []  # no user named: nothing
+        conn.execute(text("select set_config('app.user_id', :u, true)"), {"u": str(a.user_id)})
+        rows = conn.execute(text(mine)).mappings().all()
+        assert {(r["tenant_id"], r["role"]) for r in rows} == {
+            (a.tenant_id, "owner"),
+            (b.tenant_id, "viewer"),
+        }
+        assert all(set(r) == {"tenant_id", "slug", "name", "role"} for r in rows)
+        # The function is not a way into the table: b's other rows stay invisible.
+        visible = "select count(*) from memberships where tenant_id = :t"
+        assert count(conn, visible, t=b.tenant_id) == 0
+        conn.execute(text("select set_config('app.user_id', :u, true)"), {"u": str(b.user_id)})
+        assert [r.tenant_id for r in conn.execute(text(mine))] == [b.tenant_id]
 
 
 def as_app_role(conn: sa.Connection, tenant: uuid.UUID | None) -> None:

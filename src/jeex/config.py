@@ -141,6 +141,9 @@ class Settings(BaseSettings):
     #: How often workers look for budget-paused runs they may resume.
     quota_resume_seconds: float = Field(default=60.0, gt=0)
 
+    # Teams: how long an invitation link works.
+    invitation_days: int = Field(default=7, ge=1, le=90)
+
     # Auth. Unset secret: embedded shape keeps a random one in `<data_dir>/auth-secret`;
     # the distributed shape refuses to serve without one (every API process needs the same).
     auth_secret_key: SecretStr | None = None

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
 
 from jeex import __version__, metrics, tracing
-from jeex.api import apikeys, errors, health, kinds, usage
+from jeex.api import apikeys, audit, errors, health, invitations, kinds, members, tenants, usage
 from jeex.api.auth import router as auth_router
 from jeex.api.deps import limit_ip
 from jeex.api.documents import router as documents_router
@@ -129,6 +129,10 @@ def create_app(settings: Settings | None = None, *, workers: int = 0) -> FastAPI
         kinds.router,
         usage.router,
         apikeys.router,
+        tenants.router,
+        members.router,
+        invitations.router,
+        audit.router,
     ):
         api.include_router(router)
     app.include_router(api)

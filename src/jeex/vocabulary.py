@@ -86,3 +86,33 @@ TERMINAL_RUN_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunSta
 def check_values(enum: type[StrEnum]) -> str:
     """The SQL list of an enum's values, for the CHECK constraint that mirrors it."""
     return ", ".join(f"'{member.value}'" for member in enum)
+
+
+class Role(StrEnum):
+    """A member's role in a tenant, from most to least power (``rank`` orders them).
+
+    owner: everything, including making owners; admin: also manages members and reads the
+    security log, but cannot make or touch owners; editor: creates, runs and changes;
+    viewer: reads.
+    """
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    EDITOR = "editor"
+    VIEWER = "viewer"
+
+
+class AuditAction(StrEnum):
+    """What the security audit log records (``audit_events.action``)."""
+
+    SIGNIN_SUCCEEDED = "signin.succeeded"
+    SIGNIN_FAILED = "signin.failed"
+    TENANT_CREATED = "tenant.created"
+    INVITATION_CREATED = "invitation.created"
+    INVITATION_ACCEPTED = "invitation.accepted"
+    INVITATION_REVOKED = "invitation.revoked"
+    MEMBER_ROLE_CHANGED = "member.role_changed"
+    MEMBER_REMOVED = "member.removed"
+    API_KEY_CREATED = "api_key.created"
+    API_KEY_REVOKED = "api_key.revoked"
+    QUOTA_REFUSED = "quota.refused"

@@ -83,6 +83,8 @@ async def test_the_vocabulary_lists_every_status_and_event_type(
     body = response.json()
     assert body["event_types"] == [e.value for e in EventType]
     assert body["run_statuses"] == [s.value for s in RunStatus]
+    assert body["roles"] == ["owner", "admin", "editor", "viewer"]
+    assert "invitation.accepted" in body["audit_actions"]
     # And OpenAPI names the values a run's status can take.
     schema = (await client.get("/api/v1/openapi.json")).json()["components"]["schemas"]
     assert schema["RunStatus"]["enum"] == [s.value for s in RunStatus]

@@ -18,6 +18,8 @@ from jeex.exports import service as exports_service
 from support.api import Caller, World, assert_error, create_project, make_world
 
 BODIES = {"PATCH": {"name": "Taken over"}, "POST": {}}
+#: Bodies of routes whose body differs from their method's (by the path's first segment).
+PATH_BODIES = {("PATCH", "members"): {"role": "viewer"}}
 #: Required query parameters, by the last segment of the path.
 QUERIES = {"diff": "?from=1&to=2", "search": "?q=grocery"}
 
@@ -41,21 +43,16 @@ def _fill(path: str, world: World) -> str:
         .replace("{export_id}", world.export_id)
         .replace("{exhibit_id}", world.exhibit_id)
         .replace("{key_id}", world.key_id)
+        .replace("{tenant_id}", world.tenant_id)
+        .replace("{user_id}", world.user_id)
+        .replace("{invitation_id}", world.invitation_id)
         .replace("{version}", "1")
     ) + QUERIES.get(path.rsplit("/", 1)[-1], "")
 
 
 def _anonymous(body: dict[str, str], world: World) -> dict[str, str]:
     detail = body["detail"]
-    ids = (
-        world.project_id,
-        world.run_id,
-        world.document_id,
-        world.export_id,
-        world.exhibit_id,
-        world.key_id,
-    )
-    for value in ids:
+    for value in world.ids:
         detail = detail.replace(value, "<id>")
     return {**body, "detail": detail}
 
@@ -81,7 +78,17 @@ async def world(
     key = await client.post("/api/v1/api-keys", json={"name": "ci"}, headers=alice.headers)
     assert key.status_code == 201, key.text
     made.key_id = key.json()["id"]
+    invitation = await client.post(
+        "/api/v1/invitations", json={"email": "someone@example.test"}, headers=alice.headers
+    )
+    assert invitation.status_code == 201, invitation.text
+    made.invitation_id = invitation.json()["id"]
+    made.tenant_id, made.user_id = str(alice.tenant_id), str(alice.user_id)
     return made
+
+
+def _body(method: str, path: str) -> object:
+    return PATH_BODIES.get((method, path.split("/")[3]), BODIES.get(method))
 
 
 async def test_every_id_route_is_404_for_another_tenant(
@@ -89,14 +96,14 @@ async def test_every_id_route_is_404_for_another_tenant(
 ) -> None:
     routes = _id_routes(app)
     assert len(routes) >= 20, routes
-    nowhere = World(*(str(uuid.uuid4()) for _ in range(6)))
+    nowhere = World(*(str(uuid.uuid4()) for _ in range(len(world.ids))))
     for method, path in routes:
         missing = await client.request(
-            method, _fill(path, nowhere), headers=bob.headers, json=BODIES.get(method)
+            method, _fill(path, nowhere), headers=bob.headers, json=_body(method, path)
         )
         for headers in (bob.headers, bob.key_headers):
             response = await client.request(
-                method, _fill(path, world), headers=headers, json=BODIES.get(method)
+                method, _fill(path, world), headers=headers, json=_body(method, path)
             )
             assert_error(response, 404, "NotFound")
             assert "Key (" not in response.text
@@ -109,6 +116,10 @@ async def test_every_id_route_is_404_for_another_tenant(
     run = await client.get(f"/api/v1/runs/{world.run_id}", headers=alice.headers)
     assert run.json()["status"] == "pending"
     assert run.json()["desired_state"] == "run"
+    members = (await client.get("/api/v1/members", headers=alice.headers)).json()
+    assert [(m["email"], m["role"]) for m in members] == [(alice.email, "owner")]
+    pending = (await client.get("/api/v1/invitations", headers=alice.headers)).json()
+    assert [p["id"] for p in pending] == [world.invitation_id]
 
 
 async def test_another_tenants_id_looks_like_a_missing_one(

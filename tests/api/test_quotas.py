@@ -52,6 +52,14 @@ async def test_one_run_at_once_then_a_clear_refusal(
     ).status_code == 202
     metrics = await client.get("/metrics")
     assert 'jeex_quota_refused_total{quota="concurrent_runs"} 1.0' in metrics.text
+    # The refusal is in alice's security log (written apart: the request rolled back).
+    log = await client.get("/api/v1/audit-events?action=quota.refused", headers=alice.headers)
+    assert [(e["actor_email"], e["detail"]["reason"]) for e in log.json()] == [
+        (alice.email, refused.json()["detail"])
+    ]
+    assert log.json()[0]["target"] == f"POST /api/v1/projects/{second['id']}/step1"
+    bob_log = await client.get("/api/v1/audit-events?action=quota.refused", headers=bob.headers)
+    assert bob_log.json() == []
 
 
 async def test_a_spent_daily_budget_refuses_until_it_renews(

@@ -47,6 +47,22 @@ async def make_caller(db: Database, client: httpx.AsyncClient, name: str) -> Cal
     return Caller(slug, user.tenant_id, user.user_id, email, response.json()["access_token"], key)
 
 
+async def make_member(db: Database, client: httpx.AsyncClient, owner: Caller, role: str) -> Caller:
+    """Another user in the owner's tenant with ``role``, signed in (no API key)."""
+    email = f"{role}-{uuid.uuid4().hex[:8]}@example.test"
+    user = await auth_service.create_user(
+        db, email=email, password=PASSWORD, tenant_slug=owner.tenant_slug, role=role
+    )
+    token = await client.post(
+        "/api/v1/auth/token",
+        data={"username": email, "password": PASSWORD, "tenant": owner.tenant_slug},
+    )
+    assert token.status_code == 200, token.text
+    return Caller(
+        owner.tenant_slug, owner.tenant_id, user.user_id, email, token.json()["access_token"], ""
+    )
+
+
 PROJECT = {
     "name": "Grocery list",
     "idea_description": "A shared grocery list app for families",
@@ -83,6 +99,13 @@ class World:
     export_id: str
     exhibit_id: str = ""
     key_id: str = ""
+    tenant_id: str = ""
+    user_id: str = ""
+    invitation_id: str = ""
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(str(value) for value in vars(self).values())
 
 
 async def make_world(db: Database, client: httpx.AsyncClient, caller: Caller) -> World:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response, status
 
 from jeex.api.deps import PrincipalDep, SessionDep, StateDep
 from jeex.api.errors import responses
+from jeex.api.state import ApiState
+from jeex.audit import service as audit
 from jeex.auth import service as auth_service
 from jeex.auth import tokens
 from jeex.auth.schemas import MeOut, TokenOut
+from jeex.errors import Unauthorized
 from jeex.projects.schemas import NO_NUL
+from jeex.vocabulary import AuditAction
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -35,19 +40,51 @@ async def token(
     """OAuth2 password flow: a short-lived access token (JWT) for the user's tenant.
     Attempts are limited per address and per account (429 with ``Retry-After``)."""
     limiter = state.limiter
-    await limiter.hit(request, "signin_ip", limiter.client_address(request))
+    address = limiter.client_address(request)
+    await limiter.hit(request, "signin_ip", address)
     await limiter.hit(request, "signin_account", username.strip().lower())
-    user, tenant_id = await auth_service.login_to_tenant(
-        state.db, email=username, password=password, tenant_slug=tenant or None
-    )
-    access_token, lifetime = tokens.issue(
-        state.settings,
-        state.signing_key,
-        user_id=user.id,
+    try:
+        user, tenant_id = await auth_service.login_to_tenant(
+            state.db, email=username, password=password, tenant_slug=tenant or None
+        )
+    except Unauthorized as refused:
+        await _audit_failure(state, username, tenant, address, refused.message)
+        raise
+    await audit.record_apart(
+        state.db,
         tenant_id=tenant_id,
-        version=user.token_version,
+        action=AuditAction.SIGNIN_SUCCEEDED,
+        actor=audit.Actor(user.id, user.email, address),
+        detail={"method": "password"},
+    )
+    return token_out(state, user_id=user.id, tenant_id=tenant_id, version=user.token_version)
+
+
+def token_out(
+    state: ApiState, *, user_id: uuid.UUID, tenant_id: uuid.UUID, version: int
+) -> TokenOut:
+    """An access token for the user in the tenant (every sign-in path ends here)."""
+    access_token, lifetime = tokens.issue(
+        state.settings, state.signing_key, user_id=user_id, tenant_id=tenant_id, version=version
     )
     return TokenOut(access_token=access_token, expires_in=lifetime, tenant_id=tenant_id)
+
+
+async def _audit_failure(
+    state: ApiState, email: str, tenant: str, address: str, reason: str
+) -> None:
+    """A failed password sign-in of a known account goes to its tenant's log."""
+    found = await auth_service.signin_tenant(state.db, email=email, tenant_slug=tenant or None)
+    if found is None:
+        return
+    tenant_id, user_id = found
+    await audit.record_apart(
+        state.db,
+        tenant_id=tenant_id,
+        action=AuditAction.SIGNIN_FAILED,
+        actor=audit.Actor(user_id, email.strip().lower(), address),
+        detail={"method": "password", "reason": reason},
+    )
 
 
 @router.get("/me", summary="The caller and its tenant", responses=responses(401, 403, 422))

@@ -19,6 +19,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex.api.state import ApiState
+from jeex.audit import service as audit
 from jeex.auth import credentials as auth_credentials
 from jeex.auth.service import AuthPrincipal
 from jeex.documents import service as documents_service
@@ -28,6 +29,7 @@ from jeex.projects import service as projects_service
 from jeex.projects.models import Project
 from jeex.runs import service as runs_service
 from jeex.runs.models import Run
+from jeex.tenants import roles
 
 oauth2 = OAuth2PasswordBearer(
     tokenUrl="/api/v1/auth/token",
@@ -74,6 +76,8 @@ async def get_tenant_session(
     async with state.db.tenant_session(credentials.tenant_id) as session:
         principal = await credentials.principal(session)
         session.info["principal"] = principal
+        # For the error handlers: a refusal (quota) is written to the tenant's audit log.
+        request.state.principal = principal
         structlog.contextvars.bind_contextvars(tenant_id=str(principal.tenant_id))
         await state.limiter.hit(request, "user", str(principal.user_id))
         yield session
@@ -91,9 +95,24 @@ PrincipalDep = Annotated[AuthPrincipal, Depends(get_principal)]
 
 
 def require_editor(principal: PrincipalDep) -> AuthPrincipal:
-    """Viewers read; owners and editors also create, run and change."""
-    if principal.role not in ("owner", "editor"):
+    """Viewers read; owners, admins and editors also create, run and change."""
+    if principal.role not in roles.WRITERS:
         raise Forbidden("viewers can read but not change anything")
+    return principal
+
+
+def get_actor(request: Request, state: StateDep, principal: PrincipalDep) -> audit.Actor:
+    """The caller as the audit log names it: account, email and client address."""
+    return audit.Actor(principal.user_id, principal.email, state.limiter.client_address(request))
+
+
+ActorDep = Annotated[audit.Actor, Depends(get_actor)]
+
+
+def require_session_sign_in(principal: PrincipalDep) -> AuthPrincipal:
+    """For what an API key must not do: make keys, tenants, or act across tenants."""
+    if principal.via != "token":
+        raise Forbidden("this needs a signed-in session, not an API key")
     return principal
 
 

@@ -19,8 +19,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from jeex.errors import AppError
+from jeex.audit import service as audit
+from jeex.errors import AppError, QuotaExceeded
 from jeex.secret_sources import redact
+from jeex.vocabulary import AuditAction
 
 log = structlog.get_logger("jeex.api")
 
@@ -43,7 +45,7 @@ DESCRIPTIONS = {
     403: "X-Tenant-ID names a tenant the caller is not in, or a viewer tried to change something.",
     404: "No such object in the caller's tenant (another tenant's objects are 404 too).",
     409: "The object's state does not allow this.",
-    410: "The object existed but is gone (an expired export): request a new one.",
+    410: "The object existed but is gone (an expired export, a used or expired invitation).",
     413: "The body is larger than JEEX_API_MAX_BODY_BYTES (uploads: JEEX_EXHIBITS_MAX_BYTES).",
     415: "The uploaded file's content is not a supported type (or not what its name says).",
     422: "Malformed JSON, wrong types, unknown fields or invalid parameters.",
@@ -91,10 +93,30 @@ def _validation_detail(exc: RequestValidationError) -> str:
     return f"{where}: {message}" if where else message
 
 
-async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
+    if isinstance(exc, QuotaExceeded):
+        await _audit_refusal(request, exc)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {}
     return error_response(exc.status_code, exc.name, exc.message, {**headers, **exc.headers})
+
+
+async def _audit_refusal(request: Request, exc: QuotaExceeded) -> None:
+    """A quota refusal goes to the tenant's security log; the request's own transaction
+    rolled back with the refusal, so it is written apart."""
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        return
+    state = request.app.state.api
+    actor = audit.Actor(principal.user_id, principal.email, state.limiter.client_address(request))
+    await audit.record_apart(
+        state.db,
+        tenant_id=principal.tenant_id,
+        action=AuditAction.QUOTA_REFUSED,
+        actor=actor,
+        target=f"{request.method} {request.url.path}",
+        detail={"reason": exc.message},
+    )
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -11,11 +11,13 @@ from jeex.api.deps import PrincipalDep
 from jeex.api.errors import responses
 from jeex.templates import SectionKind
 from jeex.vocabulary import (
+    AuditAction,
     DesiredState,
     EventType,
     ExhibitStatus,
     ExportStatus,
     ProjectStatus,
+    Role,
     RunStatus,
     SectionStatus,
 )
@@ -59,6 +61,8 @@ class VocabularyOut(BaseModel):
     export_statuses: list[ExportStatus]
     exhibit_statuses: list[ExhibitStatus]
     event_types: list[EventType]
+    roles: list[Role] = Field(description="Member roles, from most to least power.")
+    audit_actions: list[AuditAction]
 
 
 def _kind(kind: kinds.Kind) -> KindOut:
@@ -107,4 +111,6 @@ async def vocabulary(principal: PrincipalDep) -> VocabularyOut:
         export_statuses=list(ExportStatus),
         exhibit_statuses=list(ExhibitStatus),
         event_types=list(EventType),
+        roles=list(Role),
+        audit_actions=list(AuditAction),
     )

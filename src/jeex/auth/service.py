@@ -17,16 +17,19 @@ from typing import Literal
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jeex.audit import service as audit
 from jeex.auth import keys, passwords
 from jeex.auth.tokens import AccessClaims
 from jeex.db.context import session_tenant
 from jeex.db.session import Database
 from jeex.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from jeex.tenants import roles
 from jeex.tenants import service as tenants_service
 from jeex.tenants.models import ApiKey, Membership, Tenant, User
 from jeex.tenants.service import Principal
+from jeex.vocabulary import AuditAction, Role
 
-ROLES = ("owner", "editor", "viewer")
+ROLES = tuple(Role)
 #: ``last_used_at`` is kept to the minute: a busy key does not write on every request.
 KEY_USE_PRECISION = timedelta(minutes=1)
 
@@ -90,9 +93,7 @@ def _new_key(principal: Principal, *, name: str, role: str | None) -> tuple[str,
     return key, row
 
 
-def rank(role: str) -> int:
-    """owner 0 < editor 1 < viewer 2: a lower rank may do more."""
-    return ROLES.index(role)
+rank = roles.rank
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,12 @@ class KeyRow:
 
 
 async def issue_api_key(
-    session: AsyncSession, *, principal: AuthPrincipal, name: str, role: str | None
+    session: AsyncSession,
+    *,
+    principal: AuthPrincipal,
+    actor: audit.Actor,
+    name: str,
+    role: str | None,
 ) -> tuple[str, KeyRow]:
     """A key for the caller in the caller's tenant, acting with ``role`` (default: the
     caller's), never more than the caller may; the secret is returned this once."""
@@ -118,11 +124,17 @@ async def issue_api_key(
         raise Forbidden("API keys are created with a signed-in session, not with another key")
     role = role or principal.role
     if role not in ROLES:
-        raise InvalidInput(f"unknown role {role!r}; use owner, editor or viewer")
+        raise InvalidInput(f"unknown role {role!r}; use owner, admin, editor or viewer")
     if rank(role) < rank(principal.role):
-        raise Forbidden(f"a {principal.role} cannot create a key that acts as {role}")
+        raise Forbidden(
+            f"{roles.with_article(principal.role)} cannot create a key that acts as {role}"
+        )
     key, row = _new_key(principal, name=name, role=role)
     session.add(row)
+    audit.record(
+        session, action=AuditAction.API_KEY_CREATED, actor=actor, target=row.prefix,
+        detail={"name": name, "role": role},
+    )  # fmt: skip
     await session.flush()
     await session.refresh(row)
     return key, _key_row(row, principal.email, principal.role)
@@ -136,29 +148,52 @@ def _key_row(row: ApiKey, email: str, member_role: str | None) -> KeyRow:
     )  # fmt: skip
 
 
+def _sees(principal: AuthPrincipal, user_id: uuid.UUID, member_role: str | None) -> bool:
+    """One's own keys; an owner or admin also every key of a member not ranked above them."""
+    if user_id == principal.user_id:
+        return True
+    return principal.role in roles.MANAGERS and (
+        member_role is None or rank(member_role) >= rank(principal.role)
+    )
+
+
 async def list_api_keys(session: AsyncSession, *, principal: AuthPrincipal) -> list[KeyRow]:
-    """Owners see every key of the tenant; other members their own."""
+    """Owners see every key of the tenant, admins every key but owners'; others their own."""
     statement = (
         select(ApiKey, User.email, Membership.role)
         .join(User, User.id == ApiKey.user_id)
         .outerjoin(Membership, Membership.user_id == ApiKey.user_id)
         .order_by(ApiKey.created_at)
     )
-    if principal.role != "owner":
+    if principal.role not in roles.MANAGERS:
         statement = statement.where(ApiKey.user_id == principal.user_id)
     rows = (await session.execute(statement)).all()
-    return [_key_row(row.ApiKey, row.email, row.role) for row in rows]
+    return [
+        _key_row(row.ApiKey, row.email, row.role)
+        for row in rows
+        if _sees(principal, row.ApiKey.user_id, row.role)
+    ]
 
 
 async def revoke_api_key_as(
-    session: AsyncSession, *, principal: AuthPrincipal, key_id: uuid.UUID
+    session: AsyncSession, *, principal: AuthPrincipal, actor: audit.Actor, key_id: uuid.UUID
 ) -> None:
-    """Revoke one of the caller's keys (an owner: any key of the tenant); another's is 404."""
-    row = await session.scalar(select(ApiKey).where(ApiKey.id == key_id))
-    if row is None or (principal.role != "owner" and row.user_id != principal.user_id):
+    """Revoke a key the caller sees (``list_api_keys``); any other key is a 404."""
+    row = (
+        await session.execute(
+            select(ApiKey, Membership.role)
+            .outerjoin(Membership, Membership.user_id == ApiKey.user_id)
+            .where(ApiKey.id == key_id)
+        )
+    ).one_or_none()
+    if row is None or not _sees(principal, row.ApiKey.user_id, row.role):
         raise NotFound(f"no API key {key_id}")
-    if row.revoked_at is None:
-        row.revoked_at = datetime.now(UTC)
+    if row.ApiKey.revoked_at is None:
+        row.ApiKey.revoked_at = datetime.now(UTC)
+        audit.record(
+            session, action=AuditAction.API_KEY_REVOKED, actor=actor, target=row.ApiKey.prefix,
+            detail={"name": row.ApiKey.name},
+        )  # fmt: skip
         await session.flush()
 
 
@@ -207,6 +242,28 @@ async def login_to_tenant(
         if await _role(session, user.id) is None:
             raise Unauthorized("no such tenant for this account")
     return user, tenant_id
+
+
+async def signin_tenant(
+    db: Database, *, email: str, tenant_slug: str | None
+) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """Whose audit log a sign-in attempt for ``email`` belongs in: the named tenant when the
+    account is a member there, else the account's default tenant; None for an unknown
+    email (no tenant's log is the place for it; it still goes to the server log)."""
+    async with db.global_session() as session:
+        user = await session.scalar(select(User).where(User.email == email.strip().lower()))
+        named = None
+        if tenant_slug:
+            named = await session.scalar(select(Tenant.id).where(Tenant.slug == tenant_slug))
+    if user is None:
+        return None
+    if named is not None:
+        async with db.tenant_session(named) as session:
+            if await _role(session, user.id) is not None:
+                return named, user.id
+    if user.default_tenant_id is None:
+        return None
+    return user.default_tenant_id, user.id
 
 
 async def _role(session: AsyncSession, user_id: uuid.UUID) -> str | None:

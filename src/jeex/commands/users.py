@@ -48,7 +48,7 @@ def users_create(
             prompt=True, hide_input=True, confirmation_prompt=True, envvar="JEEX_USER_PASSWORD"
         ),
     ],
-    role: Annotated[str, typer.Option(help="owner, editor or viewer.")] = "owner",
+    role: Annotated[str, typer.Option(help="owner, admin, editor or viewer.")] = "owner",
     json_output: JsonOption = False,
 ) -> None:
     """Create (or update the password of) a local account in a tenant."""
@@ -73,7 +73,7 @@ def users_create(
 
 
 def _bad_role(role: str) -> None:
-    raise InvalidInput(f"unknown role {role!r}; use owner, editor or viewer")
+    raise InvalidInput(f"unknown role {role!r}; use owner, admin, editor or viewer")
 
 
 def _short_password() -> None:

@@ -138,6 +138,11 @@ def grant_app_role(conn: Connection, role: str) -> None:
     # Totals for metrics, no tenant data (from migration 0004 on; absent below it).
     if conn.execute(sa.text("select to_regprocedure('jeex_run_counts()')")).scalar():
         statements.append(f'grant execute on function jeex_run_counts() to "{role}"')
+    # From 0006 on: "my tenants" (one user's memberships), and an append-only audit log.
+    if conn.execute(sa.text("select to_regprocedure('jeex_my_memberships()')")).scalar():
+        statements.append(f'grant execute on function jeex_my_memberships() to "{role}"')
+    if conn.execute(sa.text("select to_regclass('audit_events')")).scalar():
+        statements.append(f'revoke update, delete, truncate on table audit_events from "{role}"')
     for statement in statements:
         conn.execute(sa.text(statement))
     conn.commit()

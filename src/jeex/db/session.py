@@ -30,6 +30,14 @@ from jeex import tracing
 
 TENANT_KEY = "tenant_id"
 SET_TENANT_SQL = text("select set_config('app.tenant_id', :tid, true)")
+#: Read by ``jeex_my_memberships()`` only (migration 0006): whose memberships it returns.
+SET_USER_SQL = text("select set_config('app.user_id', :uid, true)")
+
+
+async def as_user(session: AsyncSession, user_id: uuid.UUID | None) -> None:
+    """Name the user ``jeex_my_memberships()`` answers for, until ``as_user(None)`` or the
+    end of the transaction; the caller has already checked the user's credentials."""
+    await session.execute(SET_USER_SQL, {"uid": "" if user_id is None else str(user_id)})
 
 
 @event.listens_for(Session, "after_begin")

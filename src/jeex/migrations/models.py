@@ -1,5 +1,6 @@
 """Imports every mapped class so that ``Base.metadata`` knows the whole schema."""
 
+from jeex.audit.models import AuditEvent
 from jeex.db.base import Base
 from jeex.documents.models import DocumentVersion
 from jeex.events.models import Event
@@ -7,15 +8,17 @@ from jeex.exhibits.models import Exhibit
 from jeex.exports.models import Export
 from jeex.projects.models import Project
 from jeex.runs.models import Run, RunSection
-from jeex.tenants.models import ApiKey, Membership, Tenant, TenantQuota, User
+from jeex.tenants.models import ApiKey, Invitation, Membership, Tenant, TenantQuota, User
 
 __all__ = [
     "ApiKey",
+    "AuditEvent",
     "Base",
     "DocumentVersion",
     "Event",
     "Exhibit",
     "Export",
+    "Invitation",
     "Membership",
     "Project",
     "Run",

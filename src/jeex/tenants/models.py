@@ -24,7 +24,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from jeex.db.base import Base, TenantIdMixin, TenantMixin, TimestampMixin
+from jeex.db.base import Base, TenantIdMixin, TenantMixin, TimestampMixin, Vocabulary
+from jeex.vocabulary import Role
+
+ROLES_SQL = ", ".join(f"'{role}'" for role in Role)
 
 
 class Tenant(TimestampMixin, Base):
@@ -59,12 +62,12 @@ class Membership(TenantMixin, TimestampMixin, Base):
     """A user's role inside one tenant."""
 
     __tablename__ = "memberships"
-    __table_args__ = (CheckConstraint("role IN ('owner', 'editor', 'viewer')", name="role"),)
+    __table_args__ = (CheckConstraint(f"role IN ({ROLES_SQL})", name="role"),)
 
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
     )
-    role: Mapped[str] = mapped_column(String(16), default="editor")
+    role: Mapped[Role] = mapped_column(Vocabulary(Role), default=Role.EDITOR)
 
 
 class ApiKey(TenantIdMixin, TimestampMixin, Base):
@@ -72,7 +75,7 @@ class ApiKey(TenantIdMixin, TimestampMixin, Base):
 
     __tablename__ = "api_keys"
     __table_args__ = (
-        CheckConstraint("role is null or role in ('owner', 'editor', 'viewer')", name="role"),
+        CheckConstraint(f"role is null or role in ({ROLES_SQL})", name="role"),
         UniqueConstraint("tenant_id", "key_hash"),
         UniqueConstraint("tenant_id", "prefix"),
         ForeignKeyConstraint(
@@ -90,7 +93,7 @@ class ApiKey(TenantIdMixin, TimestampMixin, Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     #: What the key may do, never more than its user's membership; None: the membership's.
-    role: Mapped[str | None] = mapped_column(String(20))
+    role: Mapped[Role | None] = mapped_column(Vocabulary(Role, 20))
 
 
 class TenantQuota(TenantMixin, TimestampMixin, Base):
@@ -105,3 +108,30 @@ class TenantQuota(TenantMixin, TimestampMixin, Base):
     cost_per_month: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))
     concurrent_runs: Mapped[int | None] = mapped_column(Integer)
     exhibit_bytes: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Invitation(TenantIdMixin, TimestampMixin, Base):
+    """An invitation to join a tenant: single-use, expiring, only its token's hash stored.
+
+    The token names its tenant (like an API key), so the person accepting it, who is not a
+    member yet, is checked inside that tenant's row-level security context.
+    """
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        CheckConstraint(f"role IN ({ROLES_SQL})", name="role"),
+        UniqueConstraint("tenant_id", "token_hash"),
+    )
+
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[Role] = mapped_column(Vocabulary(Role))
+    token_hash: Mapped[str] = mapped_column(String(128))
+    invited_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    accepted_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -6,18 +6,24 @@ single-user machine needs no sign-up; the HTTP API will add real accounts.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 
+from slugify import slugify
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jeex.audit import service as audit
 from jeex.db.session import Database
+from jeex.errors import Conflict, InvalidInput
 from jeex.tenants.models import Membership, Tenant, User
+from jeex.vocabulary import AuditAction
 
 LOCAL_TENANT_SLUG = "local"
 LOCAL_USER_EMAIL = "local@jeex.invalid"
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
 
 
 @dataclass(frozen=True)
@@ -83,3 +89,40 @@ async def ensure_local_principal(db: Database) -> Principal:
     return await ensure_principal(
         db, tenant_slug=LOCAL_TENANT_SLUG, tenant_name="Local", email=LOCAL_USER_EMAIL
     )
+
+
+async def create_tenant(db: Database, *, name: str, slug: str | None, actor: audit.Actor) -> Tenant:
+    """A new tenant whose creator is its owner, in one transaction (no ownerless tenant).
+
+    The slug defaults to one made from the name; a slug already taken is a 409, never a
+    second tenant and never a silent suffix the user did not choose.
+    """
+    assert actor.user_id is not None
+    slug = slug or slugify(name, max_length=63, word_boundary=True) or ""
+    if not SLUG.fullmatch(slug):
+        raise InvalidInput(
+            "a tenant slug is 2 to 63 lowercase letters, digits and dashes, starting with a "
+            "letter or digit"
+        )
+    tenant_id = uuid.uuid4()
+    async with db.tenant_session(tenant_id) as session:
+        created = await session.scalar(
+            insert(Tenant)
+            .values(id=tenant_id, slug=slug, name=name)
+            .on_conflict_do_nothing()
+            .returning(Tenant.id)
+        )
+        if created is None:
+            raise Conflict(f"the tenant slug {slug!r} is taken; choose another")
+        await ensure_membership(session, user_id=actor.user_id, tenant_id=tenant_id, role="owner")
+        audit.record(
+            session, action=AuditAction.TENANT_CREATED, actor=actor, target=slug,
+            detail={"name": name},
+        )  # fmt: skip
+        tenant = (await session.scalars(select(Tenant).where(Tenant.id == tenant_id))).one()
+    return tenant
+
+
+async def token_version(session: AsyncSession, *, user_id: uuid.UUID) -> int:
+    """The user's current token version, for a token issued without a password."""
+    return int((await session.scalars(select(User.token_version).where(User.id == user_id))).one())
