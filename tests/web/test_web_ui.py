@@ -237,21 +237,87 @@ async def test_switching_tenant_shows_only_that_tenants_projects(
     page = await browser.new_page()
     await sign_in(page, site)
     await create_project(page, "A project of the first tenant")
+    # No second sign-in: the Team panel lists the account's tenants, each with Switch.
     await page.get_by_role("button", name="Switch tenant").click()
-    await expect(page.get_by_text("Sign in to the tenant you want to switch to.")).to_be_visible()
-    await expect(page.get_by_label("Email")).to_have_value(site.email)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_label("Tenant").fill(other)
-    await page.get_by_role("button", name="Sign in").click()
+    mine = page.locator(".team .tenants")
+    await expect(mine.locator("li", has_text=site.tenant).first).to_contain_text("current")
+    await mine.locator(f'li[data-tenant="{other}"]').get_by_role("button", name="Switch").click()
     await expect(page.locator("#who")).to_contain_text(f"· {other} (")
-    await page.goto(site.url + "/#/projects")
     await expect(page.get_by_text("No project yet")).to_be_visible()
-    # A tenant the account does not belong to is refused with the reason, next to the form.
-    await page.get_by_role("button", name="Switch tenant").click()
+    # A new tenant made here is the account's too, and it can switch into it.
+    await page.get_by_label("New tenant").fill("Side project team")
+    await page.get_by_role("button", name="Create", exact=True).click()
+    await expect(mine.locator('li[data-tenant="side-project-team"]')).to_contain_text("owner")
+    # Signing in names a tenant too; one the account does not belong to is refused.
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    await page.get_by_label("Email").fill(site.email)
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_label("Tenant").fill("no-such-tenant")
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_role("alert")).to_contain_text("no such tenant")
+
+
+async def test_invite_a_colleague_who_joins_and_sees_only_that_team(
+    site: Site, browser: Browser, screenshots: Path
+) -> None:
+    owner = await browser.new_page(viewport={"width": 1280, "height": 900})
+    await sign_in(owner, site)
+    await create_project(owner, "The team's shared grocery list")
+    await owner.goto(site.url + "/#/projects")
+    team = owner.locator(".team")
+    colleague_email = f"colleague-{site.tenant}@x.test"
+    await team.get_by_label("Email", exact=True).fill(colleague_email)
+    await team.get_by_label("Role", exact=True).select_option("editor")
+    await team.get_by_role("button", name="Invite").click()
+    link_box = team.locator("#invite-link")
+    await expect(link_box).to_have_value(re.compile(r"/#/invite/jeexinv_"))
+    link = await link_box.input_value()
+    await expect(team.locator(f'tr[data-invitation="{colleague_email}"]')).to_contain_text("editor")
+    await owner.screenshot(path=str(screenshots / "team.png"), full_page=True)
+
+    # The colleague opens the link in a browser of their own and makes an account.
+    context = await browser.new_context()
+    colleague = await context.new_page()
+    await colleague.goto(link)
+    await expect(colleague.get_by_role("heading", name=re.compile("^Join "))).to_be_visible()
+    await expect(colleague.get_by_text("You are invited as editor")).to_be_visible()
+    await colleague.get_by_label("Your name").fill("Cora")
+    await colleague.get_by_label("Choose a password").fill(PASSWORD)
+    await colleague.get_by_role("button", name="Create account and join").click()
+    await expect(colleague.get_by_role("heading", name="Projects", exact=True)).to_be_visible()
+    await expect(colleague.locator("#who")).to_contain_text(
+        f"{colleague_email} · {site.tenant} (editor)"
+    )
+    await expect(colleague.locator("ul.projects li")).to_have_count(1)
+    await expect(colleague.locator("ul.projects")).to_contain_text("shared grocery list")
+    # The link worked once.
+    again = await context.new_page()
+    await again.goto(link)
+    await expect(again.get_by_role("alert")).to_contain_text("already used")
+
+    # The owner sees the new member, makes them a viewer, and reads it all in the log.
+    await owner.reload()
+    row = owner.locator(f'.team tr[data-member="{colleague_email}"]')
+    await expect(row).to_contain_text("Cora")
+    await row.get_by_label(f"Role of {colleague_email}").select_option("viewer")
+    await expect(owner.locator("#toast")).to_contain_text("is now viewer")
+    await owner.reload()
+    log = owner.locator(".audit")
+    await expect(log.locator('tr[data-action="member.role_changed"]')).to_contain_text(
+        colleague_email
+    )
+    await expect(log.locator('tr[data-action="invitation.accepted"]')).to_contain_text(
+        colleague_email
+    )
+    await expect(log.locator('tr[data-action="signin.succeeded"]').first).to_contain_text(
+        site.email
+    )
+    await owner.screenshot(path=str(screenshots / "security-log.png"), full_page=True)
+    # Not for editors and viewers: the colleague's page has no security log.
+    await colleague.reload()
+    await expect(colleague.locator(".team")).to_be_visible()
+    await expect(colleague.locator(".audit")).to_have_count(0)
 
 
 async def test_an_api_key_made_in_the_browser_works_until_revoked_there(

@@ -4,7 +4,7 @@
 import { api } from "./api.js";
 import { busy, errorBox, h, replace, showError, toast, when } from "./dom.js";
 
-const ROLES = ["owner", "editor", "viewer"];
+const ROLES = ["owner", "admin", "editor", "viewer"];
 
 function keyRow(key, refresh) {
   const revoke = h("button", { type: "button", class: "link danger" }, "Revoke");

@@ -3,6 +3,7 @@
 import { api, session } from "./api.js";
 import { h, replace } from "./dom.js";
 import { projectsPage } from "./projects.js";
+import { invitePage } from "./invite.js";
 import { signIn } from "./signin.js";
 import { STEPS, load as loadSteps } from "./steps.js";
 import { workspacePage } from "./workspace.js";
@@ -24,6 +25,11 @@ async function route() {
   leave();
   leave = () => {};
   drawAccount();
+  const invite = /^#\/invite\/([A-Za-z0-9_-]+)$/.exec(location.hash);
+  if (invite) {
+    await invitePage(main, invite[1], { signIn });
+    return;
+  }
   const current = session.get();
   if (!current || current.expires_at < Date.now()) {
     const email = current?.email || "";
@@ -60,10 +66,9 @@ document.getElementById("sign-out").addEventListener("click", async () => {
 });
 
 document.getElementById("switch-tenant").addEventListener("click", () => {
-  const current = session.get();
-  session.set({ email: current?.email || "", expires_at: 0 });
-  reason = "Sign in to the tenant you want to switch to.";
-  route();
+  // Your tenants are listed in the Team panel of the projects page, each with Switch.
+  location.hash = "#/projects";
+  route().then(() => document.getElementById("team-title")?.scrollIntoView());
 });
 
 window.addEventListener("jeex:signed-out", (event) => {

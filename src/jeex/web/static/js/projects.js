@@ -2,8 +2,10 @@
 
 import { api, session } from "./api.js";
 import { apiKeysPanel } from "./apikeys.js";
+import { auditPanel } from "./audit.js";
 import { busy, errorBox, h, replace, when } from "./dom.js";
 import { STEPS, stepNumbers } from "./steps.js";
+import { teamPanel } from "./team.js";
 import { usagePanel } from "./usage.js";
 
 const LANGUAGES = ["en", "de", "fr", "es", "it", "pt", "nl", "pl", "ru", "uk", "ja", "zh"];
@@ -72,6 +74,8 @@ export async function projectsPage(main) {
     h("section", { "aria-labelledby": "list-title" }, h("h2", { id: "list-title" }, "Your projects"), error, list),
     usagePanel(),
     apiKeysPanel(session.get()?.role || "viewer"),
+    teamPanel(),
+    ["owner", "admin"].includes(session.get()?.role) ? auditPanel() : null,
   );
   try {
     const page = await api("/projects?limit=100");

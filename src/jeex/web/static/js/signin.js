@@ -29,7 +29,7 @@ export function signIn(main, { email = "", reason = "", onDone }) {
       const token = await api("/auth/token", { method: "POST", form: { ...data, grant_type: "password" } });
       session.set({ token: token.access_token, expires_at: Date.now() + token.expires_in * 1000 });
       const me = await api("/auth/me");
-      session.set({ ...session.get(), email: me.email, tenant: me.tenant_slug, role: me.role });
+      session.set({ ...session.get(), email: me.email, tenant: me.tenant_slug, role: me.role, user_id: me.user_id });
       onDone();
     });
   });
