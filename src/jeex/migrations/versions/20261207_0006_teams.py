@@ -77,7 +77,9 @@ def upgrade() -> None:
             "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
         sa.CheckConstraint(f"role IN ({ROLES_NEW})", name=op.f("ck_invitations_role")),
-        sa.UniqueConstraint("tenant_id", "token_hash", name=op.f("uq_invitations_tenant_id_token_hash")),
+        sa.UniqueConstraint(
+            "tenant_id", "token_hash", name=op.f("uq_invitations_tenant_id_token_hash")
+        ),
     )
     _isolate("invitations")
     op.execute(
