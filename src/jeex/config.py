@@ -141,8 +141,15 @@ class Settings(BaseSettings):
     #: How often workers look for budget-paused runs they may resume.
     quota_resume_seconds: float = Field(default=60.0, gt=0)
 
-    # Teams: how long an invitation link works.
+    # Teams: how long an invitation link works; mail for invitations when a host is set.
     invitation_days: int = Field(default=7, ge=1, le=90)
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "JEEX Plan <jeex@localhost>"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
 
     # Auth. Unset secret: embedded shape keeps a random one in `<data_dir>/auth-secret`;
     # the distributed shape refuses to serve without one (every API process needs the same).

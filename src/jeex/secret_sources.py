@@ -43,6 +43,7 @@ SECRET_FIELDS = (
     "embeddings_api_key",
     "qdrant_api_key",
     "redis_url",
+    "smtp_password",
 )
 #: The Vault credentials themselves can come from files too (never from Vault).
 VAULT_CREDENTIALS = ("vault_token", "vault_secret_id")

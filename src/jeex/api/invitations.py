@@ -50,6 +50,10 @@ class InvitationOut(BaseModel):
 class NewInvitationOut(InvitationOut):
     token: str = Field(description="Single use; shown this once, stored only as a hash.")
     link: str = Field(description="The page where the person invited accepts it.")
+    mail_sent: bool = Field(description="True: the link was also mailed (JEEX_SMTP_HOST).")
+    mail_error: str | None = Field(
+        default=None, description="Why the mail could not be sent; the link still works."
+    )
 
 
 class TokenIn(BaseModel):
@@ -97,8 +101,9 @@ async def invite(
     body: InvitationIn,
 ) -> NewInvitationOut:
     """Owners and admins invite with a role no higher than their own. The link works once,
-    for ``JEEX_INVITATION_DAYS``; hand it over yourself (no mail is sent). Inviting the
-    same email again withdraws the earlier link."""
+    for ``JEEX_INVITATION_DAYS``; it is mailed when ``JEEX_SMTP_HOST`` is set, and always
+    returned to hand over yourself. Inviting the same email again withdraws the earlier
+    link."""
     token, row = await invitations.create(
         session,
         caller_role=principal.role,
