@@ -41,6 +41,7 @@ SCHEMA_TABLES = {
     "exhibits",
     "exports",
     "tenant_quotas",
+    "oidc_logins",
 }
 QUEUE_TABLES = {
     "procrastinate_jobs",

@@ -1,4 +1,5 @@
-"""``/auth``: password login (OAuth2 password flow), who am I, logout."""
+"""``/auth``: password login (OAuth2 password flow), who am I, logout (OpenID Connect
+sign-in is ``jeex.api.oidc``)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,16 @@ from jeex.api.errors import responses
 from jeex.auth import service as auth_service
 from jeex.auth import tokens
 from jeex.auth.schemas import MeOut, TokenOut
+from jeex.errors import Forbidden
 from jeex.projects.schemas import NO_NUL
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 @router.post(
-    "/token", summary="Sign in with email and password", responses=responses(401, 413, 422)
+    "/token",
+    summary="Sign in with email and password",
+    responses=responses(401, 403, 413, 422),
 )
 async def token(
     request: Request,
@@ -33,7 +37,13 @@ async def token(
     ] = "",
 ) -> TokenOut:
     """OAuth2 password flow: a short-lived access token (JWT) for the user's tenant.
-    Attempts are limited per address and per account (429 with ``Retry-After``)."""
+    Attempts are limited per address and per account (429 with ``Retry-After``).
+    A 403 when password sign-in is switched off (``JEEX_AUTH_PASSWORDS=false``)."""
+    if not state.settings.auth_passwords:
+        raise Forbidden(
+            "password sign-in is off on this installation; sign in with a provider "
+            "(GET /api/v1/auth/providers lists them)"
+        )
     limiter = state.limiter
     await limiter.hit(request, "signin_ip", limiter.client_address(request))
     await limiter.hit(request, "signin_account", username.strip().lower())

@@ -1,5 +1,6 @@
 """Imports every mapped class so that ``Base.metadata`` knows the whole schema."""
 
+from jeex.auth.models import OidcLogin
 from jeex.db.base import Base
 from jeex.documents.models import DocumentVersion
 from jeex.events.models import Event
@@ -17,6 +18,7 @@ __all__ = [
     "Exhibit",
     "Export",
     "Membership",
+    "OidcLogin",
     "Project",
     "Run",
     "RunSection",
