@@ -209,6 +209,28 @@ async def test_a_browser_gets_the_token_in_the_url_fragment(
     assert (await _me(client, fragment["token"]))["role"] == "owner"
 
 
+async def test_logout_revokes_a_provider_token(client: httpx.AsyncClient, idp: Provider) -> None:
+    token = (await _sign_in(client, _person(idp, _email()))).json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert (await client.post("/api/v1/auth/logout", headers=bearer)).status_code == 204
+    assert_error(await client.get(ME, headers=bearer), 401)
+
+
+async def test_a_disabled_account_is_refused(
+    client: httpx.AsyncClient, idp: Provider, db: Database
+) -> None:
+    email = _email()
+    sub = _person(idp, email)
+    assert (await _sign_in(client, sub)).status_code == 200
+    async with db.global_session() as session:
+        await session.execute(
+            text("update users set is_active = false where email = :e"), {"e": email}
+        )
+    response = await _sign_in(client, sub)
+    assert_error(response, 401, "Unauthorized")
+    assert response.json()["detail"] == "this account is disabled"
+
+
 async def test_an_unverified_email_is_refused(client: httpx.AsyncClient, idp: Provider) -> None:
     email = _email()
     response = await _sign_in(client, _person(idp, email, verified=False))

@@ -102,11 +102,3 @@ async def metadata(provider: OidcProvider, http: httpx2.AsyncClient) -> Provider
 async def signing_keys(meta: ProviderMetadata, http: httpx2.AsyncClient) -> dict[str, Any]:
     """The provider's current public keys (a JWK set)."""
     return await _get_json(http, meta.jwks_uri, "signing keys")
-
-
-def forget(issuer: str | None = None) -> None:
-    """Drop discovered metadata (one issuer's, or all): after a provider moved its endpoints."""
-    if issuer is None:
-        _discovered.clear()
-    else:
-        _discovered.pop(issuer, None)
