@@ -155,6 +155,7 @@ async def test_first_sign_in_creates_the_user_and_a_personal_tenant(
     email = _email()
     response = await _sign_in(client, _person(idp, email.upper(), name="Ana Lima"))
     assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "no-store"
     me = await _me(client, response.json()["access_token"])
     assert me["email"] == email  # lower-cased
     assert me["role"] == "owner"
@@ -202,6 +203,7 @@ async def test_a_browser_gets_the_token_in_the_url_fragment(
 ) -> None:
     response = await _sign_in(client, _person(idp, _email()), headers={"Accept": "text/html"})
     assert response.status_code == 302
+    assert response.headers["cache-control"] == "no-store"
     location = response.headers["location"]
     assert location.startswith("/#signed-in&token=")
     fragment = dict(part.split("=", 1) for part in location.split("#", 1)[1].split("&")[1:])

@@ -52,6 +52,30 @@ def _refused(request: Request, failure: AppError) -> Response:
     return RedirectResponse(f"/#signed-in-failed&reason={quote(failure.message)}", 302)
 
 
+def _signed_in(
+    request: Request, state: ApiState, response: Response, outcome: oidc.Outcome
+) -> Response | TokenOut:
+    """The access token for the outcome's user and tenant, as ``POST /auth/token`` issues
+    it, in the fragment of a redirect or as JSON; never cached (RFC 6749 §5.1)."""
+    assert outcome.user_id is not None
+    assert outcome.tenant_id is not None
+    access_token, lifetime = tokens.issue(
+        state.settings,
+        state.signing_key,
+        user_id=outcome.user_id,
+        tenant_id=outcome.tenant_id,
+        version=outcome.token_version,
+    )
+    if _wants_json(request):
+        response.headers["Cache-Control"] = "no-store"
+        return TokenOut(access_token=access_token, expires_in=lifetime, tenant_id=outcome.tenant_id)
+    return RedirectResponse(
+        f"/#signed-in&token={access_token}&expires_in={lifetime}",
+        302,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
 @router.get("/providers", summary="How to sign in here")
 async def list_providers(request: Request, state: StateDep) -> ProvidersOut:
     """Whether password sign-in is on, and each OpenID Connect provider with the URL its
@@ -99,6 +123,7 @@ async def login(request: Request, state: StateDep, provider: ProviderId) -> Resp
 )
 async def callback(
     request: Request,
+    response: Response,
     state: StateDep,
     provider: ProviderId,
     code: Annotated[str | None, Query(max_length=2048, pattern=NO_NUL)] = None,
@@ -128,15 +153,4 @@ async def callback(
     # log here once jeex.audit exists (members/audit branch).
     if outcome.failure is not None:
         return _refused(request, outcome.failure)
-    assert outcome.user_id is not None
-    assert outcome.tenant_id is not None
-    access_token, lifetime = tokens.issue(
-        state.settings,
-        state.signing_key,
-        user_id=outcome.user_id,
-        tenant_id=outcome.tenant_id,
-        version=outcome.token_version,
-    )
-    if _wants_json(request):
-        return TokenOut(access_token=access_token, expires_in=lifetime, tenant_id=outcome.tenant_id)
-    return RedirectResponse(f"/#signed-in&token={access_token}&expires_in={lifetime}", 302)
+    return _signed_in(request, state, response, outcome)

@@ -38,7 +38,7 @@ export function signIn(main, { email = "", reason = "", onDone }) {
     "form",
     { class: "card narrow", "aria-labelledby": "signin-title" },
     h("h1", { id: "signin-title" }, "Sign in"),
-    reason ? h("p", { class: "notice", role: "alert" }, reason) : null,
+    reason ? h("p", { class: "notice" }, reason) : null,
     h(
       "div",
       { id: "password-signin" },
