@@ -9,7 +9,10 @@ token from another issuer or for another audience, the provider's own ``error``.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from urllib.parse import unquote, urlsplit
@@ -17,9 +20,12 @@ from urllib.parse import unquote, urlsplit
 import httpx
 import pytest
 from fastapi import FastAPI
+from joserfc import jwt
+from joserfc.jwk import KeySet, OctKey, RSAKey
 from pydantic import SecretStr
 from sqlalchemy import text
 
+from jeex.auth import id_tokens
 from jeex.auth import service as auth_service
 from jeex.config import OidcProvider, Settings
 from jeex.db.session import Database
@@ -134,7 +140,7 @@ async def test_providers_are_listed_without_credentials(client: httpx.AsyncClien
 
 
 async def test_login_redirects_with_pkce_state_and_nonce(
-    client: httpx.AsyncClient, idp: Provider
+    client: httpx.AsyncClient, idp: Provider, db: Database
 ) -> None:
     location = await _login(client)
     assert location.startswith(f"{idp.issuer}/oauth2/authorize?")
@@ -147,6 +153,14 @@ async def test_login_redirects_with_pkce_state_and_nonce(
     assert len(query["state"]) >= 40
     assert len(query["nonce"]) >= 40
     assert query["redirect_uri"] == "http://api.test/api/v1/auth/oidc/corp/callback"
+    # The challenge is the S256 of the verifier kept for this state (the mock does not
+    # verify PKCE, so this is where it is checked).
+    async with db.global_session() as session:
+        verifier = await session.scalar(
+            text("select code_verifier from oidc_logins where state = :s"), {"s": query["state"]}
+        )
+    digest = hashlib.sha256(verifier.encode()).digest()
+    assert query["code_challenge"] == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 async def test_first_sign_in_creates_the_user_and_a_personal_tenant(
@@ -498,3 +512,63 @@ def test_bad_provider_settings_are_refused(providers: list[dict[str, str]], mess
         Settings(_env_file=None, oidc_providers=providers)  # type: ignore[call-arg, arg-type]
     with pytest.raises(ValueError, match="must start with http"):
         Settings(_env_file=None, public_url="plan.example.com")  # type: ignore[call-arg]
+
+
+# The ID token's checks on tokens the provider would not send: signed here with a key of
+# our own (real RS256), verified against its public JWK set.
+ISSUER = "https://sso.corp.test"
+SIGNER = RSAKey.generate_key(2048, parameters={"kid": "k1"})
+PUBLISHED = KeySet([SIGNER]).as_dict(private=False)
+
+
+def _id_token(key: RSAKey | OctKey = SIGNER, alg: str = "RS256", **overrides: object) -> str:
+    now = int(time.time())
+    claims: dict[str, object] = {
+        "iss": ISSUER,
+        "aud": "jeex",
+        "sub": "s1",
+        "iat": now,
+        "exp": now + 300,
+        "nonce": "n1",
+        "email": "ana@corp.test",
+        "email_verified": True,
+    }
+    claims.update(overrides)
+    present = {k: v for k, v in claims.items() if v is not None}
+    return jwt.encode({"alg": alg, "kid": "k1"}, present, key)
+
+
+def _verify(token: str) -> dict[str, object]:
+    provider = OidcProvider(id="corp", name="Corp SSO", issuer=ISSUER, client_id="jeex")
+    return id_tokens.verify(
+        token, provider=provider, keys=PUBLISHED, algorithms=("RS256",), nonce="n1",
+        access_token=None,
+    )  # fmt: skip
+
+
+def test_a_valid_id_token_passes() -> None:
+    assert _verify(_id_token())["email"] == "ana@corp.test"
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [
+        pytest.param(lambda: _id_token(nonce=None), "nonce does not match", id="no-nonce"),
+        pytest.param(lambda: _id_token(exp=int(time.time()) - 600), "expired", id="expired"),
+        pytest.param(
+            lambda: _id_token(aud=["jeex", "other"], azp="other"),
+            "authorized party",
+            id="azp-other",
+        ),  # fmt: skip
+        pytest.param(lambda: _id_token(OctKey.generate_key(256), "HS256"), "signature", id="hs256"),
+        pytest.param(
+            lambda: _id_token(RSAKey.generate_key(2048, parameters={"kid": "k1"})),
+            "signature",
+            id="another-key",
+        ),
+        pytest.param(lambda: _id_token(sub=None), "names no subject", id="no-sub"),
+    ],
+)
+def test_bad_id_tokens_are_refused(token: Callable[[], str], message: str) -> None:
+    with pytest.raises(id_tokens.SignInRefused, match=message):
+        _verify(token())
