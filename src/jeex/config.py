@@ -11,10 +11,11 @@ import ipaddress
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 import limits
 import platformdirs
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -28,6 +29,43 @@ from jeex.secret_sources import (
 )
 
 StructuredMode = Literal["auto", "json_object_schema", "json_schema"]
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class OidcProvider(BaseModel):
+    """One OpenID Connect provider users may sign in with (``JEEX_OIDC_PROVIDERS``)."""
+
+    #: A slug naming the provider in URLs (``/auth/oidc/<id>/login``).
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
+    #: What the sign-in button says: "Sign in with <name>".
+    name: str = Field(min_length=1, max_length=100)
+    #: The issuer identifier; discovery is read from ``<issuer>/.well-known/openid-configuration``
+    #: and every ID token's ``iss`` must equal it.
+    issuer: str = Field(pattern=r"^https?://")
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr = SecretStr("")
+    #: Email domains allowed to sign in (lower case); empty: any verified email.
+    allowed_domains: list[str] = Field(default_factory=list)
+
+    @field_validator("issuer")
+    @classmethod
+    def _https_issuer(cls, value: str) -> str:
+        # OAuth 2 needs TLS; plain http only to a provider on this machine (tests, dev).
+        host = urlsplit(value).hostname or ""
+        if value.startswith("http://") and host != "localhost" and not _loopback(host):
+            raise ValueError("must be an https:// URL (http:// only on localhost or 127.0.0.1)")
+        return value.rstrip("/")
+
+    @field_validator("allowed_domains")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        return [domain.strip().lower().lstrip("@") for domain in value if domain.strip()]
 
 
 def _default_data_dir() -> Path:
@@ -157,6 +195,14 @@ class Settings(BaseSettings):
     auth_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
     auth_issuer: str = "jeex"
     auth_audience: str = "jeex-api"
+    #: Off: email and password sign-in is refused (403); users sign in with a provider.
+    auth_passwords: bool = True
+    #: OpenID Connect providers, a JSON list of ``OidcProvider`` (docs/api.md, "Sign-in
+    #: with a provider"); empty: password sign-in only.
+    oidc_providers: list[OidcProvider] = Field(default_factory=list)
+    #: The address browsers reach this service at (https://plan.example.com), for the
+    #: redirect URI given to providers behind a proxy; unset: taken from each request.
+    public_url: str | None = None
 
     # Exhibits: uploaded material. Limits hold while streaming and while parsing.
     exhibits_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
@@ -239,6 +285,25 @@ class Settings(BaseSettings):
                     continue
             remember(text)
         return self
+
+    @field_validator("oidc_providers")
+    @classmethod
+    def _unique_providers(cls, value: list[OidcProvider]) -> list[OidcProvider]:
+        ids = [provider.id for provider in value]
+        if len(ids) != len(set(ids)):
+            raise ValueError("two providers have the same id; each id must be unique")
+        for provider in value:  # masked in logs and error bodies like every secret
+            remember(provider.client_secret.get_secret_value())
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
 
     @field_validator(
         "rate_limit_ip",

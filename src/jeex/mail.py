@@ -11,6 +11,7 @@ import asyncio
 import smtplib
 import ssl
 from dataclasses import dataclass
+from email import policy
 from email.message import EmailMessage
 
 import structlog
@@ -32,7 +33,8 @@ def configured(settings: Settings) -> bool:
 
 
 def _send(settings: Settings, letter: Letter) -> None:
-    message = EmailMessage()
+    # Headers unfolded up to SMTP's own limit: a folded Subject reads with a stray space.
+    message = EmailMessage(policy=policy.SMTP.clone(max_line_length=998))
     message["From"] = settings.smtp_from
     message["To"] = letter.to
     message["Subject"] = letter.subject

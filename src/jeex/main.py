@@ -18,7 +18,18 @@ from fastapi import APIRouter, Depends, FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
 
 from jeex import __version__, metrics, tracing
-from jeex.api import apikeys, audit, errors, health, invitations, kinds, members, tenants, usage
+from jeex.api import (
+    apikeys,
+    audit,
+    errors,
+    health,
+    invitations,
+    kinds,
+    members,
+    oidc,
+    tenants,
+    usage,
+)
 from jeex.api.auth import router as auth_router
 from jeex.api.deps import limit_ip
 from jeex.api.documents import router as documents_router
@@ -120,6 +131,7 @@ def create_app(settings: Settings | None = None, *, workers: int = 0) -> FastAPI
     )
     for router in (
         auth_router,
+        oidc.router,
         projects_router,
         runs_router,
         events_router,

@@ -24,6 +24,9 @@ VIEWER, EDITOR, ADMIN = "viewer", "editor", "admin"
 #: "METHOD path" → the least role allowed (PUBLIC: no sign-in needed).
 LEAST_ROLE: dict[str, str | None] = {
     "POST /api/v1/auth/token": PUBLIC,
+    "GET /api/v1/auth/providers": PUBLIC,
+    "GET /api/v1/auth/oidc/{provider}/login": PUBLIC,
+    "GET /api/v1/auth/oidc/{provider}/callback": PUBLIC,
     "GET /api/v1/auth/me": VIEWER,
     "POST /api/v1/auth/logout": VIEWER,
     "POST /api/v1/projects": EDITOR,

@@ -11,6 +11,8 @@ is importable under two names and a ``conftest`` is never imported by name.
 - ``support.api``: callers of the in-process ASGI app with a token;
 - ``support.web``: what the browser tests share;
 - ``support.fakellm``: the scripted OpenAI-compatible server (the only fake);
+- ``support.oidc``: a real OpenID Connect provider (``oidc-provider-mock``) on loopback,
+  with switches that make it misbehave (another issuer, another audience);
 - ``support.exports``, ``support.exhibit_files``, ``support.canary``: sample data and a
   loopback canary for exfiltration tests.
 """

@@ -1,4 +1,5 @@
-"""``/auth``: password login (OAuth2 password flow), who am I, logout."""
+"""``/auth``: password login (OAuth2 password flow), who am I, logout (OpenID Connect
+sign-in is ``jeex.api.oidc``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from jeex.audit import service as audit
 from jeex.auth import service as auth_service
 from jeex.auth import tokens
 from jeex.auth.schemas import MeOut, TokenOut
-from jeex.errors import Unauthorized
+from jeex.errors import Forbidden, Unauthorized
 from jeex.projects.schemas import NO_NUL
 from jeex.vocabulary import AuditAction
 
@@ -22,7 +23,9 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 @router.post(
-    "/token", summary="Sign in with email and password", responses=responses(401, 413, 422)
+    "/token",
+    summary="Sign in with email and password",
+    responses=responses(401, 403, 413, 422),
 )
 async def token(
     request: Request,
@@ -38,7 +41,13 @@ async def token(
     ] = "",
 ) -> TokenOut:
     """OAuth2 password flow: a short-lived access token (JWT) for the user's tenant.
-    Attempts are limited per address and per account (429 with ``Retry-After``)."""
+    Attempts are limited per address and per account (429 with ``Retry-After``).
+    A 403 when password sign-in is switched off (``JEEX_AUTH_PASSWORDS=false``)."""
+    if not state.settings.auth_passwords:
+        raise Forbidden(
+            "password sign-in is off on this installation; sign in with a provider "
+            "(GET /api/v1/auth/providers lists them)"
+        )
     limiter = state.limiter
     address = limiter.client_address(request)
     await limiter.hit(request, "signin_ip", address)

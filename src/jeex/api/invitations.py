@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from jeex import mail
 from jeex.api.auth import token_out
 from jeex.api.deps import ActorDep, PrincipalDep, SessionDep, StateDep, oauth2
 from jeex.api.errors import responses
@@ -20,7 +21,7 @@ from jeex.auth import keys, passwords, tokens
 from jeex.auth.schemas import TokenOut
 from jeex.errors import Forbidden, Unauthorized
 from jeex.projects.schemas import NO_NUL
-from jeex.tenants import invitations
+from jeex.tenants import invitations, members
 from jeex.tenants.models import User
 from jeex.vocabulary import Role
 
@@ -113,8 +114,30 @@ async def invite(
         lifetime=timedelta(days=state.settings.invitation_days),
     )
     link = f"{str(request.base_url).rstrip('/')}/#/invite/{token}"
+    mail_error = None
+    if mail.configured(state.settings):
+        tenant = await members.get_tenant(session, principal.tenant_id)
+        letter = _letter(row, tenant.name if tenant else "a team", link)
+        mail_error = await mail.send(state.settings, letter)
     return NewInvitationOut(
-        token=token, link=link, **InvitationOut.model_validate(row).model_dump()
+        token=token,
+        link=link,
+        mail_sent=mail.configured(state.settings) and mail_error is None,
+        mail_error=mail_error,
+        **InvitationOut.model_validate(row).model_dump(),
+    )
+
+
+def _letter(row: invitations.InvitationRow, tenant: str, link: str) -> mail.Letter:
+    return mail.Letter(
+        to=row.email,
+        subject=f"{row.invited_by} invites you to {tenant} on JEEX Plan",
+        text=(
+            f"{row.invited_by} invites you to join {tenant} on JEEX Plan as {row.role}.\n\n"
+            "Open this link to accept (it works once, until "
+            f"{row.expires_at:%Y-%m-%d %H:%M} UTC):\n\n{link}\n\n"
+            "If you did not expect this, ignore this mail: nothing happens without the link.\n"
+        ),
     )
 
 

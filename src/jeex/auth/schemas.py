@@ -37,3 +37,36 @@ class MeOut(BaseModel):
     tenant_slug: str
     role: str
     authenticated_by: Literal["token", "api_key"]
+
+
+class ProviderOut(BaseModel):
+    """A sign-in provider as the sign-in page shows it."""
+
+    id: str
+    name: str
+    #: Where the "Sign in with <name>" button goes (this API, which redirects onwards).
+    login_url: str
+
+
+class ProvidersOut(BaseModel):
+    """How one can sign in here: with a password (unless switched off) and each provider."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "passwords": True,
+                    "providers": [
+                        {
+                            "id": "corp",
+                            "name": "Corp SSO",
+                            "login_url": "/api/v1/auth/oidc/corp/login",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    passwords: bool
+    providers: list[ProviderOut]

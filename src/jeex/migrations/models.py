@@ -1,6 +1,7 @@
 """Imports every mapped class so that ``Base.metadata`` knows the whole schema."""
 
 from jeex.audit.models import AuditEvent
+from jeex.auth.models import OidcLogin
 from jeex.db.base import Base
 from jeex.documents.models import DocumentVersion
 from jeex.events.models import Event
@@ -20,6 +21,7 @@ __all__ = [
     "Export",
     "Invitation",
     "Membership",
+    "OidcLogin",
     "Project",
     "Run",
     "RunSection",

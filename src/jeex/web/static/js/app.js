@@ -1,4 +1,6 @@
 // The page's router: #/projects, #/projects/<id>[/step/<n>]; sign-in when needed.
+// A provider's sign-in comes back as #signed-in&token=…&expires_in=… (or
+// #signed-in-failed&reason=…), taken before routing.
 
 import { api, session } from "./api.js";
 import { h, replace } from "./dom.js";
@@ -18,6 +20,31 @@ function drawAccount() {
   account.hidden = !current;
   if (current) {
     document.getElementById("who").textContent = `${current.email} · ${current.tenant} (${current.role})`;
+  }
+}
+
+// The token arrives in the fragment (never sent to a server); it is kept in this tab's
+// session exactly as a password sign-in keeps it, and the fragment is replaced at once
+// so it stays neither in the address bar nor in the history.
+async function takeSignIn() {
+  const [head, ...rest] = location.hash.replace(/^#/, "").split("&");
+  if (head !== "signed-in" && head !== "signed-in-failed") return;
+  const params = new URLSearchParams(rest.join("&"));
+  history.replaceState(null, "", `${location.pathname}${location.search}#/projects`);
+  if (head === "signed-in-failed") {
+    session.clear();
+    reason = params.get("reason") || "The sign-in did not succeed; try again.";
+    return;
+  }
+  const expiresIn = Number(params.get("expires_in")) || 0;
+  session.set({ token: params.get("token"), expires_at: Date.now() + expiresIn * 1000 });
+  try {
+    const me = await api("/auth/me");
+    session.set({ ...session.get(), email: me.email, tenant: me.tenant_slug, role: me.role });
+    reason = "";
+  } catch (error) {
+    session.clear();
+    reason = `The sign-in could not be completed: ${error.message}`;
   }
 }
 
@@ -75,5 +102,5 @@ window.addEventListener("jeex:signed-out", (event) => {
   reason = `You were signed out: ${event.detail}`;
   route();
 });
-window.addEventListener("hashchange", route);
-route();
+window.addEventListener("hashchange", () => takeSignIn().then(route));
+takeSignIn().then(route);

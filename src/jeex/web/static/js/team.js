@@ -109,9 +109,13 @@ function inviteForm(me, refresh) {
     const data = Object.fromEntries(new FormData(form));
     busy(form.querySelector("button[type=submit]"), error, async () => {
       const made = await api("/invitations", { method: "POST", json: data });
+      const how = made.mail_sent
+        ? `Mailed to ${made.email}. The link, should it not arrive (it works once, until ${when(made.expires_at)}):`
+        : `Send this link to ${made.email} (it works once, until ${when(made.expires_at)}):`;
       replace(
         shown,
-        h("label", { for: "invite-link" }, `Send this link to ${made.email} (it works once, until ${when(made.expires_at)}):`),
+        made.mail_error ? h("p", { class: "notice" }, made.mail_error) : null,
+        h("label", { for: "invite-link" }, how),
         h("input", { id: "invite-link", readonly: true, value: made.link, class: "mono" }),
       );
       shown.hidden = false;
