@@ -594,3 +594,41 @@ def test_a_valid_id_token_passes() -> None:
 def test_bad_id_tokens_are_refused(token: Callable[[], str], message: str) -> None:
     with pytest.raises(id_tokens.SignInRefused, match=message):
         _verify(token())
+
+
+async def test_a_provider_account_makes_a_team_and_a_colleague_joins_it(
+    client: httpx.AsyncClient, idp: Provider
+) -> None:
+    """The issue's story through the provider: sign in, create a team, switch to it,
+    invite a colleague who signs in with the provider too, accepts, and sees only the
+    team's projects."""
+    lead = await _sign_in(client, _person(idp, _email()))
+    lead_auth = {"Authorization": f"Bearer {lead.json()['access_token']}"}
+    team = await client.post("/api/v1/tenants", json={"name": "Groceries team"}, headers=lead_auth)
+    assert team.status_code == 201, team.text
+    switched = await client.post(f"/api/v1/tenants/{team.json()['id']}/token", headers=lead_auth)
+    in_team = {"Authorization": f"Bearer {switched.json()['access_token']}"}
+    project = await client.post(
+        "/api/v1/projects",
+        json={"name": "Shared list", "idea_description": "A shared grocery list for families"},
+        headers=in_team,
+    )
+    assert project.status_code == 201, project.text
+    colleague_email = _email()
+    invitation = await client.post(
+        "/api/v1/invitations", json={"email": colleague_email}, headers=in_team
+    )
+    colleague = await _sign_in(client, _person(idp, colleague_email, name="Bo"))
+    colleague_auth = {"Authorization": f"Bearer {colleague.json()['access_token']}"}
+    # Their own first sign-in gave them a personal tenant, with nothing of the team's.
+    assert (await client.get("/api/v1/projects", headers=colleague_auth)).json()["total"] == 0
+    joined = await client.post(
+        "/api/v1/invitations/accept",
+        json={"token": invitation.json()["token"]},
+        headers=colleague_auth,
+    )
+    assert joined.status_code == 200, joined.text
+    in_team_too = {"Authorization": f"Bearer {joined.json()['access_token']}"}
+    listed = (await client.get("/api/v1/projects", headers=in_team_too)).json()["items"]
+    assert [p["id"] for p in listed] == [project.json()["id"]]
+    assert (await _me(client, joined.json()["access_token"]))["role"] == "editor"
