@@ -77,6 +77,8 @@ export function when(iso) {
   if (!iso) return "";
   const date = new Date(iso);
   const seconds = Math.round((Date.now() - date.getTime()) / 1000);
+  // A moment to come (an expiry) is a date and time, never "just now".
+  if (seconds < -60) return date.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
   if (seconds < 60) return "just now";
   if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
   if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ago`;
