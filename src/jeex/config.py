@@ -107,6 +107,12 @@ class Settings(BaseSettings):
     llm_context_size: int = Field(default=4096, ge=512)
     llm_max_section_tokens: int = Field(default=400, ge=16)
     llm_temperature: float = Field(default=0.3, ge=0, le=2)
+    # Against loops (issue 15). Unset: the embedded llama.cpp gets repeat_penalty 1.1 and
+    # frequency_penalty 0.3; an external endpoint gets none of them unless set here.
+    # repeat_penalty is llama.cpp's own parameter: set it only for endpoints that take it.
+    llm_repeat_penalty: float | None = Field(default=None, ge=1, le=2)
+    llm_frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    llm_presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     llm_structured_mode: StructuredMode = "auto"
     #: At most this many epics in a step-4 plan (infrastructure and testing included).
     plan_max_epics: int = Field(default=12, ge=3, le=12)
@@ -393,6 +399,21 @@ class Settings(BaseSettings):
     @property
     def embedded_llm(self) -> bool:
         return self.llm_base_url is None
+
+    @property
+    def sampling(self) -> dict[str, float]:
+        """The penalties prose requests carry (``repeat_penalty`` goes in the extra body)."""
+        embedded = self.embedded_llm
+        chosen = {
+            "repeat_penalty": self.llm_repeat_penalty or (1.1 if embedded else None),
+            "frequency_penalty": (
+                self.llm_frequency_penalty
+                if self.llm_frequency_penalty is not None
+                else (0.3 if embedded else None)
+            ),
+            "presence_penalty": self.llm_presence_penalty,
+        }
+        return {name: value for name, value in chosen.items() if value is not None}
 
     @property
     def structured_mode(self) -> Literal["json_object_schema", "json_schema"]:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from jeex.agents import prompts
 from jeex.db.session import Database
 from jeex.documents import service as documents_service
 from jeex.documents.models import DocumentVersion
@@ -74,6 +75,47 @@ async def test_four_steps_write_the_whole_package(deps: RunnerDeps, principal: P
     assert finished[0].output["key_facts"] == about.metadata_["key_facts"]
     assert finished[0].tokens_in > 0
     assert finished[0].tokens_out > 0
+
+
+async def test_prompt_echoes_and_repeated_sentences_never_reach_the_document(
+    deps: RunnerDeps, principal: Principal, llm_server: ScriptedLLM
+) -> None:
+    """The bundled model's habits (issue 15): it echoes its prompt's labels and closes
+    every section with the same sentence. Neither reaches the document; both are recorded."""
+    loop = "The team has taken great care to ensure that every detail meets the highest standards."
+    llm_server.script_text(
+        "Section: Problem",
+        "Sections already written: none\n"
+        f"Families forget items when only one person does the shopping. {loop}\n"
+        "Length: about 120 words.",
+    )
+    llm_server.script_text(
+        "Section: Target audience",
+        f"Busy parents with two or more children plan their meals every week. {loop}",
+    )
+    project, runs = await _plan(deps, principal, steps=(1,))
+    finished = await pipeline.execute_runs(deps, principal, runs, _Recorder())
+    assert finished[0].status == "completed"
+    about = next(
+        d for d in await _documents(deps.db, principal, project.id) if d.document_type == "about"
+    )
+    assert "Sections already written" not in about.content
+    assert "Length: about" not in about.content
+    assert about.content.count(loop) == 1
+    assert "Busy parents with two or more children" in about.content
+    checks = {c["item"]: c["passed"] for c in about.metadata_["validation_checklist"]}
+    assert checks["No prompt text in the document"] is True
+    assert checks["No sentence is repeated"] is True
+    fixes = {s.key: s.metadata_["fixes"] for s in await _sections(deps.db, principal, runs[0].id)}
+    assert "removed 2 line(s) repeating the prompt (labels or instructions)" in fixes["problem"]
+    assert any(
+        f.startswith("removed 1 sentence(s) already written in this run: 'The team has taken")
+        for f in fixes["audience"]
+    )
+    # The model was told where to stop: at the prompt's own labels.
+    streamed = [r for r in llm_server.requests if r.get("stream")]
+    assert streamed
+    assert all(r["stop"] == list(prompts.SECTION_STOPS) for r in streamed)
 
 
 async def test_events_are_ordered_and_cover_the_run(deps: RunnerDeps, principal: Principal) -> None:

@@ -78,6 +78,10 @@ class DocumentAgent:
         #: Sources entries cited per document (keyed by the document's section-key prefix).
         self.cited: dict[str, dict[str, dict[str, Any]]] = {}
         self.invented: dict[str, list[str]] = {}
+        #: Every long sentence this run has written (normalised): one is never written twice,
+        #: in a document or across the run's documents (``repair_echo.drop_said``). Units
+        #: written by a helping worker are not seen here; the document check still is.
+        self.said: set[str] = set()
 
     @property
     def template(self) -> DocumentTemplate:
@@ -140,6 +144,7 @@ class DocumentAgent:
                 messages=messages,
                 max_tokens=max(64, max_tokens),
                 sources=given,
+                said=self.said,
             )
             cited.update({entry["label"]: entry for entry in result.cited})
             invented.extend(result.invented)

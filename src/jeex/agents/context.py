@@ -51,6 +51,7 @@ class Sections(Protocol):
         messages: list[Message],
         max_tokens: int,
         sources: Sequence[Given] = (),
+        said: set[str] | None = None,
     ) -> SectionResult: ...
 
     async def structured(

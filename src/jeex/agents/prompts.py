@@ -28,6 +28,10 @@ ROLES = {
     "writer": "a careful professional writer",
 }
 
+#: Where a section's answer must end: the model starting one of the prompt's labels is the
+#: model echoing its prompt (four at most: OpenAI's limit for ``stop``).
+SECTION_STOPS = ("\nSection:", "\nInstructions:", "\nSections already written:", "\nLength:")
+
 KIND_HINTS = {
     "prose": "Write paragraphs of plain Markdown prose.",
     "list": "Write a Markdown list.",
@@ -96,6 +100,14 @@ def section_messages(
         f"Length: about {section.target_words} words.",
     ]
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
+
+
+def avoid_repeating(messages: list[Message], sentences: Sequence[str]) -> list[Message]:
+    """The same prompt, asking not to write again what the run already wrote."""
+    listed = "\n".join(f"- {sentence[:160]}" for sentence in sentences[:5])
+    last = messages[-1]
+    note = f"Already written elsewhere; say something new instead of:\n{listed}"
+    return [*messages[:-1], {**last, "content": f"{last['content']}\n{note}"}]
 
 
 def extraction_messages(*, brief: Brief, document: str, strict: bool = False) -> list[Message]:

@@ -7,16 +7,27 @@ document states the formula and the failed checks, so a reader can see why.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from jeex.agents.contracts import ChecklistItem
 from jeex.agents.repair import find_placeholders
+from jeex.agents.repair_echo import SAID_MIN_CHARS, is_label_line, normalise
 from jeex.templates import SectionSpec
 
-CONFIDENCE_FORMULA = "confidence = checks passed / checks run (each check weighs the same)"
+CONFIDENCE_FORMULA = (
+    "confidence = checks passed / checks run (each check weighs the same), at most 0.50 "
+    "when a reader would see a defect at once (prompt text, repetition)"
+)
 MIN_SHARE, MAX_SHARE = 0.3, 2.5
+NO_PROMPT_TEXT = "No prompt text in the document"
+NO_REPEATED_SENTENCE = "No sentence is repeated"
+NO_REPEATED_PARAGRAPH = "No paragraph is repeated"
+#: Checks whose failure a reader sees at once: the document cannot score above the cap.
+READER_DEFECTS = frozenset({NO_PROMPT_TEXT, NO_REPEATED_SENTENCE, NO_REPEATED_PARAGRAPH})
+DEFECT_CAP = 0.5
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,20 @@ def check_sections(sections: Sequence[WrittenSection], expected: int) -> list[Ch
     ]
     placeholders = sorted({p for s in sections for p in find_placeholders(s.content)})
     repeated = [p[:60] for p, n in Counter(_paragraphs(sections)).items() if n > 1]
+    echoed = [
+        f"{s.spec.title}: {line.strip()[:60]}"
+        for s in sections
+        if s.spec.kind != "mermaid"
+        for line in s.content.split("\n")
+        if is_label_line(line)
+    ]
+    sentences = Counter(
+        normalise(sentence)
+        for s in sections
+        for sentence in re.split(r"(?<=[.!?…])\s+", s.content)
+        if len(sentence.strip()) >= SAID_MIN_CHARS and not sentence.lstrip().startswith("|")
+    )
+    said_twice = [key[:60] for key, n in sentences.items() if n > 1 and key]
     return [
         ChecklistItem(
             item=f"All {expected} sections are written",
@@ -63,8 +88,10 @@ def check_sections(sections: Sequence[WrittenSection], expected: int) -> list[Ch
         ChecklistItem(
             item="No placeholder text", passed=not placeholders, detail=", ".join(placeholders)
         ),
+        ChecklistItem(item=NO_REPEATED_PARAGRAPH, passed=not repeated, detail="; ".join(repeated)),
+        ChecklistItem(item=NO_PROMPT_TEXT, passed=not echoed, detail="; ".join(echoed)),
         ChecklistItem(
-            item="No paragraph is repeated", passed=not repeated, detail="; ".join(repeated)
+            item=NO_REPEATED_SENTENCE, passed=not said_twice, detail="; ".join(said_twice[:5])
         ),
     ]
 
@@ -94,6 +121,13 @@ def check_extraction(key_facts: Sequence[str], fixes: Sequence[str]) -> list[Che
 
 
 def confidence(checklist: Sequence[ChecklistItem]) -> float:
+    """The share of checks passed, capped at ``DEFECT_CAP`` by any reader-visible defect."""
     if not checklist:
         return 0.0
-    return round(sum(item.passed for item in checklist) / len(checklist), 2)
+    score = round(sum(item.passed for item in checklist) / len(checklist), 2)
+    return min(score, DEFECT_CAP) if defects(checklist) else score
+
+
+def defects(checklist: Sequence[ChecklistItem]) -> list[str]:
+    """The failed checks a reader sees at once (why a score is capped)."""
+    return [item.item for item in checklist if not item.passed and item.item in READER_DEFECTS]

@@ -38,9 +38,11 @@ this module re-exports the public names, so callers import from here only.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from jeex.agents.contracts import Epic, RawEpic, RawEpicPlan
+from jeex.agents.repair_echo import drop_echoes
 from jeex.agents.repair_markdown import clean_markdown
 from jeex.agents.repair_text import (
     Repaired,
@@ -345,12 +347,16 @@ def repair_epics(
     return Repaired(epics, tuple(fixes))
 
 
-def clean_section_markdown(text: str, *, title: str) -> Repaired[str]:
-    """Clean one section's prose; the rules live in `agents.repair_markdown`.
+def clean_section_markdown(text: str, *, title: str, prompt: Sequence[str] = ()) -> Repaired[str]:
+    """Clean one section's prose; the rules live in `agents.repair_markdown`, and the
+    lines that echo the section's ``prompt`` go first (`agents.repair_echo`).
 
     Raises `UnrepairableOutput` when nothing is left, so the caller can retry.
     """
+    text, echoed = drop_echoes(text, prompt)
     cleaned, fixes = clean_markdown(text, title=title)
+    if echoed:
+        fixes.insert(0, f"removed {echoed} line(s) repeating the prompt (labels or instructions)")
     if not cleaned.strip():
         raise UnrepairableOutput(f"section '{title}' is empty after cleaning")
     return Repaired(cleaned, tuple(fixes))

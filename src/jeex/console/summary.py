@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.table import Table
 
+from jeex.agents.quality import READER_DEFECTS
 from jeex.documents.models import DocumentVersion
 from jeex.exports.package import PackageResult
 
@@ -30,10 +31,23 @@ def summary_rows(
                 "tokens": int(meta.get("tokens_in", 0)) + int(meta.get("tokens_out", 0)),
                 "seconds": float(meta.get("seconds", 0.0)),
                 "confidence": meta.get("confidence"),
+                "defects": [
+                    check["item"]
+                    for check in meta.get("validation_checklist", [])
+                    if not check.get("passed") and check.get("item") in READER_DEFECTS
+                ],
                 "open_questions": list(meta.get("suggested_questions", [])),
             }
         )
     return rows
+
+
+def _confidence(value: float | None, defects: Sequence[str]) -> str:
+    """The score, and why it is capped: the checks a reader would see failing at once."""
+    if value is None:
+        return "—"
+    why = "".join(f"\n✗ {defect}" for defect in defects)
+    return f"{value:.2f}{why}"
 
 
 def summary_table(rows: Sequence[dict[str, Any]], zip_path: Path) -> Table:
@@ -55,7 +69,7 @@ def summary_table(rows: Sequence[dict[str, Any]], zip_path: Path) -> Table:
             str(row["words"]),
             str(row["tokens"]),
             f"{row['seconds']:.1f}s",
-            f"{confidence:.2f}" if confidence is not None else "—",
+            _confidence(confidence, row.get("defects") or []),
             "\n".join(f"• {q}" for q in questions) if questions else "—",
         )
     return table

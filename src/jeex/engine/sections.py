@@ -17,8 +17,10 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from jeex import metrics
+from jeex.agents import prompts
 from jeex.agents.context import SectionResult
 from jeex.agents.repair import Repaired, UnrepairableOutput, clean_section_markdown
+from jeex.agents.repair_echo import drop_said, prompt_lines, sentences_of
 from jeex.agents.repair_json import loads_lenient
 from jeex.config import Settings
 from jeex.db.retry import is_connection_lost, ride_out_restart
@@ -160,14 +162,19 @@ class SectionWriter:
         messages: list[Message],
         max_tokens: int,
         sources: Sequence[Given] = (),
+        said: set[str] | None = None,
     ) -> SectionResult:
         """Stream one prose section (skipped when already done); one retry if it comes out empty.
 
         With ``sources``, the section records which passages it was given and which it
         cited; a citation of anything else is removed from the text and recorded.
+        With ``said`` (the run's sentences so far), a sentence already written is dropped
+        and recorded; a section left empty by that is written again, once.
         """
         row = await self._begin(key, position, title)
         if row is not None:
+            if said is not None:
+                said |= sentences_of(row.content)
             return SectionResult(
                 content=row.content,
                 usage=_recorded_usage(row),
@@ -176,15 +183,33 @@ class SectionWriter:
                 invented=tuple(row.metadata_.get("invented_citations") or ()),
             )
         usage = Usage()
-        for _attempt in range(2):
+        given = prompt_lines(messages)  # the original prompt: what an echo would repeat
+        for attempt in range(2):
             text, call_usage, tail = await self._stream(key, messages, max_tokens)
             usage.add(call_usage)
             try:
-                cleaned = clean_section_markdown(text, title=title)
+                cleaned = clean_section_markdown(text, title=title, prompt=given)
             except UnrepairableOutput:
                 continue
-            content = cleaned.value
-            metadata: dict[str, Any] = {"fixes": list(cleaned.fixes)}
+            content, fixes = cleaned.value, list(cleaned.fixes)
+            if said is not None:
+                kept, dropped = drop_said(content, set(said))
+                if not kept.strip() and attempt == 0:
+                    # Everything was said before: ask once more, naming what not to repeat.
+                    messages = prompts.avoid_repeating(messages, dropped)
+                    continue
+                if not kept.strip():
+                    # Said before, twice over: the text stays, and the document's check
+                    # ("No sentence is repeated") shows it and caps the confidence.
+                    kept, dropped = content, []
+                if dropped:
+                    content = kept
+                    fixes.append(
+                        f"removed {len(dropped)} sentence(s) already written in this run: "
+                        + "; ".join(f"'{d[:80]}'" for d in dropped[:5])
+                    )
+                said |= sentences_of(content)
+            metadata: dict[str, Any] = {"fixes": fixes}
             cited: tuple[dict[str, Any], ...] = ()
             invented: tuple[str, ...] = ()
             if sources:
@@ -199,7 +224,7 @@ class SectionWriter:
                 }
             await self._finish(key, content=content, usage=usage, metadata=metadata, tail=tail)
             return SectionResult(
-                content=content, usage=usage, fixes=cleaned.fixes, cited=cited, invented=invented
+                content=content, usage=usage, fixes=tuple(fixes), cited=cited, invented=invented
             )
         raise GenerationFailed(f"the model wrote nothing usable for section {title!r}, twice")
 
@@ -237,7 +262,11 @@ class SectionWriter:
         task = asyncio.create_task(flusher())
         try:
             completion = await self.llm.stream_text(
-                messages, max_tokens=max_tokens, on_delta=on_delta, on_restart=pending.clear
+                messages,
+                max_tokens=max_tokens,
+                on_delta=on_delta,
+                on_restart=pending.clear,
+                stop=prompts.SECTION_STOPS,
             )
         finally:
             task.cancel()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -172,21 +172,36 @@ class LLMClient:
         max_tokens: int,
         on_delta: DeltaCallback | None = None,
         on_restart: Callable[[], None] | None = None,
+        stop: Sequence[str] = (),
     ) -> Completion:
-        """Stream a prose answer, reporting every delta; retried answers restart."""
+        """Stream a prose answer, reporting every delta; retried answers restart. ``stop``:
+        where the model must stop (the prompt's labels, which it would otherwise echo)."""
 
         async def call() -> Completion:
-            return await self._stream_once(messages, max_tokens=max_tokens, on_delta=on_delta)
+            return await self._stream_once(
+                messages, max_tokens=max_tokens, on_delta=on_delta, stop=stop
+            )
 
         return await self._measured("stream", self._retrying(call, on_restart or (lambda: None)))
 
     async def _stream_once(
-        self, messages: list[Message], *, max_tokens: int, on_delta: DeltaCallback | None
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int,
+        on_delta: DeltaCallback | None,
+        stop: Sequence[str] = (),
     ) -> Completion:
         started = time.perf_counter()
         parts: list[str] = []
         usage: Any = None
         finish: str | None = None
+        sampling = dict(self.settings.sampling)
+        extra = (
+            {"repeat_penalty": sampling.pop("repeat_penalty")}
+            if "repeat_penalty" in sampling
+            else {}
+        )
         stream = await self._completions.create(
             model=self.model,
             messages=messages,
@@ -194,6 +209,9 @@ class LLMClient:
             temperature=self.settings.llm_temperature,
             stream=True,
             stream_options={"include_usage": True},
+            **({"stop": list(stop)[:4]} if stop else {}),
+            **sampling,
+            **({"extra_body": extra} if extra else {}),
         )
         async with stream:
             async for chunk in stream:

@@ -1,0 +1,176 @@
+"""What a section must not repeat: the prompt it was given, and what the run already wrote.
+
+A small model echoes its prompt: the scaffolding labels ("Section:", "Instructions: …",
+"Length: about 120 words."), the list of sections written so far, the instructions
+themselves. And it loops across sections and documents: the same sentence closes every
+epic. Neither is the model's limit, it is ours to catch (issue 15):
+
+* ``drop_echoes`` removes every line of a section that starts with one of the prompt's
+  labels, is a delimiter of its reference block, or repeats one of the prompt's own
+  instruction lines (compared without case, spacing, punctuation or Markdown marks).
+  The reference material inside the prompt is not compared here: restating an earlier
+  document's sentence is repetition, which the next rule handles.
+* ``drop_said`` removes every sentence (of 40 characters or more) that the run has
+  already written, in this document or an earlier one of the same run, and adds the
+  section's own sentences to what was said. Short sentences ("Yes.", a list item such as
+  "Offline mode") may repeat legitimately and are left alone. Code blocks and tables are
+  never edited.
+
+Both are pure functions of their input, so they are tested directly and property-based.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+#: The labels ``prompts.section_messages`` writes; a line that starts with one is scaffolding.
+LABELS = (
+    "idea",
+    "audience",
+    "clarification",
+    "document",
+    "earlier documents",
+    "sections already written",
+    "section",
+    "instructions",
+    "length",
+    "excerpts",
+    "reference material",
+)
+_LABEL_LINE = re.compile(
+    r"^\s*(?:[-*+]\s+|\d+[.)]\s+|#+\s+)?[*_`]*(?:" + "|".join(LABELS) + r")[*_`]*\s*:",
+    re.IGNORECASE,
+)
+_DELIMITER = re.compile(r"^\s*(?:<<<|>>>)\s*$")
+_FENCE = re.compile(r"^\s*(?:`{3,}|~{3,})")
+_SENTENCE = re.compile(r"(?<=[.!?…])\s+")
+_ITEM = re.compile(r"^(\s*(?:[-*+]\s+(?:\[[ xX]\]\s+)?|\d+[.)]\s+))")
+#: A prompt line must have this many words before a section line repeating it is an echo.
+ECHO_MIN_WORDS = 4
+#: Sentences shorter than this may repeat (labels, short list items, "Yes.").
+SAID_MIN_CHARS = 40
+
+
+def normalise(text: str) -> str:
+    """Lower case, words only: how two lines or sentences are compared."""
+    return " ".join(re.findall(r"[^\W_]+", text.lower()))
+
+
+def is_label_line(line: str) -> bool:
+    return bool(_LABEL_LINE.match(line) or _DELIMITER.match(line))
+
+
+def prompt_lines(messages: Iterable[dict[str, str]]) -> list[str]:
+    """The prompt's own lines, without its reference material (between ``<<<`` and ``>>>``)."""
+    lines: list[str] = []
+    for message in messages:
+        inside = False
+        for line in message["content"].split("\n"):
+            if _DELIMITER.match(line):
+                inside = line.strip() == "<<<"
+                continue
+            if not inside:
+                lines.extend(part for part in _SENTENCE.split(line) if part.strip())
+    return lines
+
+
+def _echoes(line: str, given: Sequence[str]) -> bool:
+    said = normalise(line)
+    if not said:
+        return False
+    for prompt in given:
+        if len(prompt.split()) < ECHO_MIN_WORDS:
+            continue
+        if said == prompt or (len(said.split()) >= ECHO_MIN_WORDS and said in prompt):
+            return True
+        if prompt in said and len(prompt.split()) >= 2 * ECHO_MIN_WORDS:
+            return True
+    return False
+
+
+def _echo(piece: str, given: Sequence[str]) -> bool:
+    return is_label_line(piece) or _echoes(piece, given)
+
+
+def drop_echoes(text: str, prompt: Sequence[str]) -> tuple[str, int]:
+    """The section without the lines (or sentences inside a line) that repeat its prompt,
+    and how many were removed."""
+    given = [normalise(line) for line in prompt]
+    kept: list[str] = []
+    removed = 0
+    fenced = False
+    for line in text.split("\n"):
+        if _FENCE.match(line):
+            fenced = not fenced
+        if fenced or not line.strip() or line.lstrip().startswith("|"):
+            kept.append(line)
+            continue
+        if _echo(line, given):
+            removed += 1
+            continue
+        marker = _ITEM.match(line)
+        prefix = marker.group(1) if marker else ""
+        pieces = _sentences(line[len(prefix) :])
+        left = [piece for piece in pieces if not _echo(piece, given)]
+        removed += len(pieces) - len(left)
+        if left:
+            kept.append(prefix + " ".join(left) if len(left) < len(pieces) else line)
+    return "\n".join(kept), removed
+
+
+def _sentences(block: str) -> list[str]:
+    return [s for s in _SENTENCE.split(block.strip()) if s]
+
+
+def _is_prose(block: str) -> bool:
+    first = block.lstrip()
+    return bool(first) and not first.startswith(("|", "```", "~~~", "    ", "#"))
+
+
+def sentences_of(text: str) -> set[str]:
+    """The normalised long sentences of a text, as ``drop_said`` remembers them."""
+    found: set[str] = set()
+    for block in text.split("\n\n"):
+        if _is_prose(block):
+            for line in block.split("\n"):
+                found |= {normalise(s) for s in _sentences(line) if len(s) >= SAID_MIN_CHARS}
+    return found
+
+
+def drop_said(text: str, said: set[str]) -> tuple[str, list[str]]:
+    """The section without sentences already said in the run, and those it dropped.
+
+    ``said`` grows by the section's own sentences, so a sentence repeated inside the
+    section is dropped too. Lines emptied by the rule go; blocks are rejoined as they were.
+    """
+    dropped: list[str] = []
+    blocks: list[str] = []
+    fenced = False
+    for block in text.split("\n\n"):
+        if block.lstrip().startswith(("```", "~~~")) or fenced:
+            fences = sum(1 for line in block.split("\n") if _FENCE.match(line))
+            fenced = fenced != (fences % 2 == 1)
+            blocks.append(block)
+            continue
+        if not _is_prose(block):
+            blocks.append(block)
+            continue
+        lines: list[str] = []
+        for line in block.split("\n"):
+            marker = _ITEM.match(line)
+            prefix = marker.group(1) if marker else ""
+            kept: list[str] = []
+            for sentence in _sentences(line[len(prefix) :]):
+                key = normalise(sentence)
+                if len(sentence) >= SAID_MIN_CHARS and key in said:
+                    dropped.append(sentence)
+                    continue
+                if len(sentence) >= SAID_MIN_CHARS:
+                    said.add(key)
+                kept.append(sentence)
+            if kept:
+                lines.append(prefix + " ".join(kept))
+        if lines:
+            blocks.append("\n".join(lines))
+    return "\n\n".join(blocks), dropped

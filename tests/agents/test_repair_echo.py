@@ -1,0 +1,212 @@
+"""What a section must not repeat (`jeex.agents.repair_echo`): its prompt, and what the run
+already wrote; and the checks and the confidence cap that show a reader what slipped
+through (`jeex.agents.quality`). Examples from the bundled model's real output (issue 15),
+then properties."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rich.console import Console
+
+from jeex.agents import prompts
+from jeex.agents.contracts import ChecklistItem
+from jeex.agents.quality import WrittenSection, check_sections, confidence, defects
+from jeex.agents.repair import clean_section_markdown
+from jeex.agents.repair_echo import (
+    SAID_MIN_CHARS,
+    drop_echoes,
+    drop_said,
+    normalise,
+    prompt_lines,
+    sentences_of,
+)
+from jeex.config import Settings
+from jeex.console.summary import summary_table
+from jeex.templates import SectionSpec
+
+SPEC = SectionSpec(
+    key="tasks",
+    title="Tasks",
+    kind="list",
+    target_words=120,
+    instructions="Name the tasks of this epic in order. Start each task with a verb.",
+)
+BRIEF = prompts.Brief(
+    idea="A shared grocery list app for families",
+    audience="busy parents",
+    language="en",
+    clarifications={},
+)
+MESSAGES = prompts.section_messages(
+    agent="implementation_planner",
+    brief=BRIEF,
+    document_title="Epic 2: Shared lists",
+    section=SPEC,
+    written_headings=["Goal", "Scope"],
+    context="The app syncs lists between family members in real time.",
+)
+PROMPT = prompt_lines(MESSAGES)
+PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def test_the_labels_and_instructions_of_the_prompt_are_removed() -> None:
+    # Lines the bundled model wrote into real documents (the issue's list), and its echoes.
+    text = "\n".join(
+        [
+            "Sections already written: Goal, Scope, Tasks, Acceptance criteria",
+            "1. Create the shared list table.",
+            "Instructions: Name the epics of this product.",
+            "**Length:** about 120 words.",
+            "SECTION: Tasks",
+            "- Name the tasks of this epic in order.",
+            "2. Sync list changes to every family member.",
+            "<<<",
+            "Do not write the section heading.",
+        ]
+    )
+    kept, removed = drop_echoes(text, PROMPT)
+    assert kept.split("\n") == [
+        "1. Create the shared list table.",
+        "2. Sync list changes to every family member.",
+    ]
+    assert removed == 7
+
+
+def test_the_product_and_the_reference_material_may_be_named() -> None:
+    text = (
+        "The shared grocery list app for families keeps one list per household.\n"
+        "The app syncs lists between family members in real time."
+    )
+    assert drop_echoes(text, PROMPT) == (text, 0)
+
+
+def test_code_blocks_are_never_edited() -> None:
+    text = "```mermaid\ngraph TD\n  Section: A --> B\n```"
+    assert drop_echoes(text, PROMPT) == (text, 0)
+
+
+def test_cleaning_a_section_reports_the_echo() -> None:
+    cleaned = clean_section_markdown(
+        "Length: about 120 words.\n\n1. Create the shared list table.", title="Tasks", prompt=PROMPT
+    )
+    assert cleaned.value == "1. Create the shared list table."
+    assert cleaned.fixes[0] == "removed 1 line(s) repeating the prompt (labels or instructions)"
+
+
+def test_a_sentence_said_before_in_the_run_is_dropped_once() -> None:
+    loop = "The team has taken great care to ensure that every detail meets the highest standards."
+    said: set[str] = set()
+    first, dropped = drop_said(f"Lists sync at once across phones. {loop}", said)
+    assert dropped == []
+    second, dropped = drop_said(
+        f"Shopping mode hides what is already bought. {loop}\n\n- {loop}\n- Offline mode", said
+    )
+    assert second == "Shopping mode hides what is already bought.\n\n- Offline mode"
+    assert dropped == [loop, loop]
+    # Tables and code are kept as written; short sentences may repeat.
+    table = "| Task | Owner |\n| --- | --- |\n| " + loop + " | Ana |"
+    assert drop_said(f"{table}\n\nYes.", said) == (f"{table}\n\nYes.", [])
+
+
+def test_sentences_are_compared_without_case_spacing_or_punctuation() -> None:
+    said = sentences_of("Every list   syncs across the family phones, at once!")
+    kept, dropped = drop_said("every list syncs across the family phones at once.", said)
+    assert (kept, len(dropped)) == ("", 1)
+
+
+def test_a_document_with_prompt_text_or_repetition_cannot_score_above_a_half() -> None:
+    loop = "Every statement stays concrete so reviewers can check it against the idea."
+    sections = [
+        WrittenSection(SPEC, f"1. Create the list table.\n\n{loop}"),
+        WrittenSection(SPEC, f"Length: about 120 words.\n\n{loop}"),
+    ]
+    checks = check_sections(sections, expected=2)
+    failed = {c.item: c.detail for c in checks if not c.passed}
+    assert "No prompt text in the document" in failed
+    assert "Length: about 120 words." in failed["No prompt text in the document"]
+    assert failed["No sentence is repeated"].startswith(normalise(loop)[:40])
+    assert confidence(checks) <= 0.5
+    assert defects(checks) == [
+        "No paragraph is repeated",
+        "No prompt text in the document",
+        "No sentence is repeated",
+    ]
+    # Three checks of four passed: 0.75, unless the failed one is a defect a reader sees.
+    passed = [ChecklistItem(item="x", passed=True)] * 3
+    length = ChecklistItem(item="Every section is near its target length", passed=False)
+    echo = ChecklistItem(item="No prompt text in the document", passed=False)
+    assert confidence([*passed, length]) == 0.75
+    assert confidence([*passed, echo]) == 0.5
+
+
+def test_penalties_go_to_the_embedded_model_and_only_where_asked_elsewhere() -> None:
+    embedded = Settings(llm_base_url=None)
+    assert embedded.sampling == {"repeat_penalty": 1.1, "frequency_penalty": 0.3}
+    external = Settings(llm_base_url="http://127.0.0.1:1/v1")
+    assert external.sampling == {}
+    chosen = Settings(llm_base_url="http://127.0.0.1:1/v1", llm_presence_penalty=0.5)
+    assert chosen.sampling == {"presence_penalty": 0.5}
+
+
+SENTENCES = st.sampled_from(
+    [
+        "The list syncs between every phone of the family at once.",
+        "Parents assign items to children and see when they are bought.",
+        "Offline changes merge when the phone is back online again.",
+        "Yes.",
+        "Sections already written: Goal, Scope",
+        "Length: about 120 words.",
+        "Name the tasks of this epic in order.",
+    ]
+)
+TEXTS = st.lists(
+    st.lists(SENTENCES, min_size=1, max_size=4).map(" ".join), min_size=1, max_size=4
+).map("\n\n".join)
+
+
+@PROPERTY
+@given(TEXTS)
+def test_dropping_echoes_is_idempotent_and_leaves_no_label(text: str) -> None:
+    once, _ = drop_echoes(text, PROMPT)
+    assert drop_echoes(once, PROMPT) == (once, 0)
+    assert "Length:" not in once
+    assert "Sections already written" not in once
+
+
+@PROPERTY
+@given(st.lists(TEXTS, min_size=1, max_size=4))
+def test_no_long_sentence_survives_twice_across_sections(texts: list[str]) -> None:
+    said: set[str] = set()
+    kept = [drop_said(text, said)[0] for text in texts]
+    seen: list[str] = []
+    for text in kept:
+        for block in text.split("\n\n"):
+            seen += [
+                normalise(s)
+                for s in block.replace(". ", ".\n").split("\n")
+                if len(s) >= SAID_MIN_CHARS
+            ]
+    assert len(seen) == len(set(seen))
+    # And what was kept is kept again: nothing more to drop against a fresh memory.
+    again: set[str] = set()
+    assert [drop_said(text, again)[1] for text in kept] == [[] for _ in kept]
+
+
+def test_the_summary_table_says_why_a_score_is_capped() -> None:
+    row = {
+        "file": "docs/about.md",
+        "words": 300,
+        "tokens": 900,
+        "seconds": 12.0,
+        "confidence": 0.5,
+        "defects": ["No prompt text in the document"],
+        "open_questions": [],
+    }
+    console = Console(record=True, width=160)
+    console.print(summary_table([row], Path("plan.zip")))
+    printed = console.export_text()
+    assert "0.50" in printed
+    assert "✗ No prompt text in the document" in printed
