@@ -118,6 +118,33 @@ async def test_prompt_echoes_and_repeated_sentences_never_reach_the_document(
     assert all(r["stop"] == list(prompts.SECTION_STOPS) for r in streamed)
 
 
+async def test_a_question_is_asked_once_in_the_package(
+    deps: RunnerDeps, principal: Principal, llm_server: ScriptedLLM
+) -> None:
+    asked = "Which grocery stores should the list sync with first?"
+    llm_server.script_json(
+        "DocumentExtraction",
+        {
+            "key_facts": ["Families share one list", "Works offline", "Syncs at once"],
+            "suggested_questions": [
+                asked,
+                "What makes the shared grocery list app for families a game-changer?",
+            ],
+        },
+    )
+    project, runs = await _plan(deps, principal, steps=(1, 2))
+    finished = await pipeline.execute_runs(deps, principal, runs, _Recorder())
+    assert [r.status for r in finished] == ["completed", "completed"]
+    docs = {d.document_type: d for d in await _documents(deps.db, principal, project.id)}
+    assert docs["about"].metadata_["suggested_questions"] == [asked]
+    assert docs["specs"].metadata_["suggested_questions"] == []
+    assert (
+        "dropped 1 question(s) an earlier document already asks"
+        in (docs["specs"].metadata_["repairs"])
+    )
+    assert any("rhetorical" in fix for fix in docs["about"].metadata_["repairs"])
+
+
 async def test_events_are_ordered_and_cover_the_run(deps: RunnerDeps, principal: Principal) -> None:
     project, runs = await _plan(deps, principal, steps=(1,))
     await _run(deps, principal, runs[0])

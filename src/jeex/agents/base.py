@@ -25,6 +25,7 @@ from jeex.agents.quality import (
     confidence,
 )
 from jeex.agents.repair import Repaired, repair_key_facts, repair_questions
+from jeex.agents.repair_text import dedupe_key
 from jeex.documents.models import DocumentVersion
 from jeex.llm.usage import Usage
 from jeex.retrieval.citations import passages_block, sources_markdown
@@ -78,6 +79,8 @@ class DocumentAgent:
         #: Sources entries cited per document (keyed by the document's section-key prefix).
         self.cited: dict[str, dict[str, dict[str, Any]]] = {}
         self.invented: dict[str, list[str]] = {}
+        #: The questions earlier documents of the project ask (normalised): not asked twice.
+        self.asked: set[str] = set()
         #: Every long sentence this run has written (normalised): one is never written twice,
         #: in a document or across the run's documents (``repair_echo.drop_said``). Units
         #: written by a helping worker are not seen here; the document check still is.
@@ -94,6 +97,11 @@ class DocumentAgent:
     async def load_reference(self) -> None:
         documents = await self.ctx.sources.earlier_documents(self.ctx.kind.depends_on)
         self.earlier = {doc.document_type: doc.content for doc in documents}
+        self.asked = {
+            dedupe_key(question)
+            for doc in documents
+            for question in doc.metadata_.get("suggested_questions") or []
+        }
         budget = context_budget_chars(
             self.ctx.settings,
             output_tokens=self.ctx.settings.llm_max_section_tokens,
@@ -236,6 +244,15 @@ class DocumentAgent:
     ) -> StepOutput:
         score = confidence(checklist)
         facts, questions = extraction.value.key_facts, extraction.value.suggested_questions
+        fresh = [q for q in questions if dedupe_key(q) not in self.asked]
+        repairs = list(extraction.fixes)
+        if len(fresh) < len(questions):
+            repairs.append(
+                f"dropped {len(questions) - len(fresh)} question(s) an earlier document "
+                "already asks"
+            )
+        questions = fresh
+        self.asked |= {dedupe_key(q) for q in questions}
         review = review_block(
             key_facts=facts, questions=questions, checklist=checklist, confidence=score
         )
@@ -252,7 +269,7 @@ class DocumentAgent:
                 "suggested_questions": questions,
                 "confidence": score,
                 "validation_checklist": [c.model_dump() for c in checklist],
-                "repairs": list(extraction.fixes),
+                "repairs": repairs,
                 **(metadata or {}),
             },
         )

@@ -217,6 +217,7 @@ def dedupe_key(text: str) -> str:
 
 
 _ITEM_MESSAGES = {
+    "rhetorical": "dropped {n} rhetorical or generic {noun}(s) that ask the reader nothing",
     "split": "split {n} multi-line {noun} item(s) into one {noun} per line",
     "cleaned": "stripped list markers, quotes or extra whitespace from {n} {noun}(s)",
     "placeholder": "dropped {n} empty or placeholder {noun}(s)",
@@ -260,7 +261,12 @@ def _is_sentence_like(text: str) -> bool:
 
 
 def _repair_items(
-    items: list[str], *, limit: int, noun: str, finish: Callable[[str], str]
+    items: list[str],
+    *,
+    limit: int,
+    noun: str,
+    finish: Callable[[str], str],
+    reject: Callable[[str], bool] = lambda _text: False,
 ) -> Repaired[list[str]]:
     """The shared list rules: clean, drop filler and fragments, finish, dedupe, cap."""
     counts: Counter[str] = Counter()
@@ -278,6 +284,9 @@ def _repair_items(
             continue
         if not _is_sentence_like(finished):
             counts["fragment"] += 1
+            continue
+        if reject(finished):
+            counts["rhetorical"] += 1
             continue
         counts["finished"] += finished != text
         key = dedupe_key(finished)
@@ -309,9 +318,37 @@ def _as_question(text: str) -> str:
     return body[:1].upper() + body[1:] + mark
 
 
+#: Questions that ask the reader nothing: praise in question form, the model's own
+#: rhetoric, or so generic they fit any product (issue 15). Checked on the question as a
+#: whole, case-insensitively, in the four languages the benchmark uses.
+_RHETORICAL = re.compile(
+    r"game[- ]?changer|revolutioni[sz]|stand(?:s)? out|what makes .{0,80}"
+    r"(?:unique|special|different|great|successful|stand|ideal|perfect|so )"
+    r"|why (?:is|are|should|would|do|does) .{0,80}(?:important|matter|choose|need|use|love)"
+    r"|how (?:can|do|will|could) (?:we|you|i) (?:ensure|make sure|guarantee)"
+    r"|what are the (?:main |key )?(?:benefits|advantages)"
+    r"|(?:isn't|wouldn't|doesn't|aren't) (?:it|that|this)\b|can you imagine|have you ever|what if\b"
+    r"|what do you think|any (?:other )?questions"
+    r"|что делает .{0,80}(?:уникальн|особенн)|почему .{0,80}важн"
+    r"|was macht .{0,80}(?:einzigartig|besonders)|warum ist .{0,80}wichtig"
+    r"|qué hace .{0,80}(?:únic|especial)|por qué es .{0,80}importante",
+    re.IGNORECASE,
+)
+#: Fewer words than this cannot name what the product must decide.
+_MIN_QUESTION_WORDS = 4
+
+
+def is_rhetorical(question: str) -> bool:
+    """A question nobody needs to answer to improve the document."""
+    return bool(_RHETORICAL.search(question)) or len(question.split()) < _MIN_QUESTION_WORDS
+
+
 def repair_questions(questions: list[str], *, limit: int = 5) -> Repaired[list[str]]:
-    """Questions for the user: real questions only, each once, at most `limit`."""
-    return _repair_items(questions, limit=limit, noun="question", finish=_as_question)
+    """Questions for the user: real questions only, none rhetorical or generic, each
+    once, at most `limit`."""
+    return _repair_items(
+        questions, limit=limit, noun="question", finish=_as_question, reject=is_rhetorical
+    )
 
 
 def repair_key_facts(facts: list[str], *, limit: int = 10) -> Repaired[list[str]]:
