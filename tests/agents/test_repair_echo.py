@@ -210,3 +210,25 @@ def test_the_summary_table_says_why_a_score_is_capped() -> None:
     printed = console.export_text()
     assert "0.50" in printed
     assert "✗ No prompt text in the document" in printed
+
+
+def test_quoted_material_is_not_the_prompt() -> None:
+    """Earlier documents and retrieved passages are quoted in the prompt; a section may use
+    them (and cite them), so repeating one of their lines is not an echo of the prompt."""
+    content = "\n".join(
+        [
+            "Section: Scope",
+            "<<<",
+            "Every family member edits the same list at once.",
+            ">>>",
+            "<<<SOURCES",
+            "[E1] (notes.md)",
+            "Lists sync through the family's own server every few seconds.",
+            "SOURCES>>>",
+            "Instructions: Name what is in scope.",
+        ]
+    )
+    lines = prompt_lines([{"role": "user", "content": content}])
+    assert lines == ["Section: Scope", "Instructions: Name what is in scope."]
+    quoted = "Lists sync through the family's own server every few seconds. [E1]"
+    assert drop_echoes(f"{quoted}\nSOURCES>>>", lines) == (quoted, 1)

@@ -82,6 +82,10 @@ class Sources(Protocol):
 
     async def earlier_documents(self, document_types: Sequence[str]) -> list[DocumentVersion]: ...
 
+    async def similarity(self, query: str, texts: Sequence[str]) -> list[float] | None:
+        """Cosine similarity of each text to the query; None without an embedder."""
+        ...
+
 
 class Documents(Protocol):
     """Saving a finished document as the run's version of it."""

@@ -25,8 +25,13 @@ from jeex.agents.contracts import (
     StepOutput,
 )
 from jeex.agents.document import assemble, epics_table, review_block
-from jeex.agents.plan_features import complete_plan, feature_candidates
-from jeex.agents.quality import check_extraction, check_sections, confidence
+from jeex.agents.plan_features import (
+    complete_plan,
+    feature_candidates,
+    relevance_anchor,
+    replace_off_topic,
+)
+from jeex.agents.quality import EPICS_ON_TOPIC, check_extraction, check_sections, confidence
 from jeex.agents.repair import Repaired
 from jeex.templates import load_template
 
@@ -52,9 +57,30 @@ class ImplementationPlanner(DocumentAgent):
     agent = "implementation_planner"
     shares_units = True
 
+    #: Feature epics not about this product that no scope feature could replace.
+    off_topic: tuple[str, ...] = ()
+
     async def plan_epics(self) -> Repaired[list[Epic]]:
+        """The checkpointed, repaired epic list, then the relevance rule (deterministic
+        for the same embedder, so a resumed run and a helper plan the same epics)."""
         sources = [self.earlier[kind] for kind in ("about", "architecture") if kind in self.earlier]
         candidates = feature_candidates(sources)
+        plan = await self._planned(candidates)
+        threshold = self.ctx.settings.epic_min_similarity
+        middle = plan.value[1:-1]
+        if threshold is None or not middle:
+            return plan
+        scores = await self.ctx.sources.similarity(
+            relevance_anchor(self.ctx.brief.idea, candidates),
+            [f"{e.title}. {e.goal}" for e in middle],
+        )
+        if scores is None:
+            return plan
+        checked = replace_off_topic(plan, scores, candidates, threshold=threshold)
+        self.off_topic = checked.off_topic
+        return checked.plan
+
+    async def _planned(self, candidates: Sequence[RawEpic]) -> Repaired[list[Epic]]:
         max_epics = self.ctx.settings.plan_max_epics
         return await self.ctx.sections.structured(
             key="plan/epics",
@@ -202,5 +228,8 @@ class ImplementationPlanner(DocumentAgent):
                 item="Every epic document passes its checks",
                 passed=not failing,
                 detail=", ".join(failing),
+            ),
+            ChecklistItem(
+                item=EPICS_ON_TOPIC, passed=not self.off_topic, detail=", ".join(self.off_topic)
             ),
         ]

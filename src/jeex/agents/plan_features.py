@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from jeex.agents.contracts import Epic, RawEpic, RawEpicPlan
 from jeex.agents.repair import Repaired, UnrepairableOutput, repair_epics
-from jeex.agents.repair_text import clean_title, dedupe_key, is_placeholder
+from jeex.agents.repair_text import clean_title, dedupe_key, is_placeholder, make_slug
 
 SOURCE_SECTIONS = ("scope", "components", "in scope", "features")
 MIN_FEATURES = 2
@@ -97,3 +98,59 @@ def complete_plan(
     names = ", ".join(f"'{c.title}'" for c in extra)
     note = f"added feature epics named in the earlier documents: {names}"
     return Repaired(completed.value, (*completed.fixes, note))
+
+
+@dataclass(frozen=True)
+class Relevance:
+    """The plan after the relevance rule, and the feature epics still off-topic."""
+
+    plan: Repaired[list[Epic]]
+    off_topic: tuple[str, ...] = ()
+
+
+def relevance_anchor(idea: str, candidates: Sequence[RawEpic]) -> str:
+    """What an epic is compared with: the idea and the scope's features."""
+    features = "; ".join(c.title for c in candidates[:10])
+    return f"{idea}. {features}" if features else idea
+
+
+def replace_off_topic(
+    plan: Repaired[list[Epic]],
+    similarities: Sequence[float],
+    candidates: Sequence[RawEpic],
+    *,
+    threshold: float,
+) -> Relevance:
+    """Replace each feature epic less similar to the product than ``threshold`` by the next
+    feature of the scope not yet in the plan (its number, dependencies and estimate stay).
+
+    ``similarities`` are those of the feature epics (the plan without its first and last
+    epic), in order. An off-topic epic with no feature left to take its place stays, and
+    is reported, so the document's check shows it.
+    """
+    epics = list(plan.value)
+    taken = {dedupe_key(e.title) for e in epics}
+    taken_slugs = {e.slug for e in epics}
+    spare = [c for c in candidates if dedupe_key(c.title) not in taken]
+    fixes: list[str] = []
+    left: list[str] = []
+    for offset, score in enumerate(similarities, start=1):
+        epic = epics[offset]
+        if score >= threshold:
+            continue
+        if not spare:
+            left.append(f"{epic.title} ({score:.2f})")
+            continue
+        feature = spare.pop(0)
+        slug = make_slug(feature.title)
+        while slug in taken_slugs:
+            slug = f"{slug[:55]}-{epic.number}"
+        taken_slugs.add(slug)
+        epics[offset] = epic.model_copy(
+            update={"title": feature.title, "goal": feature.goal or epic.goal, "slug": slug}
+        )
+        fixes.append(
+            f"replaced epic '{epic.title}' (similarity {score:.2f} < {threshold:.2f}: not about "
+            f"this product) with '{feature.title}' from the scope"
+        )
+    return Relevance(Repaired(epics, (*plan.fixes, *fixes)), tuple(left))

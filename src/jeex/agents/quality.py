@@ -19,14 +19,17 @@ from jeex.templates import SectionSpec
 
 CONFIDENCE_FORMULA = (
     "confidence = checks passed / checks run (each check weighs the same), at most 0.50 "
-    "when a reader would see a defect at once (prompt text, repetition)"
+    "when a reader would see a defect at once (prompt text, repetition, off-topic epics)"
 )
 MIN_SHARE, MAX_SHARE = 0.3, 2.5
 NO_PROMPT_TEXT = "No prompt text in the document"
 NO_REPEATED_SENTENCE = "No sentence is repeated"
 NO_REPEATED_PARAGRAPH = "No paragraph is repeated"
+EPICS_ON_TOPIC = "Every feature epic is about this product"
 #: Checks whose failure a reader sees at once: the document cannot score above the cap.
-READER_DEFECTS = frozenset({NO_PROMPT_TEXT, NO_REPEATED_SENTENCE, NO_REPEATED_PARAGRAPH})
+READER_DEFECTS = frozenset(
+    {NO_PROMPT_TEXT, NO_REPEATED_SENTENCE, NO_REPEATED_PARAGRAPH, EPICS_ON_TOPIC}
+)
 DEFECT_CAP = 0.5
 
 

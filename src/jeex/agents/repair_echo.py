@@ -42,7 +42,7 @@ _LABEL_LINE = re.compile(
     r"^\s*(?:[-*+]\s+|\d+[.)]\s+|#+\s+)?[*_`]*(?:" + "|".join(LABELS) + r")[*_`]*\s*:",
     re.IGNORECASE,
 )
-_DELIMITER = re.compile(r"^\s*(?:<<<|>>>)\s*$")
+_DELIMITER = re.compile(r"^\s*(?:<<<\w*|\w*>>>)\s*$")
 _FENCE = re.compile(r"^\s*(?:`{3,}|~{3,})")
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+")
 _ITEM = re.compile(r"^(\s*(?:[-*+]\s+(?:\[[ xX]\]\s+)?|\d+[.)]\s+))")
@@ -62,13 +62,15 @@ def is_label_line(line: str) -> bool:
 
 
 def prompt_lines(messages: Iterable[dict[str, str]]) -> list[str]:
-    """The prompt's own lines, without its reference material (between ``<<<`` and ``>>>``)."""
+    """The prompt's own lines, without its quoted material: the earlier documents (between
+    ``<<<`` and ``>>>``) and the retrieved passages (between ``<<<SOURCES`` and
+    ``SOURCES>>>``)."""
     lines: list[str] = []
     for message in messages:
         inside = False
         for line in message["content"].split("\n"):
             if _DELIMITER.match(line):
-                inside = line.strip() == "<<<"
+                inside = line.strip().startswith("<<<")
                 continue
             if not inside:
                 lines.extend(part for part in _SENTENCE.split(line) if part.strip())

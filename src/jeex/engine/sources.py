@@ -5,6 +5,7 @@ Also where a new document version is indexed, so the next steps (and search) fin
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import zip_longest
@@ -42,6 +43,14 @@ class RunSources:
         async with self.scope.session() as session:
             found = await exhibits_service.list_(session, project_id=self.scope.project_id)
         return any(e.status == ExhibitStatus.READY for e in found)
+
+    async def similarity(self, query: str, texts: Sequence[str]) -> list[float] | None:
+        """Cosine similarity of each text to the query, with the process's embedder."""
+        if self.retrieval is None or not texts:
+            return None
+        embedder = self.retrieval.embedder
+        asked = await embedder.query(query)
+        return [_cosine(asked, vector) for vector in await embedder.passages(list(texts))]
 
     async def retrieve(
         self, query: str, *, budget_chars: int, document_types: Sequence[str]
@@ -109,3 +118,8 @@ class RunSources:
                 for kind in document_types
             ]
         return [doc for doc in found if doc is not None]
+
+
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    norm = math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
+    return sum(x * y for x, y in zip(a, b, strict=False)) / norm if norm else 0.0
