@@ -21,10 +21,14 @@ from support.factories import create_plan
 from support.fakellm import ScriptedLLM
 
 IDEA = "A shared grocery list app for families"
-SCOPE = """- **Shared lists**: every family member edits the same list.
-- **Real-time sync**: changes reach every phone at once.
-- **Offline mode**: the list works without a connection.
-- **Out of scope**: recipes."""
+SCOPE = {
+    "in_scope": [
+        "Shared lists: every family member edits the same list.",
+        "Real-time sync: changes reach every phone at once.",
+        "Offline mode: the list works without a connection.",
+    ],
+    "out_of_scope": ["Recipes and meal planning come later."],
+}
 
 
 def _epic(number: int, title: str, goal: str = "") -> Epic:
@@ -73,7 +77,7 @@ async def test_step_4_replaces_epics_that_are_not_about_the_product(
     bundled = settings.model_copy(update={"embeddings_base_url": None})
     assert bundled.epic_min_similarity == 0.82
     deps = RunnerDeps(db=db, llm=llm, settings=bundled, retrieval=Retrieval(bundled, embedder=e5))
-    llm_server.script_text("Section: Scope", SCOPE)
+    llm_server.script_json("ScopeLists", SCOPE)
     epic = {"depends_on": [], "estimate_days": 3}
     llm_server.script_json(
         "EpicPlan",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -145,6 +146,26 @@ async def test_a_question_is_asked_once_in_the_package(
     assert any("rhetorical" in fix for fix in docs["about"].metadata_["repairs"])
 
 
+async def test_list_sections_are_lists_and_prose_when_json_fails(
+    deps: RunnerDeps, principal: Principal, llm_server: ScriptedLLM
+) -> None:
+    # The first list section's two JSON answers are unusable: it is written as prose.
+    llm_server.script_json("SectionItems", {"items": ["TBD"]}, count=2)
+    project, runs = await _plan(deps, principal, steps=(1,))
+    finished = await pipeline.execute_runs(deps, principal, runs, _Recorder())
+    assert finished[0].status == "completed"
+    sections = {s.key: s for s in await _sections(deps.db, principal, runs[0].id)}
+    assert sections["scope"].content.startswith("**In scope**\n\n- ")
+    assert sections["metrics"].metadata_["items_json"] is True
+    assert all(line.startswith("- ") for line in sections["metrics"].content.split("\n"))
+    assert "items_json" not in sections["risks"].metadata_
+    assert sections["risks"].content.strip()
+    about = next(
+        d for d in await _documents(deps.db, principal, project.id) if d.document_type == "about"
+    )
+    assert sections["metrics"].content in about.content
+
+
 async def test_events_are_ordered_and_cover_the_run(deps: RunnerDeps, principal: Principal) -> None:
     project, runs = await _plan(deps, principal, steps=(1,))
     await _run(deps, principal, runs[0])
@@ -250,6 +271,11 @@ async def test_timeout_fails_the_run_without_hanging(
     assert failed.status == "failed"
 
 
+def _asked_for(server: ScriptedLLM, title: str) -> list[dict[str, Any]]:
+    """The structured requests whose schema is ``title``."""
+    return [r for r in server.requests if title in json.dumps(r.get("response_format") or {})]
+
+
 async def test_invalid_structured_output_gets_one_stricter_retry(
     deps: RunnerDeps, principal: Principal, llm_server: ScriptedLLM
 ) -> None:
@@ -257,7 +283,7 @@ async def test_invalid_structured_output_gets_one_stricter_retry(
     _, runs = await _plan(deps, principal, steps=(1,))
     run = await _run(deps, principal, runs[0])
     assert run.status == "completed"
-    structured = [r for r in llm_server.requests if r.get("response_format")]
+    structured = _asked_for(llm_server, "DocumentExtraction")
     assert len(structured) == 2
     assert "No empty strings" in _last_user(structured[1])
 
@@ -271,7 +297,7 @@ async def test_cut_off_json_is_recovered_without_a_retry(
         deps, tenant_id=principal.tenant_id, run_id=runs[0].id, observer=recorder
     )
     assert run.status == "completed"
-    structured = [r for r in llm_server.requests if r.get("response_format")]
+    structured = _asked_for(llm_server, "DocumentExtraction")
     assert len(structured) == 1
     assert run.output is not None
     assert run.output["key_facts"]
@@ -283,6 +309,10 @@ async def test_unrepairable_output_fails_the_step_clearly(
     placeholders = {"epics": [{"number": 1, "title": "TBD", "goal": "TODO", "depends_on": [],
                                "estimate_days": 1}] * 4}  # fmt: skip
     llm_server.script_json("EpicPlan", placeholders)
+    # No list names a feature either (the scope and the components come out empty, and
+    # their prose has no list), so nothing can complete the plan.
+    llm_server.script_json("ScopeLists", {"in_scope": ["TBD", "TODO"], "out_of_scope": []})
+    llm_server.script_json("SectionItems", {"items": ["TBD", "TODO"]})
     _, runs = await _plan(deps, principal, steps=(1, 2, 3, 4))
     for run in runs[:3]:
         await _run(deps, principal, run)

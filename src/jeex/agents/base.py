@@ -8,10 +8,11 @@ class as is. The agent's identity (tenant, project, run) comes from its
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from jeex.agents import prompts
+from jeex.agents import list_sections, prompts
 from jeex.agents.budget import context_budget_chars, earlier_context
 from jeex.agents.context import AgentContext
 from jeex.agents.contracts import ChecklistItem, RawExtraction, StepOutput
@@ -145,6 +146,33 @@ class DocumentAgent:
                 passages=passages_block(given),
             )
             max_tokens = min(self.ctx.settings.llm_max_section_tokens, spec.target_words * 3)
+            if spec.kind == "list" and not given:
+                # Items under a schema; with passages, prose keeps their citations.
+                result = await self.ctx.sections.items(
+                    key=f"{key_prefix}{spec.key}",
+                    position=position_base + index,
+                    title=spec.title,
+                    messages=prompts.section_messages(
+                        agent=self.agent,
+                        brief=self.ctx.brief,
+                        document_title=title,
+                        section=spec,
+                        written_headings=[w.spec.title for w in written],
+                        context=self.reference,
+                        focus=focus,
+                        answer=list_sections.ask(spec.key),
+                    ),
+                    schema=list_sections.schema_for(spec.key),
+                    render=functools.partial(
+                        list_sections.items_markdown, spec.key, said=self.said
+                    ),
+                    max_tokens=max(128, max_tokens),
+                    prose=messages,
+                    said=self.said,
+                )
+                usage.add(result.usage)
+                written.append(WrittenSection(spec=spec, content=result.content))
+                continue
             result = await self.ctx.sections.write(
                 key=f"{key_prefix}{spec.key}",
                 position=position_base + index,

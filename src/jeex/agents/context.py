@@ -54,6 +54,20 @@ class Sections(Protocol):
         said: set[str] | None = None,
     ) -> SectionResult: ...
 
+    async def items(
+        self,
+        *,
+        key: str,
+        position: int,
+        title: str,
+        messages: list[Message],
+        schema: dict[str, Any],
+        render: Callable[[Any], Repaired[str]],
+        max_tokens: int,
+        prose: list[Message],
+        said: set[str] | None = None,
+    ) -> SectionResult: ...
+
     async def structured(
         self,
         *,

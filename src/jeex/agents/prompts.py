@@ -74,8 +74,10 @@ def section_messages(
     context: str,
     focus: str = "",
     passages: Sequence[str] = (),
+    answer: str = "",
 ) -> list[Message]:
     """One section of one document; the model writes its body, we write its heading.
+    ``answer`` replaces the section kind's hint (a list section asks for JSON items).
 
     What stays the same for every section of a document comes first and what changes
     comes last, so llama.cpp can reuse the evaluated prefix from the previous section
@@ -96,10 +98,20 @@ def section_messages(
         + (", ".join(written_headings) if written_headings else "none"),
         *passages,
         f"Section: {section.title}",
-        f"Instructions: {section.instructions} {KIND_HINTS[section.kind]}",
+        f"Instructions: {section.instructions} {answer or KIND_HINTS[section.kind]}",
         f"Length: about {section.target_words} words.",
     ]
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
+
+
+def stricter_items(messages: list[Message]) -> list[Message]:
+    """The list prompt again, insisting on the JSON shape (the one retry)."""
+    last = messages[-1]
+    note = (
+        "Answer with one JSON object and nothing else. Every item is a complete line "
+        "about this product; no empty strings, no placeholders."
+    )
+    return [*messages[:-1], {**last, "content": f"{last['content']}\n{note}"}]
 
 
 def avoid_repeating(messages: list[Message], sentences: Sequence[str]) -> list[Message]:

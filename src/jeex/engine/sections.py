@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import structlog
 from pydantic import ValidationError
 
 from jeex import metrics
@@ -36,6 +37,7 @@ from jeex.runs.models import RunSection
 from jeex.tenants import quotas
 from jeex.vocabulary import EventType, SectionStatus
 
+log = structlog.get_logger("jeex.engine")
 T = TypeVar("T")
 DELTA_FLUSH_SECONDS = 0.25
 
@@ -182,7 +184,20 @@ class SectionWriter:
                 cited=tuple(row.metadata_.get("cited") or ()),
                 invented=tuple(row.metadata_.get("invented_citations") or ()),
             )
-        usage = Usage()
+        return await self._prose(key, title, messages, max_tokens, sources, said)
+
+    async def _prose(
+        self,
+        key: str,
+        title: str,
+        messages: list[Message],
+        max_tokens: int,
+        sources: Sequence[Given] = (),
+        said: set[str] | None = None,
+        usage: Usage | None = None,
+    ) -> SectionResult:
+        """``write`` after the section was marked running."""
+        usage = usage or Usage()
         given = prompt_lines(messages)  # the original prompt: what an echo would repeat
         for attempt in range(2):
             text, call_usage, tail = await self._stream(key, messages, max_tokens)
@@ -273,6 +288,50 @@ class SectionWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         return completion.text, completion.usage, "".join(pending)
+
+    async def items(
+        self,
+        *,
+        key: str,
+        position: int,
+        title: str,
+        messages: list[Message],
+        schema: dict[str, Any],
+        render: Callable[[Any], Repaired[str]],
+        max_tokens: int,
+        prose: list[Message],
+        said: set[str] | None = None,
+    ) -> SectionResult:
+        """A list section: JSON items under ``schema``, turned into Markdown by ``render``
+        (which applies the list rules); one stricter retry, then the section is written
+        from the ``prose`` prompt like any other, so a model without JSON still finishes
+        the document."""
+        row = await self._begin(key, position, title)
+        if row is not None:
+            return SectionResult(content=row.content, usage=_recorded_usage(row), reused=True)
+        usage, problem = Usage(), ""
+        for strict in (False, True):
+            asked = messages if not strict else prompts.stricter_items(messages)
+            completion = await self.llm.complete_json(
+                asked, schema=schema, name=schema["title"], max_tokens=max_tokens
+            )
+            usage.add(completion.usage)
+            try:
+                rendered = render(loads_lenient(completion.text))
+            except (ValueError, UnrepairableOutput) as exc:
+                problem = _short(exc)
+                continue
+            fixes = [*rendered.fixes, *(["stricter retry"] if strict else [])]
+            await self._finish(
+                key,
+                content=rendered.value,
+                usage=usage,
+                metadata={"fixes": fixes, "items_json": True},
+                tail=rendered.value,
+            )
+            return SectionResult(content=rendered.value, usage=usage, fixes=tuple(fixes))
+        log.info("section.items_fell_back_to_prose", key=key, problem=problem)
+        return await self._prose(key, title, prose, max_tokens, said=said, usage=usage)
 
     async def structured(
         self,

@@ -296,7 +296,8 @@ class _SchemaFaker:
     def __init__(self, root: dict[str, Any], prompt: str) -> None:
         self.root = root
         self.prompt = prompt
-        _, idea = _parse_prompt(prompt)
+        section, idea = _parse_prompt(prompt)
+        self.section = section or "Section"
         self.subject = _subject(idea, prompt)
         self.keywords = _keywords(idea or prompt) or ["the product"]
 
@@ -460,6 +461,11 @@ class _SchemaFaker:
             return f"Risk {n}: {kw} may take longer than planned for {self.subject}."
         if "assumption" in name:
             return f"Assumption {n}: users of {self.subject} already care about {kw}."
+        if name == "in_scope":
+            return f"{kw.capitalize()} feature {n}: {self.subject} supports {kw} from day one."
+        if name in ("items", "out_of_scope"):
+            # A list section's items: distinct per section, so no two repeat in a run.
+            return f"{self.section} point {n}: {self.subject} handles {kw} as agreed."
         template = _SENTENCES[i % len(_SENTENCES)]
         sentence = template.format(n=n, s=self.subject, k=kw)
         if name and name not in ("description", "summary", "text", "content", "body"):
