@@ -232,3 +232,25 @@ def test_quoted_material_is_not_the_prompt() -> None:
     assert lines == ["Section: Scope", "Instructions: Name what is in scope."]
     quoted = "Lists sync through the family's own server every few seconds. [E1]"
     assert drop_echoes(f"{quoted}\nSOURCES>>>", lines) == (quoted, 1)
+
+
+def test_a_section_may_restate_the_data_its_prompt_carries() -> None:
+    """The bundled model's epic "Goal" sections restate the epic's goal from the prompt's
+    focus line; that is content, not an echo (found by bench/doc_quality.py)."""
+    goal = SectionSpec(
+        key="goal", title="Goal", target_words=80, instructions="Say what this epic delivers."
+    )
+    messages = prompts.section_messages(
+        agent="implementation_planner",
+        brief=BRIEF,
+        document_title="Epic 2: Shared lists",
+        section=goal,
+        written_headings=[],
+        context="",
+        focus="Epic 2 of 3: Shared lists. Goal: Every family member edits the same list.",
+    )
+    text = "Every family member edits the same list.\nSay what this epic delivers."
+    assert drop_echoes(text, prompt_lines(messages)) == (
+        "Every family member edits the same list.",
+        1,
+    )

@@ -61,19 +61,28 @@ def is_label_line(line: str) -> bool:
     return bool(_LABEL_LINE.match(line) or _DELIMITER.match(line))
 
 
+#: The prompt's own words: its instructions, not the data it carries (the idea, the audience,
+#: the clarifications, an epic's goal), which a section may rightly restate.
+INSTRUCTION_LABELS = ("section", "sections already written", "instructions", "length", "document")
+_INSTRUCTION = re.compile(r"^\s*(?:" + "|".join(INSTRUCTION_LABELS) + r")\s*:", re.IGNORECASE)
+
+
 def prompt_lines(messages: Iterable[dict[str, str]]) -> list[str]:
-    """The prompt's own lines, without its quoted material: the earlier documents (between
-    ``<<<`` and ``>>>``) and the retrieved passages (between ``<<<SOURCES`` and
-    ``SOURCES>>>``)."""
+    """The prompt's instructions, sentence by sentence: the system message, and the user
+    lines under an instruction label. Quoted material (earlier documents between ``<<<``
+    and ``>>>``, passages between ``<<<SOURCES`` and ``SOURCES>>>``) and the data lines
+    (idea, audience, clarifications, focus) are not instructions."""
     lines: list[str] = []
     for message in messages:
+        system = message.get("role") == "system"
         inside = False
         for line in message["content"].split("\n"):
             if _DELIMITER.match(line):
                 inside = line.strip().startswith("<<<")
                 continue
-            if not inside:
-                lines.extend(part for part in _SENTENCE.split(line) if part.strip())
+            if inside or not (system or _INSTRUCTION.match(line)):
+                continue
+            lines.extend(part for part in _SENTENCE.split(line) if part.strip())
     return lines
 
 

@@ -205,7 +205,12 @@ class SectionWriter:
             try:
                 cleaned = clean_section_markdown(text, title=title, prompt=given)
             except UnrepairableOutput:
-                continue
+                if attempt == 0:
+                    continue
+                try:  # all of it echoed the prompt, twice: kept, and the check shows it
+                    cleaned = clean_section_markdown(text, title=title)
+                except UnrepairableOutput:
+                    continue
             content, fixes = cleaned.value, list(cleaned.fixes)
             if said is not None:
                 kept, dropped = drop_said(content, set(said))
