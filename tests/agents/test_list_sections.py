@@ -36,7 +36,9 @@ def test_items_are_cleaned_deduplicated_and_never_said_twice() -> None:
         {
             "items": [
                 "1. Families may not switch from paper lists.",
-                "families may not switch from paper lists",
+                "Families may not switch from paper lists!",
+                "the model split this sentence over two items,",
+                "SECTION: Risks",
                 "TBD",
                 "The team has taken great care to ensure every detail meets standards.",
                 "Sync conflicts when two parents edit the same item.\nStores change their aisles.",
@@ -52,6 +54,8 @@ def test_items_are_cleaned_deduplicated_and_never_said_twice() -> None:
     ]
     assert set(result.fixes) == {
         "dropped 1 list item(s): duplicate",
+        "dropped 1 list item(s): a piece of a sentence",
+        "dropped 1 list item(s): repeats the prompt",
         "dropped 1 list item(s): empty or placeholder",
         "dropped 1 list item(s): already written in this run",
         "dropped 1 list item(s): not text",

@@ -254,3 +254,17 @@ def test_a_section_may_restate_the_data_its_prompt_carries() -> None:
         "Every family member edits the same list.",
         1,
     )
+
+
+def test_a_section_left_empty_is_left_out_and_named_by_its_check() -> None:
+    from jeex.agents.document import assemble
+
+    risks = SectionSpec(key="risks", title="Risks", target_words=60, instructions="List risks.")
+    sections = [WrittenSection(SPEC, "1. Create the list table."), WrittenSection(risks, "")]
+    document = assemble(title="Epic 2", sections=sections)
+    assert "## Tasks" in document
+    assert "## Risks" not in document
+    written = next(
+        c for c in check_sections(sections, expected=2) if "sections are written" in c.item
+    )
+    assert (written.passed, written.detail) == (False, "Risks")

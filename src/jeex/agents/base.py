@@ -26,6 +26,7 @@ from jeex.agents.quality import (
     confidence,
 )
 from jeex.agents.repair import Repaired, repair_key_facts, repair_questions
+from jeex.agents.repair_echo import prompt_lines
 from jeex.agents.repair_text import dedupe_key
 from jeex.documents.models import DocumentVersion
 from jeex.llm.usage import Usage
@@ -148,23 +149,27 @@ class DocumentAgent:
             max_tokens = min(self.ctx.settings.llm_max_section_tokens, spec.target_words * 3)
             if spec.kind == "list" and not given:
                 # Items under a schema; with passages, prose keeps their citations.
+                asked = prompts.section_messages(
+                    agent=self.agent,
+                    brief=self.ctx.brief,
+                    document_title=title,
+                    section=spec,
+                    written_headings=[w.spec.title for w in written],
+                    context=self.reference,
+                    focus=focus,
+                    answer=list_sections.ask(spec.key),
+                )
                 result = await self.ctx.sections.items(
                     key=f"{key_prefix}{spec.key}",
                     position=position_base + index,
                     title=spec.title,
-                    messages=prompts.section_messages(
-                        agent=self.agent,
-                        brief=self.ctx.brief,
-                        document_title=title,
-                        section=spec,
-                        written_headings=[w.spec.title for w in written],
-                        context=self.reference,
-                        focus=focus,
-                        answer=list_sections.ask(spec.key),
-                    ),
+                    messages=asked,
                     schema=list_sections.schema_for(spec.key),
                     render=functools.partial(
-                        list_sections.items_markdown, spec.key, said=self.said
+                        list_sections.items_markdown,
+                        spec.key,
+                        said=self.said,
+                        prompt=prompt_lines(asked),
                     ),
                     max_tokens=max(128, max_tokens),
                     prose=messages,

@@ -63,10 +63,15 @@ def assemble(
     extra: Sequence[tuple[str, str]] = (),
     review: str = "",
 ) -> str:
-    """``# title``, then ``## section`` blocks, then extra blocks, then the review."""
+    """``# title``, then ``## section`` blocks, then extra blocks, then the review.
+
+    A section left empty (everything in it had been written before in the run) is left
+    out rather than shown as a bare heading; the checklist names it.
+    """
     parts = [f"# {title}", ""]
     for section in sections:
-        parts += [f"## {section.spec.title}", "", section.content.strip(), ""]
+        if section.content.strip():
+            parts += [f"## {section.spec.title}", "", section.content.strip(), ""]
     for heading, body in extra:
         parts += [f"## {heading}", "", body.strip(), ""]
     if review:

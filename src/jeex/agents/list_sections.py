@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jeex.agents.repair_echo import SAID_MIN_CHARS, normalise
+from jeex.agents.repair_echo import SAID_MIN_CHARS, drop_echoes, normalise
 from jeex.agents.repair_text import Repaired, clean_list_item, dedupe_key, is_placeholder
 
 MIN_ITEMS, MAX_ITEMS = 2, 10
@@ -89,7 +89,17 @@ def ask(key: str) -> str:
     return f"{shape}, {MIN_ITEMS} to 8 items. {style.hint} No numbering, no Markdown."
 
 
-def _clean(raw: Any, said: set[str], counts: Counter[str]) -> list[str]:
+#: A piece of a sentence the model split over two items: it starts in lower case (where
+#: the script has case) or stops at a comma.
+_FRAGMENT_END = (",", ";", ":", "-", "–", "(")
+
+
+def _fragment(item: str) -> bool:
+    first = item[0]
+    return (first.isalpha() and first.islower()) or item.rstrip().endswith(_FRAGMENT_END)
+
+
+def _clean(raw: Any, said: set[str], counts: Counter[str], prompt: Sequence[str] = ()) -> list[str]:
     kept: list[str] = []
     seen: set[str] = set()
     for value in raw if isinstance(raw, list) else []:
@@ -100,6 +110,12 @@ def _clean(raw: Any, said: set[str], counts: Counter[str]) -> list[str]:
             item = clean_list_item(line)[:ITEM_MAX_CHARS]
             if not item or is_placeholder(item) or len(item.split()) < 2:
                 counts["empty or placeholder"] += bool(line.strip())
+                continue
+            if drop_echoes(item, prompt)[1]:
+                counts["repeats the prompt"] += 1
+                continue
+            if _fragment(item):
+                counts["a piece of a sentence"] += 1
                 continue
             key = dedupe_key(item)
             if key in seen:
@@ -119,7 +135,9 @@ def render(items: Sequence[str], marker: str) -> str:
     return "\n".join(f"{marker} {item}" for item in items)
 
 
-def items_markdown(key: str, data: Any, said: set[str]) -> Repaired[str]:
+def items_markdown(
+    key: str, data: Any, said: set[str], prompt: Sequence[str] = ()
+) -> Repaired[str]:
     """The section's Markdown from the model's JSON, and what the rules removed.
 
     Raises ``ValueError`` when fewer than two usable items are left (the caller retries).
@@ -129,8 +147,8 @@ def items_markdown(key: str, data: Any, said: set[str]) -> Repaired[str]:
     if not isinstance(data, dict):
         raise ValueError("the answer is not a JSON object")
     if style.split_scope:
-        inside = _clean(data.get("in_scope"), said, counts)
-        outside = _clean(data.get("out_of_scope"), said, counts)
+        inside = _clean(data.get("in_scope"), said, counts, prompt)
+        outside = _clean(data.get("out_of_scope"), said, counts, prompt)
         if len(inside) < MIN_ITEMS:
             raise ValueError(f"only {len(inside)} usable in-scope item(s)")
         text = f"**In scope**\n\n{render(inside, '-')}"
@@ -138,7 +156,7 @@ def items_markdown(key: str, data: Any, said: set[str]) -> Repaired[str]:
             text += f"\n\n**Out of scope**\n\n{render(outside, '-')}"
         items = inside + outside
     else:
-        items = _clean(data.get("items"), said, counts)
+        items = _clean(data.get("items"), said, counts, prompt)
         if len(items) < MIN_ITEMS:
             raise ValueError(f"only {len(items)} usable item(s)")
         text = render(items, style.marker)

@@ -145,7 +145,9 @@ def sentences_of(text: str) -> set[str]:
     for block in text.split("\n\n"):
         if _is_prose(block):
             for line in block.split("\n"):
-                found |= {normalise(s) for s in _sentences(line) if len(s) >= SAID_MIN_CHARS}
+                marker = _ITEM.match(line)
+                body = line[len(marker.group(1)) :] if marker else line
+                found |= {normalise(s) for s in _sentences(body) if len(s) >= SAID_MIN_CHARS}
     return found
 
 

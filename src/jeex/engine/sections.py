@@ -218,11 +218,9 @@ class SectionWriter:
                     # Everything was said before: ask once more, naming what not to repeat.
                     messages = prompts.avoid_repeating(messages, dropped)
                     continue
-                if not kept.strip():
-                    # Said before, twice over: the text stays, and the document's check
-                    # ("No sentence is repeated") shows it and caps the confidence.
-                    kept, dropped = content, []
                 if dropped:
+                    # Said before, even when asked once more: what repeats is dropped (a
+                    # section left empty is left out of the document; its check names it).
                     content = kept
                     fixes.append(
                         f"removed {len(dropped)} sentence(s) already written in this run: "
