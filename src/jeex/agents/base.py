@@ -107,7 +107,9 @@ class DocumentAgent:
         budget = context_budget_chars(
             self.ctx.settings,
             output_tokens=self.ctx.settings.llm_max_section_tokens,
-            prompt_chars=len(self.ctx.brief.idea) + 900,
+            # The prompt's own words, a list section's JSON instruction and the one
+            # regeneration's note (the sentences not to repeat) must fit beside the context.
+            prompt_chars=len(self.ctx.brief.idea) + 1400,
         )
         # With exhibits, half the room goes to passages retrieved per section (from the
         # exhibits and these same earlier documents); without, nothing is retrieved and
@@ -171,7 +173,7 @@ class DocumentAgent:
                         said=self.said,
                         prompt=prompt_lines(asked),
                     ),
-                    max_tokens=max(128, max_tokens),
+                    max_tokens=max(64, max_tokens),
                     prose=messages,
                     said=self.said,
                 )

@@ -116,7 +116,8 @@ def stricter_items(messages: list[Message]) -> list[Message]:
 
 def avoid_repeating(messages: list[Message], sentences: Sequence[str]) -> list[Message]:
     """The same prompt, asking not to write again what the run already wrote."""
-    listed = "\n".join(f"- {sentence[:160]}" for sentence in sentences[:5])
+    # Short: the note must fit in the room the context budget keeps for it (base.py).
+    listed = "\n".join(f"- {sentence[:100]}" for sentence in sentences[:3])
     last = messages[-1]
     note = f"Already written elsewhere; say something new instead of:\n{listed}"
     return [*messages[:-1], {**last, "content": f"{last['content']}\n{note}"}]
