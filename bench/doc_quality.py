@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import os
 import re
 import subprocess
@@ -43,6 +42,7 @@ from pathlib import Path
 
 from jeex.agents.repair_echo import SAID_MIN_CHARS, is_label_line, normalise
 from jeex.config import Settings
+from jeex.engine.sources import cosine
 from jeex.retrieval.embeddings import LocalE5
 
 #: (language, audience, idea): three per language, different domains and lengths.
@@ -138,15 +138,10 @@ def read_file(path: Path, result: Result, paragraphs: Counter[str]) -> list[str]
     return problems
 
 
-def _cosine(a: list[float], b: list[float]) -> float:
-    norm = math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
-    return sum(x * y for x, y in zip(a, b, strict=False)) / norm if norm else 0.0
-
-
 async def _relevance(idea: str, titles: list[str]) -> list[float]:
     e5 = LocalE5(Settings())
     asked = await e5.query(idea)
-    return [_cosine(asked, v) for v in await e5.passages(titles)] if titles else []
+    return [cosine(asked, v) for v in await e5.passages(titles)] if titles else []
 
 
 def read_package(root: Path, result: Result, idea: str) -> None:

@@ -138,7 +138,8 @@ class DocumentAgent:
                 budget_chars=self.retrieval_budget,
                 document_types=self.ctx.kind.depends_on,
             )
-            messages = prompts.section_messages(
+            ask = functools.partial(
+                prompts.section_messages,
                 agent=self.agent,
                 brief=self.ctx.brief,
                 document_title=title,
@@ -146,21 +147,12 @@ class DocumentAgent:
                 written_headings=[w.spec.title for w in written],
                 context=self.reference,
                 focus=focus,
-                passages=passages_block(given),
             )
+            messages = ask(passages=passages_block(given))
             max_tokens = min(self.ctx.settings.llm_max_section_tokens, spec.target_words * 3)
             if spec.kind == "list" and not given:
                 # Items under a schema; with passages, prose keeps their citations.
-                asked = prompts.section_messages(
-                    agent=self.agent,
-                    brief=self.ctx.brief,
-                    document_title=title,
-                    section=spec,
-                    written_headings=[w.spec.title for w in written],
-                    context=self.reference,
-                    focus=focus,
-                    answer=list_sections.ask(spec.key),
-                )
+                asked = ask(answer=list_sections.ask(spec.key))
                 result = await self.ctx.sections.items(
                     key=f"{key_prefix}{spec.key}",
                     position=position_base + index,

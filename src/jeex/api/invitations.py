@@ -18,10 +18,11 @@ from jeex.api.deps import ActorDep, PrincipalDep, SessionDep, StateDep, oauth2
 from jeex.api.errors import responses
 from jeex.api.state import ApiState
 from jeex.auth import keys, passwords, tokens
+from jeex.auth import service as auth_service
 from jeex.auth.schemas import TokenOut
 from jeex.errors import Forbidden, Unauthorized
 from jeex.projects.schemas import NO_NUL
-from jeex.tenants import invitations, members
+from jeex.tenants import invitations
 from jeex.tenants.models import User
 from jeex.vocabulary import Role
 
@@ -116,8 +117,8 @@ async def invite(
     link = f"{str(request.base_url).rstrip('/')}/#/invite/{token}"
     mail_error = None
     if mail.configured(state.settings):
-        tenant = await members.get_tenant(session, principal.tenant_id)
-        letter = _letter(row, tenant.name if tenant else "a team", link)
+        tenant = await auth_service.get_tenant(session, principal.tenant_id)
+        letter = _letter(row, tenant.name, link)
         mail_error = await mail.send(state.settings, letter)
     return NewInvitationOut(
         token=token,

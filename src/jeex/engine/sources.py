@@ -50,7 +50,7 @@ class RunSources:
             return None
         embedder = self.retrieval.embedder
         asked = await embedder.query(query)
-        return [_cosine(asked, vector) for vector in await embedder.passages(list(texts))]
+        return [cosine(asked, vector) for vector in await embedder.passages(list(texts))]
 
     async def retrieve(
         self, query: str, *, budget_chars: int, document_types: Sequence[str]
@@ -120,6 +120,7 @@ class RunSources:
         return [doc for doc in found if doc is not None]
 
 
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+def cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    """Cosine similarity of two vectors (0 for a zero vector)."""
     norm = math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
     return sum(x * y for x, y in zip(a, b, strict=False)) / norm if norm else 0.0

@@ -23,7 +23,7 @@ from jeex.audit import service as audit
 from jeex.db.session import as_user
 from jeex.errors import Conflict, NotFound
 from jeex.tenants import roles
-from jeex.tenants.models import Membership, Tenant, User
+from jeex.tenants.models import Membership, User
 from jeex.vocabulary import AuditAction, Role
 
 
@@ -134,15 +134,3 @@ async def my_tenants(session: AsyncSession, *, user_id: uuid.UUID) -> list[MyTen
     rows = (await session.execute(text("select * from jeex_my_memberships()"))).all()
     await as_user(session, None)
     return [MyTenant(r.tenant_id, r.slug, r.name, Role(r.role)) for r in rows]
-
-
-async def role_in(session: AsyncSession, *, user_id: uuid.UUID) -> Role | None:
-    """The user's role in the session's tenant, None when not a member."""
-    role: Role | None = await session.scalar(
-        select(Membership.role).where(Membership.user_id == user_id)
-    )
-    return role
-
-
-async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant | None:
-    return await session.scalar(select(Tenant).where(Tenant.id == tenant_id))
