@@ -6,6 +6,8 @@ them as ``{"error": name, "detail": message}``. The docstring is the default mes
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class AppError(Exception):
     """Something went wrong."""
@@ -25,12 +27,39 @@ class AppError(Exception):
     def name(self) -> str:
         return type(self).__name__
 
+    @property
+    def extra(self) -> dict[str, Any]:
+        """Further fields of the JSON error body, beside ``error`` and ``detail``."""
+        return {}
+
 
 class InvalidInput(AppError):
     """The input is not valid."""
 
     status_code = 422
     exit_code = 2
+
+
+class InvalidTemplate(InvalidInput):
+    """The template is not valid."""
+
+    def __init__(self, problems: list[dict[str, Any]]) -> None:
+        #: Each ``{"line": int | None, "field": str, "message": str}``, in line order.
+        self.problems = problems
+        listed = "; ".join(_problem_text(p) for p in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        super().__init__(f"The template is not valid: {listed}{more}")
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        return {"problems": self.problems}
+
+
+def _problem_text(problem: dict[str, Any]) -> str:
+    where = f"line {problem['line']}" if problem.get("line") else ""
+    field = problem.get("field") or ""
+    place = ", ".join(part for part in (where, field) if part)
+    return f"{place}: {problem['message']}" if place else str(problem["message"])
 
 
 class NotFound(AppError):

@@ -27,6 +27,7 @@ from jeex.api import (
     kinds,
     members,
     oidc,
+    templates,
     tenants,
     usage,
 )
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None, *, workers: int = 0) -> FastAPI
         exports_router,
         exhibits_router,
         kinds.router,
+        templates.router,
         usage.router,
         apikeys.router,
         tenants.router,

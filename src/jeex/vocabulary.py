@@ -116,3 +116,6 @@ class AuditAction(StrEnum):
     API_KEY_CREATED = "api_key.created"
     API_KEY_REVOKED = "api_key.revoked"
     QUOTA_REFUSED = "quota.refused"
+    TEMPLATE_CREATED = "template.created"
+    TEMPLATE_REVISED = "template.revised"
+    TEMPLATE_RETIRED = "template.retired"

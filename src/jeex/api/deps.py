@@ -101,6 +101,13 @@ def require_editor(principal: PrincipalDep) -> AuthPrincipal:
     return principal
 
 
+def require_admin(principal: PrincipalDep) -> AuthPrincipal:
+    """Owners and admins: for what shapes the whole tenant (its templates)."""
+    if principal.role not in roles.MANAGERS:
+        raise Forbidden("only owners and admins may do this")
+    return principal
+
+
 def get_actor(request: Request, state: StateDep, principal: PrincipalDep) -> audit.Actor:
     """The caller as the audit log names it: account, email and client address."""
     return audit.Actor(principal.user_id, principal.email, state.limiter.client_address(request))
@@ -118,6 +125,8 @@ def require_session_sign_in(principal: PrincipalDep) -> AuthPrincipal:
 
 #: For the ``dependencies=`` of every route that writes.
 EDITOR = [Depends(require_editor)]
+#: For the ``dependencies=`` of routes only owners and admins may call.
+ADMIN = [Depends(require_admin)]
 ProjectId = Annotated[uuid.UUID, Path(description="The project's id.")]
 RunId = Annotated[uuid.UUID, Path(description="The run's id.")]
 DocumentId = Annotated[uuid.UUID, Path(description="The id of one document version.")]

@@ -15,7 +15,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -68,16 +68,34 @@ class ErrorOut(BaseModel):
     detail: str
 
 
+class ProblemOut(BaseModel):
+    """One problem of an uploaded template: where it is and what is wrong."""
+
+    line: int | None = Field(description="1-based line in the YAML; null when unknown.")
+    field: str = Field(description="Dotted path of the field, e.g. sections[1].target_words.")
+    message: str
+
+
+class TemplateErrorOut(ErrorOut):
+    """An invalid template: every problem found, in line order."""
+
+    problems: list[ProblemOut] = Field(default_factory=list)
+
+
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the error statuses a route can answer."""
     return {s: {"model": ErrorOut, "description": DESCRIPTIONS.get(s, "")} for s in statuses}
 
 
 def error_response(
-    status: int, name: str, detail: str, headers: dict[str, str] | None = None
+    status: int,
+    name: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
     # A library may quote a secret in its message (an LLM's "incorrect API key: …").
-    body = {"error": name, "detail": redact(detail)}
+    body = {**(extra or {}), "error": name, "detail": redact(detail)}
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -98,7 +116,9 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, QuotaExceeded):
         await _audit_refusal(request, exc)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {}
-    return error_response(exc.status_code, exc.name, exc.message, {**headers, **exc.headers})
+    return error_response(
+        exc.status_code, exc.name, exc.message, {**headers, **exc.headers}, exc.extra
+    )
 
 
 async def _audit_refusal(request: Request, exc: QuotaExceeded) -> None:

@@ -3,11 +3,13 @@ retyping the plan's steps, the document kinds, the statuses and the event types.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from jeex import kinds
-from jeex.api.deps import PrincipalDep
+from jeex.api.deps import PrincipalDep, SessionDep
 from jeex.api.errors import responses
 from jeex.templates import SectionKind
 from jeex.vocabulary import (
@@ -48,6 +50,12 @@ class KindOut(BaseModel):
     agent: str | None = Field(description="Its agent module; null for the generic writer.")
     description: str
     version: str
+    source: Literal["builtin", "tenant"] = Field(
+        description="Shipped with JEEX, or the tenant's own (GET /templates)."
+    )
+    revision: int | None = Field(
+        description="The tenant template's version number; null for a built-in kind."
+    )
     document_types: list[str]
     depends_on: list[str] = Field(description="Document types it reads as earlier context.")
     parts: list[KindPartOut] = Field(description="Its template, then those it writes per unit.")
@@ -75,6 +83,8 @@ def _kind(kind: kinds.Kind) -> KindOut:
         agent=kind.agent,
         description=kind.template.description,
         version=kind.version,
+        source=kind.source,
+        revision=kind.revision,
         document_types=list(kind.document_types),
         depends_on=list(kind.depends_on),
         parts=[
@@ -95,9 +105,10 @@ def _kind(kind: kinds.Kind) -> KindOut:
 
 
 @router.get("/kinds", summary="List document kinds and plan steps", responses=responses(401, 403))
-async def list_kinds(principal: PrincipalDep) -> list[KindOut]:
-    """Every document kind: the plan's steps in order, then the kinds written on their own."""
-    return [_kind(kind) for kind in kinds.all_kinds()]
+async def list_kinds(session: SessionDep) -> list[KindOut]:
+    """Every document kind: the plan's steps in order, then the built-in kinds written on
+    their own, then the tenant's own live kinds (``source: tenant``) by key."""
+    return [_kind(kind) for kind in await kinds.for_tenant(session)]
 
 
 @router.get("/vocabulary", summary="List statuses and event types", responses=responses(401, 403))

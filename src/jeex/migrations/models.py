@@ -9,6 +9,7 @@ from jeex.exhibits.models import Exhibit
 from jeex.exports.models import Export
 from jeex.projects.models import Project
 from jeex.runs.models import Run, RunSection
+from jeex.tenant_templates.models import TenantTemplate
 from jeex.tenants.models import ApiKey, Invitation, Membership, Tenant, TenantQuota, User
 
 __all__ = [
@@ -27,5 +28,6 @@ __all__ = [
     "RunSection",
     "Tenant",
     "TenantQuota",
+    "TenantTemplate",
     "User",
 ]
