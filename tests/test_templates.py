@@ -64,12 +64,30 @@ def test_plan_templates_have_their_agent(key: str, agent: str) -> None:
     assert load_template(key).agent == agent
 
 
-@pytest.mark.parametrize("key", OTHER_TEMPLATES)
-def test_other_templates_have_no_agent_and_few_sections(key: str) -> None:
+@pytest.mark.parametrize(
+    ("key", "titles"),
+    [
+        (
+            "petition",
+            [
+                "I. Introduction",
+                "II. Beneficiary background",
+                "III. Criterion 2.1 – Awards",
+                "IV. Criterion 2.2 – Memberships",
+                "V. Criterion 2.6 – Scholarly articles",
+            ],
+        ),
+        ("letter", ["Header", "Body", "Closing"]),
+        ("memo", ["Memorandum"]),
+    ],
+)
+def test_document_kinds_have_the_specifications_sections(key: str, titles: list[str]) -> None:
     template = load_template(key)
 
     assert template.agent is None
-    assert 3 <= len(template.sections) <= 5
+    assert [s.title for s in template.sections] == titles
+    assert template.kind is not None and template.kind.step is None
+    assert any(field.required for field in template.kind.inputs)
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from jeex import __version__, metrics, tracing
 from jeex.api import (
     apikeys,
     audit,
+    document_monitor,
     errors,
     health,
     invitations,
@@ -50,7 +51,7 @@ from jeex.web import pages
 from jeex.worker import QueueWorker
 
 API_PREFIX = "/api/v1"
-UPLOAD_PATHS = re.compile(rf"^{API_PREFIX}/projects/[^/]+/exhibits/?$")
+UPLOAD_PATHS = re.compile(rf"^{API_PREFIX}/(?:projects|documents)/[^/]+/exhibits/?$")
 
 
 @contextlib.asynccontextmanager
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None, *, workers: int = 0) -> FastAPI
         documents_router,
         exports_router,
         exhibits_router,
+        document_monitor.router,
         kinds.router,
         templates.router,
         usage.router,

@@ -77,6 +77,9 @@ class EventType(StrEnum):
     RUN_COMPLETED = "run.completed"
     DOCUMENT_CREATED = "document.created"
     EXPORT_READY = "export.ready"
+    #: An exhibit was uploaded (its label, file name and size) / finished processing.
+    EXHIBIT_ADDED = "exhibit.added"
+    EXHIBIT_PROCESSED = "exhibit.processed"
 
 
 #: A run in one of these states never moves again unless a user retries it.

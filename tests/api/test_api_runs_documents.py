@@ -25,6 +25,7 @@ async def test_step_queues_a_run_with_the_callers_input(
         "target_audience": "busy parents",
         "user_clarifications": {"Platforms?": "iOS"},
         "language": "de",
+        "facts": [],
     }
     with owner_engine.connect() as conn:
         jobs = conn.execute(

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jeex import kinds
 from jeex.errors import InvalidTransition
 from jeex.events.models import Event
 from jeex.projects.models import Project
@@ -34,12 +35,11 @@ async def test_every_status_and_action(
     run = await runs_service.create(
         session,
         project=project,
-        step=1,
+        kind=kinds.by_step(1),
         input={},
         created_by=None,
         model="m",
         prompt_version="p",
-        template_version="t",
     )
     # The test puts the run where the pair starts, as a worker or a user would have.
     run.status = status
@@ -84,12 +84,11 @@ async def test_a_quiet_move_writes_no_event(session: AsyncSession, principal: Pr
     run = await runs_service.create(
         session,
         project=project,
-        step=2,
+        kind=kinds.by_step(2),
         input={},
         created_by=None,
         model="m",
         prompt_version="p",
-        template_version="t",
     )
     before = len(await _events(session, project))
     assert await lifecycle.move(session, run, Action.QUEUE, quiet=True) is None

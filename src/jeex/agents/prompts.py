@@ -48,10 +48,23 @@ class Brief:
     audience: str
     language: str
     clarifications: dict[str, str]
+    #: A document's input fields (label, value); a plan has none.
+    facts: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def is_document(self) -> bool:
+        """A document of its own (a petition, a letter): its idea is its subject."""
+        return bool(self.facts)
 
 
 def _brief_lines(brief: Brief) -> list[str]:
-    lines = [f"Idea: {brief.idea}", f"Audience: {brief.audience or 'not specified'}"]
+    if brief.is_document:
+        lines = [f"Subject: {brief.idea}"]
+        lines += [f"{label}: {value}" for label, value in brief.facts]
+        if brief.audience:
+            lines.append(f"Audience: {brief.audience}")
+    else:
+        lines = [f"Idea: {brief.idea}", f"Audience: {brief.audience or 'not specified'}"]
     for question, answer in brief.clarifications.items():
         lines.append(f"Clarification: {question} -> {answer}")
     return lines
@@ -124,16 +137,19 @@ def avoid_repeating(messages: list[Message], sentences: Sequence[str]) -> list[M
 
 
 def extraction_messages(*, brief: Brief, document: str, strict: bool = False) -> list[Message]:
+    subject, asked = (
+        ("document", "its author") if brief.is_document else ("product", "the product owner")
+    )
     system = (
-        "You read a product document and answer with JSON only. "
+        f"You read a {subject} document and answer with JSON only. "
         f"Write the strings in {language_name(brief.language)}."
     )
     ask = (
         "List 3 to 8 key facts stated in the document (short sentences), and up to 5 questions "
-        "to the product owner whose answers would most improve the document."
+        f"to {asked} whose answers would most improve the document."
     )
     if strict:
-        ask += " Every fact and question must be specific to this product. No empty strings."
+        ask += f" Every fact and question must be specific to this {subject}. No empty strings."
     content = "\n".join([*_brief_lines(brief), "Document:", "<<<", document, ">>>", ask])
     return [{"role": "system", "content": system}, {"role": "user", "content": content}]
 

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 #: The labels ``prompts.section_messages`` writes; a line that starts with one is scaffolding.
 LABELS = (
     "idea",
+    "subject",
     "audience",
     "clarification",
     "document",

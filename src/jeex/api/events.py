@@ -7,6 +7,9 @@ is ``id: <seq>``, ``event: <type>``, ``data: {"seq", "type", "run_id", "data",
 ``last_event_id`` query parameter) gets every event after it, then the live ones.
 Idle streams carry a comment frame every ``JEEX_API_SSE_HEARTBEAT_SECONDS``.
 
+``?format=message`` sends every frame unnamed (no ``event:`` line, the type inside the
+JSON), so a page listening with ``EventSource.onmessage`` alone receives them all.
+
 Browsers' ``EventSource`` cannot send headers, so these two routes also take the
 bearer as ``?access_token=``. Authentication and the project check run in one short
 transaction before the stream starts; no session stays open while streaming.
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query
 from sse_starlette import EventSourceResponse
@@ -78,6 +81,14 @@ def replay_after(
 
 
 ReplayAfter = Annotated[int, Depends(replay_after)]
+FrameFormat = Annotated[
+    Literal["named", "message"],
+    Query(
+        alias="format",
+        description="named: each frame carries `event: <type>`; message: frames are unnamed "
+        "(for EventSource.onmessage), the type is in the JSON.",
+    ),
+]
 
 
 def _response(
@@ -87,6 +98,7 @@ def _response(
     after: int,
     *,
     include_deltas: bool,
+    named: bool = True,
 ) -> EventSourceResponse:
     async def frames() -> AsyncIterator[bytes]:
         events = project_events(
@@ -100,7 +112,7 @@ def _response(
         )
         try:
             async for event in events:
-                yield frame(event)
+                yield frame(event, named=named)
         except StreamOverflow:
             return  # the client reconnects with Last-Event-ID and loses nothing
 
@@ -120,9 +132,12 @@ async def stream_events(
     principal: StreamPrincipal,
     project_id: ProjectId,
     after: ReplayAfter,
+    frame_format: FrameFormat = "named",
 ) -> EventSourceResponse:
     """Replay the project's events after ``Last-Event-ID``, then follow new ones live."""
-    return _response(state, principal, project_id, after, include_deltas=True)
+    return _response(
+        state, principal, project_id, after, include_deltas=True, named=frame_format == "named"
+    )
 
 
 @router.get(
@@ -136,6 +151,9 @@ async def stream_progress(
     principal: StreamPrincipal,
     project_id: ProjectId,
     after: ReplayAfter,
+    frame_format: FrameFormat = "named",
 ) -> EventSourceResponse:
     """Like ``/events`` without ``section.delta``: run and section states only."""
-    return _response(state, principal, project_id, after, include_deltas=False)
+    return _response(
+        state, principal, project_id, after, include_deltas=False, named=frame_format == "named"
+    )

@@ -11,27 +11,42 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, File, Path, Query, Response, UploadFile, status
+from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile, status
+from fastapi.responses import FileResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex.api.deps import EDITOR, PrincipalDep, ProjectDep, SessionDep, StateDep
 from jeex.api.errors import responses
+from jeex.api.state import ApiState
+from jeex.auth.service import AuthPrincipal
 from jeex.errors import ServiceUnavailable
 from jeex.exhibits import search as search_service
 from jeex.exhibits import service as exhibits_service
 from jeex.exhibits.citing import citing_sections
 from jeex.exhibits.models import Exhibit
 from jeex.exhibits.schemas import ExhibitOut, PassageOut
+from jeex.projects.models import Project
 from jeex.retrieval.service import Retrieval
 
 router = APIRouter(tags=["exhibits"])
 ExhibitRef = Annotated[
-    str, Path(max_length=64, description="The exhibit's id, or its label (E1, E2 …).")
+    str, Path(max_length=64, description="The exhibit's uuid, or its label (1.1.A, E2 …).")
+]
+UploadedFile = Annotated[UploadFile, File(description="PDF, DOCX, HTML, Markdown or plain text.")]
+ChosenLabel = Annotated[
+    str | None,
+    Form(
+        alias="exhibit_id",
+        max_length=64,
+        description="The id documents cite it by (1.1.A), unique in the project; "
+        "E<n> when left out.",
+    ),
 ]
 UPLOAD_PATH = "/projects/{project_id}/exhibits"
 _PIECE = 1 << 16
 
 
-def _retrieval(state: StateDep) -> Retrieval:
+def require_retrieval(state: StateDep) -> Retrieval:
     if state.retrieval is None:
         if not state.settings.retrieval_enabled:
             raise ServiceUnavailable(
@@ -42,9 +57,44 @@ def _retrieval(state: StateDep) -> Retrieval:
     return state.retrieval
 
 
-async def _label_of(session: SessionDep, exhibit: Exhibit) -> str:
-    exhibits = await exhibits_service.list_(session, project_id=exhibit.project_id)
-    return exhibits_service.labels(exhibits).get(str(exhibit.id), "")
+async def receive(
+    session: AsyncSession,
+    state: ApiState,
+    principal: AuthPrincipal,
+    project: Project,
+    file: UploadFile,
+    label: str | None,
+) -> Exhibit:
+    """Store an upload as an exhibit of ``project`` and queue its processing."""
+    require_retrieval(state)  # no vector store here: refuse before storing a file nobody indexes
+
+    async def pieces() -> AsyncIterator[bytes]:
+        while piece := await file.read(_PIECE):
+            yield piece
+
+    exhibit = await exhibits_service.create(
+        session,
+        settings=state.settings,
+        project_id=project.id,
+        filename=file.filename or "upload",
+        pieces=pieces(),
+        created_by=principal.user_id,
+        label=label,
+    )
+    await session.refresh(exhibit)
+    return exhibit
+
+
+def file_response(state: ApiState, exhibit: Exhibit) -> FileResponse:
+    """The original bytes, as a download (never shown inline) under its own name."""
+    path = exhibits_service.file_of(state.settings, exhibit)
+    return FileResponse(
+        path,
+        media_type=exhibit.media_type,
+        filename=exhibit.filename,
+        content_disposition_type="attachment",
+        headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 @router.post(
@@ -59,40 +109,25 @@ async def upload_exhibit(
     state: StateDep,
     principal: PrincipalDep,
     project: ProjectDep,
-    file: Annotated[UploadFile, File(description="PDF, DOCX, HTML, Markdown or plain text.")],
+    file: UploadedFile,
     response: Response,
+    exhibit_label: ChosenLabel = None,
 ) -> ExhibitOut:
     """Store a file as material for the project's agents and queue its processing. Its
     type is decided from the content (a name that lies is 415); the same file twice in a
-    project is 409; an empty file is 422; above ``JEEX_EXHIBITS_MAX_BYTES`` it is 413."""
-
-    _retrieval(state)  # no vector store here: refuse before storing a file nobody indexes
-
-    async def pieces() -> AsyncIterator[bytes]:
-        while piece := await file.read(_PIECE):
-            yield piece
-
-    exhibit = await exhibits_service.create(
-        session,
-        settings=state.settings,
-        project_id=project.id,
-        filename=file.filename or "upload",
-        pieces=pieces(),
-        created_by=principal.user_id,
-    )
+    project, or an ``exhibit_id`` another exhibit has, is 409; an empty file is 422;
+    above ``JEEX_EXHIBITS_MAX_BYTES`` it is 413."""
+    exhibit = await receive(session, state, principal, project, file, exhibit_label)
     response.headers["Location"] = f"/api/v1/projects/{project.id}/exhibits/{exhibit.id}"
-    await session.refresh(exhibit)
-    return ExhibitOut.of(exhibit, await _label_of(session, exhibit))
+    return ExhibitOut.of(exhibit)
 
 
 @router.get(UPLOAD_PATH, summary="A project's exhibits", responses=responses(401, 403, 404, 422))
 async def list_exhibits(session: SessionDep, project: ProjectDep) -> list[ExhibitOut]:
-    """Oldest first; the order gives the labels sections cite (E1, E2 …). Each lists
-    the sections that cite it."""
+    """Oldest first, each with the label sections cite it by and the sections that do."""
     exhibits = await exhibits_service.list_(session, project_id=project.id)
-    labels = exhibits_service.labels(exhibits)
     cited = await citing_sections(session, project_id=project.id)
-    return [ExhibitOut.of(e, labels[str(e.id)], cited.get(str(e.id), ())) for e in exhibits]
+    return [ExhibitOut.of(e, cited.get(str(e.id), ())) for e in exhibits]
 
 
 @router.get(
@@ -108,7 +143,23 @@ async def get_exhibit(
         session, ref=exhibit_id, project_id=project.id
     )
     cited = await citing_sections(session, project_id=project.id)
-    return ExhibitOut.of(exhibit, await _label_of(session, exhibit), cited.get(str(exhibit.id), ()))
+    return ExhibitOut.of(exhibit, cited.get(str(exhibit.id), ()))
+
+
+@router.get(
+    f"{UPLOAD_PATH}/{{exhibit_id}}/file",
+    summary="Download an exhibit's file",
+    response_class=FileResponse,
+    responses=responses(401, 403, 404, 422),
+)
+async def download_exhibit(
+    session: SessionDep, state: StateDep, project: ProjectDep, exhibit_id: ExhibitRef
+) -> FileResponse:
+    """The bytes as uploaded, as an attachment under the uploaded file's (cleaned) name."""
+    exhibit = await exhibits_service.resolve_or_raise(
+        session, ref=exhibit_id, project_id=project.id
+    )
+    return file_response(state, exhibit)
 
 
 @router.delete(
@@ -126,7 +177,7 @@ async def delete_exhibit(
         session, ref=exhibit_id, project_id=project.id
     )
     await exhibits_service.delete(
-        session, settings=state.settings, retrieval=_retrieval(state), exhibit=exhibit
+        session, settings=state.settings, retrieval=require_retrieval(state), exhibit=exhibit
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -147,7 +198,7 @@ async def search(
     passage, the document type for a document)."""
     found = await search_service.search(
         state.db,
-        _retrieval(state),
+        require_retrieval(state),
         principal,
         str(project.id),
         q,

@@ -152,6 +152,7 @@ def _run_row(run: Any) -> dict[str, Any]:
         "id": str(run.id),
         "project_id": str(run.project_id),
         "step": run.step,
+        "kind": run.kind,
         "agent_type": run.agent_type,
         "status": run.status,
         "attempts": run.attempts,

@@ -54,13 +54,15 @@ class PlanProgress:
             transient=False,
         )
         self.tasks: dict[uuid.UUID, TaskID] = {}
-        self.steps: dict[uuid.UUID, int] = {}
+        self.labels: dict[uuid.UUID, str] = {}
         self.tokens: deque[tuple[float, int]] = deque()
         for run in runs:
-            kind = kinds.by_step(run.step)
-            self.steps[run.id] = run.step
+            kind = kinds.get(run.kind)
+            self.labels[run.id] = (
+                f"Step {run.step} · {kind.title}" if run.step is not None else kind.title
+            )
             self.tasks[run.id] = self.progress.add_task(
-                f"Step {run.step} · {kind.title}",
+                self.labels[run.id],
                 total=kind.expected_sections(),
                 start=False,
                 tps=0.0,
@@ -74,8 +76,7 @@ class PlanProgress:
         self.progress.stop()
 
     def _label(self, run_id: uuid.UUID, section: str = "") -> str:
-        step = self.steps[run_id]
-        return f"Step {step} · {kinds.by_step(step).title}" + (f" · {section}" if section else "")
+        return self.labels[run_id] + (f" · {section}" if section else "")
 
     def event(self, run_id: uuid.UUID, type: str, data: dict[str, Any]) -> None:
         task = self.tasks.get(run_id)

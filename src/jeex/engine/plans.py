@@ -27,13 +27,14 @@ from jeex.errors import Conflict, InvalidInput
 from jeex.exports.bundle import build_bundle
 from jeex.exports.package import PackageResult, write_package
 from jeex.projects import service as projects_service
-from jeex.projects.models import Project
+from jeex.projects.models import PLAN, Project
 from jeex.projects.schemas import ProjectCreate
 from jeex.queue import app as queue
 from jeex.runs import lifecycle
 from jeex.runs import service as runs_service
 from jeex.runs.inputs import StepInput
 from jeex.runs.models import Run
+from jeex.runs.service import lock_project
 from jeex.tenants.service import Principal
 from jeex.vocabulary import ProjectStatus, RunStatus
 
@@ -81,12 +82,11 @@ async def _run_for_step(
     return await runs_service.create(
         db_session,
         project=project,
-        step=step,
+        kind=kinds.by_step(step),
         input=step_input(project).model_dump(),
         created_by=principal.user_id,
         model=model,
         prompt_version=PROMPT_VERSION,
-        template_version=kinds.by_step(step).version,
     )
 
 
@@ -124,6 +124,12 @@ async def start_step(
     """A new run of one step with the caller's input (a new document version), queued in
     the caller's transaction. One step at a time per project: a project with a pending or
     running run is a conflict (pause, cancel or wait for it first)."""
+    if project.kind != PLAN:
+        raise Conflict(
+            f"this project is a {project.kind} document, not a plan: it has no steps; "
+            f"start it again with POST /documents/{project.id}/generate"
+        )
+    await lock_project(session, project.id)
     active = [
         run
         for run in await runs_service.list_(session, project_id=project.id)
@@ -137,12 +143,11 @@ async def start_step(
     run = await runs_service.create(
         session,
         project=project,
-        step=step,
+        kind=kinds.by_step(step),
         input=data.model_dump(),
         created_by=principal.user_id,
         model=model,
         prompt_version=PROMPT_VERSION,
-        template_version=kinds.by_step(step).version,
     )
     await queue.enqueue_run(session, run.id)
     return run

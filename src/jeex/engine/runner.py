@@ -80,7 +80,16 @@ class RunnerDeps:
     retrieval: Retrieval | None = None
 
 
-def _context(deps: RunnerDeps, run: Run, project: Project, observer: RunObserver) -> RunContext:
+async def kind_of(session: AsyncSession, run: Run) -> Kind:
+    """The kind a run writes: the tenant template version it pinned, or a built-in kind."""
+    if run.template_id is not None:
+        return await kinds.pinned(session, run.template_id)
+    return kinds.get(run.kind)
+
+
+def _context(
+    deps: RunnerDeps, run: Run, kind: Kind, project: Project, observer: RunObserver
+) -> RunContext:
     step_input = StepInput.model_validate(run.input)
     run_id = run.id
 
@@ -98,7 +107,7 @@ def _context(deps: RunnerDeps, run: Run, project: Project, observer: RunObserver
     language = step_input.language
     sources = RunSources(scope, deps.settings, language, deps.retrieval)
     return RunContext(
-        kind=kinds.by_step(run.step),
+        kind=kind,
         settings=deps.settings,
         llm=deps.llm,
         brief=Brief(
@@ -106,6 +115,7 @@ def _context(deps: RunnerDeps, run: Run, project: Project, observer: RunObserver
             audience=step_input.target_audience,
             language=language,
             clarifications=step_input.user_clarifications,
+            facts=tuple(step_input.facts),
         ),
         project_name=project.name,
         scope=scope,
@@ -142,7 +152,7 @@ async def _start_once(
             error=None,
             model=deps.llm.model,
         )
-        ctx = _context(deps, run, project, observer)
+        ctx = _context(deps, run, await kind_of(session, run), project, observer)
     if event is not None:
         observer.event(run_id, event.type, event.data)
     return ctx
@@ -239,7 +249,8 @@ async def help_run(
         if run.status != RunStatus.RUNNING or run.desired_state != DesiredState.RUN:
             return 0
         project = await projects_service.get_or_raise(session, project_id=run.project_id)
-        ctx = _context(deps, run, project, observer or NullObserver())
+        kind = await kind_of(session, run)
+        ctx = _context(deps, run, kind, project, observer or NullObserver())
     agent = agent_for(ctx.kind)
     if not agent.shares_units:
         return 0

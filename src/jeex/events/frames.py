@@ -16,10 +16,10 @@ from sse_starlette import ServerSentEvent
 from jeex.events.models import Event
 
 CACHE_SIZE = 4096
-_cache: OrderedDict[tuple[uuid.UUID, uuid.UUID, int], bytes] = OrderedDict()
+_cache: OrderedDict[tuple[uuid.UUID, uuid.UUID, int, bool], bytes] = OrderedDict()
 
 
-def _encode(event: Event) -> bytes:
+def _encode(event: Event, named: bool) -> bytes:
     payload = {
         "seq": event.seq,
         "type": event.type,
@@ -29,18 +29,20 @@ def _encode(event: Event) -> bytes:
     }
     frame = ServerSentEvent(
         data=json.dumps(payload, default=str, ensure_ascii=False),
-        event=event.type,
+        # Unnamed, every frame reaches ``EventSource.onmessage``; the type is in the JSON.
+        event=event.type if named else None,
         id=str(event.seq),
     )
     return frame.encode()
 
 
-def frame(event: Event) -> bytes:
-    """The event as ``id: <seq>`` / ``event: <type>`` / ``data: {…}`` bytes."""
-    key = (event.tenant_id, event.project_id, event.seq)
+def frame(event: Event, *, named: bool = True) -> bytes:
+    """The event as ``id: <seq>`` / ``event: <type>`` / ``data: {…}`` bytes; unnamed
+    (no ``event:`` line) for clients that listen with ``onmessage`` only."""
+    key = (event.tenant_id, event.project_id, event.seq, named)
     encoded = _cache.get(key)
     if encoded is None:
-        encoded = _cache[key] = _encode(event)
+        encoded = _cache[key] = _encode(event, named)
         if len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
     return encoded

@@ -21,7 +21,7 @@ from jeex.vocabulary import SectionStatus
 
 @dataclass(frozen=True)
 class CitedIn:
-    step: int
+    step: int | None
     run_id: uuid.UUID
     section_key: str
     section_title: str
@@ -32,7 +32,7 @@ async def citing_sections(
 ) -> dict[str, list[CitedIn]]:
     """Exhibit id → the sections (newest run of each) whose text cites it."""
     rows = await session.execute(
-        select(Run.step, Run.id, RunSection.key, RunSection.title, RunSection.metadata_)
+        select(Run.step, Run.kind, Run.id, RunSection.key, RunSection.title, RunSection.metadata_)
         .join(RunSection, RunSection.run_id == Run.id)
         .where(
             Run.project_id == project_id,
@@ -41,16 +41,16 @@ async def citing_sections(
         )
         .order_by(Run.created_at.desc(), RunSection.position)
     )
-    seen: set[tuple[int, str]] = set()
+    seen: set[tuple[str, str]] = set()
     cited: dict[str, list[CitedIn]] = {}
-    for step, run_id, key, title, metadata in rows:
-        if (step, key) in seen:
+    for step, kind, run_id, key, title, metadata in rows:
+        if (kind, key) in seen:
             continue
-        seen.add((step, key))
+        seen.add((kind, key))
         for entry in metadata.get("cited") or ():
             if entry.get("type") == EXHIBIT:
                 source = str(entry.get("source_id"))
                 cited.setdefault(source, []).append(CitedIn(step, run_id, key, title))
     for sections in cited.values():
-        sections.sort(key=lambda c: (c.step, c.section_key))
+        sections.sort(key=lambda c: (c.step or 0, c.section_key))
     return cited

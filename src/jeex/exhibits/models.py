@@ -8,10 +8,12 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     ForeignKeyConstraint,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -28,10 +30,19 @@ class Exhibit(TenantIdMixin, TimestampMixin, Base):
             ["tenant_id", "project_id"], ["projects.tenant_id", "projects.id"], ondelete="CASCADE"
         ),
         UniqueConstraint("tenant_id", "project_id", "sha256"),
+        Index(
+            "uq_exhibits_tenant_id_project_id_label",
+            "tenant_id",
+            "project_id",
+            text("lower(label)"),
+            unique=True,
+        ),
         CheckConstraint(f"status IN ({check_values(ExhibitStatus)})", name="status"),
     )
 
     project_id: Mapped[uuid.UUID]
+    #: What documents cite it by: chosen by its user (``1.1.A``) or ``E<n>``; never renumbered.
+    label: Mapped[str] = mapped_column(String(40))
     filename: Mapped[str] = mapped_column(String(255))
     media_type: Mapped[str] = mapped_column(String(120))
     size: Mapped[int] = mapped_column(BigInteger)

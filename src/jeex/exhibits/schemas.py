@@ -16,7 +16,7 @@ from jeex.vocabulary import ExhibitStatus
 class CitedInOut(BaseModel):
     """A written section whose text cites the exhibit."""
 
-    step: int
+    step: int | None
     run_id: uuid.UUID
     section_key: str
     section_title: str
@@ -27,7 +27,10 @@ class ExhibitOut(BaseModel):
 
     id: uuid.UUID
     project_id: uuid.UUID
-    label: str = Field(description="E1, E2 … by upload order: what sections cite.")
+    label: str = Field(
+        description="What sections cite: the id its user chose (1.1.A) or E1, E2 … given in "
+        "upload order; never renumbered."
+    )
     filename: str
     media_type: str = Field(description="Decided from the content, not the name.")
     size: int
@@ -42,11 +45,11 @@ class ExhibitOut(BaseModel):
     )
 
     @classmethod
-    def of(cls, exhibit: Exhibit, label: str, cited_by: Sequence[CitedIn] = ()) -> ExhibitOut:
+    def of(cls, exhibit: Exhibit, cited_by: Sequence[CitedIn] = ()) -> ExhibitOut:
         return cls(
             id=exhibit.id,
             project_id=exhibit.project_id,
-            label=label,
+            label=exhibit.label,
             filename=exhibit.filename,
             media_type=exhibit.media_type,
             size=exhibit.size,

@@ -9,20 +9,22 @@ embedding) and leaves the exhibit ``ready`` or ``failed`` with a reason.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import AsyncIterable, Iterable
 from pathlib import Path
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex import metrics
 from jeex.config import Settings
 from jeex.db.context import session_tenant
 from jeex.db.session import Database
-from jeex.errors import AppError, DuplicateExhibit, NotFound
+from jeex.errors import AppError, DuplicateExhibit, InvalidInput, NotFound
+from jeex.events import service as events_service
 from jeex.exhibits import extract, files, lifecycle, sniff
 from jeex.exhibits.models import Exhibit
 from jeex.projects.models import Project
@@ -31,13 +33,54 @@ from jeex.retrieval.chunking import chunk_blocks
 from jeex.retrieval.service import EXHIBIT, Retrieval, Source
 from jeex.retrieval.store import Scope
 from jeex.tenants import quotas
-from jeex.vocabulary import ExhibitStatus
+from jeex.vocabulary import EventType, ExhibitStatus
 
 log = structlog.get_logger(__name__)
+
+#: An exhibit id a user may choose: what documents cite, like ``1.1.A`` or ``A-3``.
+LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,38}[A-Za-z0-9])?")
 
 
 def _root(settings: Settings) -> Path:
     return settings.exhibits_dir
+
+
+def check_label(label: str) -> str:
+    """A label a user chose, as given (surrounding spaces removed), or a clear 422."""
+    label = label.strip()
+    if not LABEL.fullmatch(label):
+        raise InvalidInput(
+            f"invalid exhibit id {label!r}: use 1 to 40 letters, digits, '.', '_' or '-', "
+            "starting and ending with a letter or digit (for example 1.1.A)"
+        )
+    return label
+
+
+async def _taken(session: AsyncSession, project_id: uuid.UUID, label: str) -> Exhibit | None:
+    return await session.scalar(
+        select(Exhibit).where(
+            Exhibit.project_id == project_id, func.lower(Exhibit.label) == label.lower()
+        )
+    )
+
+
+async def _label_for(
+    session: AsyncSession, project: Project, chosen: str | None, replacing: Exhibit | None
+) -> str:
+    """The chosen label if free (409 if another exhibit has it), else the next ``E<n>``."""
+    if chosen is not None:
+        holder = await _taken(session, project.id, chosen)
+        if holder is not None and holder is not replacing:
+            raise DuplicateExhibit(
+                f"exhibit id {chosen!r} is already taken by {holder.filename!r} in this "
+                "document; choose another id or delete that exhibit first"
+            )
+        return chosen
+    while True:
+        project.exhibit_seq += 1
+        label = f"E{project.exhibit_seq}"
+        if await _taken(session, project.id, label) is None:
+            return label
 
 
 async def _add_received(
@@ -48,26 +91,36 @@ async def _add_received(
     filename: str,
     received: files.Received,
     created_by: uuid.UUID | None,
+    label: str | None = None,
 ) -> Exhibit:
     try:
         media_type = sniff.check(filename, received.path.read_bytes())
+        # The project row is locked until commit: two uploads to one project at once are
+        # decided one after the other (same file, same id), never by a unique violation.
+        project = await session.scalar(
+            select(Project).where(Project.id == project_id).with_for_update()
+        )
+        if project is None:
+            raise NotFound(f"no project {project_id}")
         existing = await session.scalar(
             select(Exhibit).where(
                 Exhibit.project_id == project_id, Exhibit.sha256 == received.sha256
             )
         )
+        if existing is not None and existing.status != ExhibitStatus.FAILED:
+            raise DuplicateExhibit(
+                f"this file is already exhibit {existing.label} ({existing.filename!r}, "
+                f"{existing.id}) of the project"
+            )
+        label = await _label_for(session, project, label, existing)
         if existing is not None:
-            if existing.status != ExhibitStatus.FAILED:
-                raise DuplicateExhibit(
-                    f"this file is already exhibit {existing.filename!r} ({existing.id}) "
-                    "of the project"
-                )
             await _delete_row(session, settings, existing)  # a failed one may be tried again
         await quotas.check_exhibit(session, settings, adding=received.size)
         exhibit = Exhibit(
             id=uuid.uuid4(),
             tenant_id=session_tenant(session),
             project_id=project_id,
+            label=label,
             filename=files.sanitize_filename(filename),
             media_type=media_type,
             size=received.size,
@@ -79,6 +132,17 @@ async def _add_received(
         session.add(exhibit)
         await session.flush()
         await queue.enqueue_exhibit(session, exhibit.id)
+        await events_service.append(
+            session,
+            project_id=project_id,
+            type=EventType.EXHIBIT_ADDED,
+            data={
+                "exhibit_id": str(exhibit.id),
+                "label": exhibit.label,
+                "filename": exhibit.filename,
+                "size": exhibit.size,
+            },
+        )
     except BaseException:
         received.discard()
         raise
@@ -93,9 +157,13 @@ async def create(
     filename: str,
     pieces: Iterable[bytes] | AsyncIterable[bytes],
     created_by: uuid.UUID | None = None,
+    label: str | None = None,
 ) -> Exhibit:
     """Receive a file for a project of the session's tenant and queue its processing;
-    ``pieces`` is a local file read piece by piece (CLI) or an HTTP upload (API)."""
+    ``pieces`` is a local file read piece by piece (CLI) or an HTTP upload (API).
+    ``label`` is the id its user chose (``1.1.A``); without one it is ``E<n>``."""
+    if label is not None:
+        label = check_label(label)
     target = files.stored_path(_root(settings), session_tenant(session), project_id)
     limit = settings.exhibits_max_bytes
     if isinstance(pieces, AsyncIterable):
@@ -109,11 +177,12 @@ async def create(
         filename=filename,
         received=received,
         created_by=created_by,
+        label=label,
     )
 
 
 async def list_(session: AsyncSession, *, project_id: uuid.UUID) -> list[Exhibit]:
-    """The project's exhibits, oldest first (their order gives their labels E1, E2 …)."""
+    """The project's exhibits, oldest first."""
     rows = await session.scalars(
         select(Exhibit)
         .where(Exhibit.project_id == project_id)
@@ -123,8 +192,8 @@ async def list_(session: AsyncSession, *, project_id: uuid.UUID) -> list[Exhibit
 
 
 def labels(exhibits: Iterable[Exhibit]) -> dict[str, str]:
-    """``{exhibit id: "E<n>"}`` by upload order; a deleted exhibit's later ones move up."""
-    return {str(e.id): f"E{n}" for n, e in enumerate(exhibits, 1)}
+    """``{exhibit id: label}``: what a passage of each exhibit is cited by."""
+    return {str(e.id): e.label for e in exhibits}
 
 
 async def get(session: AsyncSession, *, exhibit_id: uuid.UUID) -> Exhibit | None:
@@ -135,21 +204,24 @@ async def get(session: AsyncSession, *, exhibit_id: uuid.UUID) -> Exhibit | None
 async def resolve_or_raise(
     session: AsyncSession, *, ref: str | uuid.UUID, project_id: uuid.UUID
 ) -> Exhibit:
-    """An exhibit of the project by id, or by label (``E2``)."""
+    """An exhibit of the project by id, or by label (``E2``, ``1.1.A``; any case)."""
     found: Exhibit | None = None
     ref = str(ref)
-    if ref.upper().startswith("E") and ref[1:].isdigit():
-        exhibits = await list_(session, project_id=project_id)
-        index = int(ref[1:]) - 1
-        found = exhibits[index] if 0 <= index < len(exhibits) else None
-    else:
-        try:
-            found = await get(session, exhibit_id=uuid.UUID(ref))
-        except ValueError:
-            found = None
+    try:
+        found = await get(session, exhibit_id=uuid.UUID(ref))
+    except ValueError:
+        found = await _taken(session, project_id, ref)
     if found is None or found.project_id != project_id:
         raise NotFound(f"no exhibit {ref!r} in this project")
     return found
+
+
+def file_of(settings: Settings, exhibit: Exhibit) -> Path:
+    """The stored file of an exhibit (404 when it is gone from disk)."""
+    path = _root(settings) / exhibit.path
+    if not files.inside(_root(settings), path) or not path.is_file():
+        raise NotFound(f"the file of exhibit {exhibit.label} is no longer stored")
+    return path
 
 
 async def _delete_row(session: AsyncSession, settings: Settings, exhibit: Exhibit) -> None:
@@ -242,6 +314,17 @@ async def process(
         if exhibit.status != ExhibitStatus.PENDING:  # finished by another job meanwhile
             return exhibit.status
         lifecycle.move(exhibit, status, error=error, text_chars=chars)
+        await events_service.append(
+            session,
+            project_id=project_id,
+            type=EventType.EXHIBIT_PROCESSED,
+            data={
+                "exhibit_id": str(exhibit_id),
+                "label": exhibit.label,
+                "status": status,
+                "error": error,
+            },
+        )
     metrics.EXHIBIT_SECONDS.labels(status).observe(time.perf_counter() - clock)
     if error:
         log.warning("exhibit failed", exhibit_id=str(exhibit_id), reason=error)

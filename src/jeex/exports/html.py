@@ -78,3 +78,28 @@ def render_html(bundle: ExportBundle) -> str:
         sections=sections,
         generated_at=project.generated_at.strftime("%Y-%m-%d %H:%M UTC"),
     )
+
+
+_DOCUMENT = ENVIRONMENT.from_string(
+    """<!DOCTYPE html>
+<html lang="{{ language }}">
+<head><meta charset="utf-8"><title>{{ title }}</title></head>
+<body>
+{% if case_ref %}<p class="case-ref">{{ case_ref }}</p>{% endif %}
+<section class="document">
+  <div class="doc-body">{{ body }}</div>
+</section>
+</body>
+</html>
+"""
+)
+
+
+def render_document_html(*, title: str, content: str, language: str, case_ref: str | None) -> str:
+    """One document on its own (a petition, a letter): no title page, no contents."""
+    return _DOCUMENT.render(
+        title=xml_safe(title),
+        language=language,
+        case_ref=case_ref,
+        body=Markup(to_html(content)),  # noqa: S704 - nh3's allow-list cleaned it
+    )

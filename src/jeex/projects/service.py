@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex.db.context import session_tenant
 from jeex.errors import Conflict, NotFound
-from jeex.projects.models import Project
+from jeex.projects.models import PLAN, Project
 from jeex.projects.schemas import ProjectCreate, ProjectUpdate
 from jeex.tenants.service import Principal
 from jeex.vocabulary import ProjectStatus
@@ -48,7 +48,17 @@ async def _unique_slug(session: AsyncSession, base: str) -> str:
     return f"{base}-{counter}"
 
 
-async def create(session: AsyncSession, *, owner: Principal, data: ProjectCreate) -> Project:
+async def create(
+    session: AsyncSession,
+    *,
+    owner: Principal,
+    data: ProjectCreate,
+    kind: str = PLAN,
+    case_ref: str | None = None,
+    inputs: dict[str, str] | None = None,
+) -> Project:
+    """A project of the session's tenant: the plan (``kind="plan"``) or one document of a
+    kind, with its reference and input fields."""
     name = data.name or name_from_idea(data.idea)
     # Two processes creating "the same" project at once must get two slugs: serialise
     # project creation per tenant until this transaction ends.
@@ -67,6 +77,10 @@ async def create(session: AsyncSession, *, owner: Principal, data: ProjectCreate
         status=ProjectStatus.DRAFT,
         current_step=0,
         metadata_={},
+        kind=kind,
+        case_ref=case_ref,
+        inputs=inputs or {},
+        exhibit_seq=0,
         created_by=owner.user_id,
     )
     session.add(project)
@@ -98,16 +112,21 @@ async def resolve_or_raise(session: AsyncSession, *, ref: str) -> Project:
     return project
 
 
-async def list_(session: AsyncSession) -> list[Project]:
+async def list_(session: AsyncSession, *, kind: str | None = PLAN) -> list[Project]:
+    """Live projects, newest first: plans by default, documents with ``kind=None``
+    (every kind) or a kind's key."""
     statement = (
         select(Project).where(Project.deleted_at.is_(None)).order_by(Project.created_at.desc())
     )
+    if kind is not None:
+        statement = statement.where(Project.kind == kind)
     return list((await session.scalars(statement)).all())
 
 
 async def page(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[Project], int]:
-    """One page of live projects, newest first, and how many there are in all."""
-    live = Project.deleted_at.is_(None)
+    """One page of live plan projects, newest first, and how many there are in all
+    (documents are listed by ``GET /documents``)."""
+    live = Project.deleted_at.is_(None) & (Project.kind == PLAN)
     total = await session.scalar(select(func.count()).select_from(Project).where(live))
     statement = (
         select(Project)

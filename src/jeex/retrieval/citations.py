@@ -18,7 +18,8 @@ from typing import Any
 
 from jeex.retrieval.service import EXHIBIT, Passage
 
-CITATION = re.compile(r"\s?\[\s*([A-Za-z][A-Za-z0-9_-]{0,30})\s*§\s*(\d{1,5})\s*\]")
+#: ``[E2 §3]``, ``[about §1]``, ``[1.1.A §2]`` (an exhibit id its user chose).
+CITATION = re.compile(r"\s?\[\s*([A-Za-z0-9][A-Za-z0-9._-]{0,39})\s*§\s*(\d{1,5})\s*\]")
 _FENCE_LIKE = re.compile(r"<{3,}|>{3,}")
 DOCUMENT_LABELS = {"plan_overview": "overview", "plan_epic": "epic"}
 
@@ -44,7 +45,7 @@ class Given:
 
 
 def source_label(passage: Passage, exhibit_labels: dict[str, str]) -> str | None:
-    """``E2`` for an exhibit (by upload order), the document's short name for a document."""
+    """An exhibit's label (``E2``, ``1.1.A``), the document's short name for a document."""
     if passage.type == EXHIBIT:
         return exhibit_labels.get(passage.source_id)
     return DOCUMENT_LABELS.get(passage.document_type, passage.document_type) or None

@@ -6,7 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class StepInput(BaseModel):
-    """What every step is given: the idea, its audience and the user's answers."""
+    """What every step is given: the idea (a document's title), its audience, the user's
+    answers and a document's input fields."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -14,3 +15,6 @@ class StepInput(BaseModel):
     target_audience: str = Field(default="", max_length=2_000)
     user_clarifications: dict[str, str] = Field(default_factory=dict)
     language: str = "en"
+    #: A document's input fields as ``[label, value]`` pairs, in the kind's order (a plan
+    #: step has none): every section's prompt states them as facts.
+    facts: list[tuple[str, str]] = Field(default_factory=list, max_length=30)

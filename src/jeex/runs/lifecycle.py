@@ -139,7 +139,7 @@ async def move(
     if action in PROJECT_STATUS:
         project = (await session.scalars(select(Project).where(Project.id == run.project_id))).one()
         project.status = PROJECT_STATUS[action]
-        if action == Action.COMPLETE:
+        if action == Action.COMPLETE and run.step is not None:
             project.current_step = max(project.current_step, run.step)
     await session.flush()
     if quiet:
@@ -149,7 +149,7 @@ async def move(
         project_id=run.project_id,
         run_id=run.id,
         type=event or EVENTS[action],
-        data={"step": run.step, **(data or {})},
+        data={"step": run.step, "kind": run.kind, **(data or {})},
     )
 
 

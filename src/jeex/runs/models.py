@@ -34,7 +34,7 @@ class Run(TenantIdMixin, TimestampMixin, Base):
         ForeignKeyConstraint(
             ["tenant_id", "project_id"], ["projects.tenant_id", "projects.id"], ondelete="CASCADE"
         ),
-        CheckConstraint("step BETWEEN 1 AND 4", name="step"),
+        CheckConstraint("step is null or step between 1 and 4", name="step"),
         CheckConstraint(f"status IN ({check_values(RunStatus)})", name="status"),
         CheckConstraint(f"desired_state IN ({check_values(DesiredState)})", name="desired_state"),
         Index("ix_runs_tenant_id_project_id_created_at", "tenant_id", "project_id", "created_at"),
@@ -49,7 +49,14 @@ class Run(TenantIdMixin, TimestampMixin, Base):
     )
 
     project_id: Mapped[uuid.UUID]
-    step: Mapped[int] = mapped_column(SmallInteger)
+    #: The kind it writes (``jeex.kinds``): a plan step's kind or a document's.
+    kind: Mapped[str] = mapped_column(String(60))
+    #: Its place in the plan; None for a document of another kind.
+    step: Mapped[int | None] = mapped_column(SmallInteger)
+    #: The tenant template version it writes (None for a built-in kind): pinned at creation.
+    template_id: Mapped[uuid.UUID | None]
+    #: Sections (and structured calls) its kind expects, from the kind when it was created.
+    sections_expected: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     agent_type: Mapped[str] = mapped_column(String(40))
     correlation_id: Mapped[uuid.UUID] = mapped_column(default=uuid.uuid4)
     input: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jeex import kinds
 from jeex.documents.html import markdown_to_html
 from jeex.events.models import Event
 from jeex.projects.models import Project
@@ -40,7 +39,8 @@ class SectionProgress:
 @dataclass
 class RunProgress:
     id: str
-    step: int
+    kind: str
+    step: int | None
     status: str
     desired_state: str
     sections_done: int
@@ -76,10 +76,6 @@ def _without_unasked_html(items: list[tuple[str, Any]]) -> dict[str, Any]:
     return {key: value for key, value in items if not (key == "html" and value is None)}
 
 
-def _expected(run: Run, sections: list[RunSection]) -> int:
-    return max(kinds.by_step(run.step).expected_sections(), len(sections))
-
-
 def _elapsed(run: Run, now: datetime) -> float:
     if run.started_at is None:
         return 0.0
@@ -100,9 +96,10 @@ async def _run_progress(
 ) -> RunProgress:
     sections = await runs_service.list_sections(session, run_id=run.id)
     done = sum(1 for s in sections if s.status == SectionStatus.COMPLETED)
-    expected = _expected(run, sections)
+    expected = runs_service.expected_sections(run, len(sections))
     return RunProgress(
         id=str(run.id),
+        kind=run.kind,
         step=run.step,
         status=run.status,
         desired_state=run.desired_state,
@@ -133,12 +130,13 @@ async def _log(session: AsyncSession, project_id: uuid.UUID) -> list[str]:
 async def snapshot(
     session: AsyncSession, *, project: Project, with_html: bool = False
 ) -> ProjectProgress:
-    """The project's progress now. ``with_html`` adds each section's text so far as
-    sanitised HTML, from the rows the snapshot reads anyway."""
+    """The project's progress now: its current attempt at each step (a cancelled and
+    re-run step counts once). ``with_html`` adds each section's text so far as sanitised
+    HTML, from the rows the snapshot reads anyway."""
     now = runs_service.now()
     runs = [
         await _run_progress(session, run, now, with_html=with_html)
-        for run in await runs_service.list_(session, project_id=project.id)
+        for run in await runs_service.current(session, project_id=project.id)
     ]
     done = sum(r.sections_done for r in runs)
     expected = sum(r.sections_expected for r in runs) or 1

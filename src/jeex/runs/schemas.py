@@ -73,7 +73,11 @@ class RunOut(BaseModel):
 
     id: uuid.UUID
     project_id: uuid.UUID
-    step: int
+    kind: str = Field(description="The kind it writes: a plan step's ('about') or a document's.")
+    step: int | None = Field(description="Its plan step; null for a document of another kind.")
+    template_id: uuid.UUID | None = Field(
+        description="The tenant template version it writes; null for a built-in kind."
+    )
     agent_type: str
     correlation_id: uuid.UUID
     status: RunStatus
@@ -103,7 +107,8 @@ class SectionOut(BaseModel):
 
 class RunProgressOut(BaseModel):
     id: uuid.UUID
-    step: int
+    kind: str
+    step: int | None
     status: RunStatus
     desired_state: DesiredState
     sections_done: int

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, func, select, text, update
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex import kinds
@@ -34,25 +34,30 @@ async def create(
     session: AsyncSession,
     *,
     project: Project,
-    step: int,
+    kind: kinds.Kind,
     input: dict[str, Any],
     created_by: uuid.UUID | None,
     model: str,
     prompt_version: str,
-    template_version: str,
+    template_id: uuid.UUID | None = None,
 ) -> Run:
+    """A pending run of ``kind`` (a plan step's, or a document's; ``template_id`` pins a
+    tenant template version), with its ``run.queued`` event."""
     run = Run(
         id=uuid.uuid4(),
         tenant_id=session_tenant(session),
         project_id=project.id,
-        step=step,
-        agent_type=kinds.by_step(step).agent or "writer",
+        kind=kind.key,
+        step=kind.step,
+        template_id=template_id,
+        sections_expected=kind.expected_sections(),
+        agent_type=kind.agent or "writer",
         input=input,
         status=RunStatus.PENDING,
         desired_state=DesiredState.RUN,
         model=model,
         prompt_version=prompt_version,
-        template_version=template_version,
+        template_version=kind.version,
         created_by=created_by,
         queued_at=now(),
     )
@@ -63,9 +68,23 @@ async def create(
         project_id=project.id,
         run_id=run.id,
         type=EventType.RUN_QUEUED,
-        data={"step": step, "agent": run.agent_type, "correlation_id": str(run.correlation_id)},
+        data={
+            "step": run.step,
+            "kind": run.kind,
+            "agent": run.agent_type,
+            "correlation_id": str(run.correlation_id),
+        },
     )
     return run
+
+
+async def lock_project(session: AsyncSession, project_id: uuid.UUID) -> None:
+    """Serialise starting runs of one project until this transaction ends: "is a run of
+    it active?" and "then insert one" must not interleave with another request's."""
+    await session.execute(
+        text("select pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"runs:{project_id}"},
+    )
 
 
 async def get_or_raise(session: AsyncSession, *, run_id: uuid.UUID) -> Run:
@@ -76,10 +95,32 @@ async def get_or_raise(session: AsyncSession, *, run_id: uuid.UUID) -> Run:
 
 
 async def list_(session: AsyncSession, *, project_id: uuid.UUID | None = None) -> list[Run]:
-    statement = select(Run).order_by(Run.created_at, Run.step)
+    statement = select(Run).order_by(Run.created_at, Run.step, Run.id)
     if project_id is not None:
         statement = statement.where(Run.project_id == project_id)
     return list((await session.scalars(statement)).all())
+
+
+async def current(session: AsyncSession, *, project_id: uuid.UUID) -> list[Run]:
+    """The project's current attempt at each kind: the newest run of each plan step (or of
+    its document kind), plan steps in order. Earlier runs of a step (cancelled, re-run)
+    are its history, not its progress."""
+    statement = (
+        select(Run)
+        .where(Run.project_id == project_id)
+        .ext(distinct_on(Run.kind))
+        .order_by(Run.kind, Run.created_at.desc(), Run.id.desc())
+    )
+    runs = list((await session.scalars(statement)).all())
+    return sorted(runs, key=lambda r: (r.step is None, r.step or 0, r.created_at))
+
+
+def expected_sections(run: Run, written: int) -> int:
+    """Sections (and structured calls) the run will have written when it completes."""
+    expected = run.sections_expected
+    if not expected and run.template_id is None:  # a run older than the column
+        expected = kinds.get(run.kind).expected_sections()
+    return max(expected, written)
 
 
 async def check_desired_state(session: AsyncSession, *, run_id: uuid.UUID) -> None:

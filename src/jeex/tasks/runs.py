@@ -21,23 +21,31 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 
 import structlog
 from procrastinate import Blueprint, JobContext
 from procrastinate.job_context import AbortReason
+from sqlalchemy import func, select
 
 from jeex import tracing
 from jeex.engine.observer import RunObserver
 from jeex.engine.runner import RunnerDeps, execute_run, help_run
 from jeex.errors import AppError, WorkerStopping
+from jeex.exhibits.models import Exhibit
 from jeex.queue.app import EXECUTE_RUN, HELP_RUN, RUNS_QUEUE, enqueue_run
 from jeex.runs import lifecycle
 from jeex.runs import service as runs_service
 from jeex.runs.models import Run
 from jeex.tasks.deps import deps_of
-from jeex.vocabulary import TERMINAL_RUN_STATUSES, DesiredState, RunStatus
+from jeex.vocabulary import TERMINAL_RUN_STATUSES, DesiredState, ExhibitStatus, RunStatus
 
 log = structlog.get_logger(__name__)
+
+#: How long a run waits for its project's exhibits to be indexed before it writes anyway,
+#: and how often it looks again.
+EXHIBIT_WAIT = timedelta(minutes=15)
+EXHIBIT_POLL_SECONDS = 2.0
 
 #: Registered by a worker under the namespace ``runs`` (``jeex.tasks.registry``).
 blueprint = Blueprint()
@@ -63,6 +71,10 @@ async def _execute_job(context: JobContext, tenant_id: str, run_id: str, attempt
     deps, observer = task_deps.runner_or_raise(), task_deps.observer
     tid, rid = uuid.UUID(tenant_id), uuid.UUID(run_id)
     try:
+        if await _exhibits_pending(deps, tid, rid):
+            async with deps.db.tenant_session(tid) as session:
+                await enqueue_run(session, rid, attempt=attempt, delay_seconds=EXHIBIT_POLL_SECONDS)
+            return "waiting for exhibits"
         return await _execute(deps, tid, rid, observer)
     except WorkerStopping:
         await _requeue(deps, tid, rid, attempt, reason="worker stopping")
@@ -91,6 +103,25 @@ async def help_(
             deps, tenant_id=uuid.UUID(tenant_id), run_id=uuid.UUID(run_id), observer=observer
         )
     return f"wrote {written} units"
+
+
+async def _exhibits_pending(deps: RunnerDeps, tid: uuid.UUID, rid: uuid.UUID) -> bool:
+    """True while an exhibit of the run's project is still being indexed (for at most
+    ``EXHIBIT_WAIT``): a document started right after its uploads must see them."""
+    async with deps.db.tenant_session(tid) as session:
+        run = await runs_service.get_or_raise(session, run_id=rid)
+        if run.status == RunStatus.COMPLETED or run.desired_state != DesiredState.RUN:
+            return False
+        pending = await session.scalar(
+            select(func.count())
+            .select_from(Exhibit)
+            .where(
+                Exhibit.project_id == run.project_id,
+                Exhibit.status == ExhibitStatus.PENDING,
+                Exhibit.created_at > func.now() - EXHIBIT_WAIT,
+            )
+        )
+    return bool(pending)
 
 
 async def _execute(
@@ -127,16 +158,19 @@ async def _wanted(deps: RunnerDeps, tid: uuid.UUID, rid: uuid.UUID) -> bool:
 
 
 async def _queue_next_step(deps: RunnerDeps, tid: uuid.UUID, done: Run) -> None:
+    if done.step is None:  # a document, not a plan step: nothing follows it
+        return
     async with deps.db.tenant_session(tid) as session:
         later = [
             run
             for run in await runs_service.list_(session, project_id=done.project_id)
-            if run.step > done.step
+            if run.step is not None
+            and run.step > done.step
             and run.status == RunStatus.PENDING
             and run.desired_state == DesiredState.RUN
         ]
         if later:
-            await enqueue_run(session, min(later, key=lambda r: r.step).id)
+            await enqueue_run(session, min(later, key=lambda r: r.step or 0).id)
 
 
 async def _requeue(

@@ -84,6 +84,24 @@ class SectionSpec(BaseModel):
     kind: SectionKind = "prose"
 
 
+class InputField(BaseModel):
+    """One field a user fills in when starting a document of a kind (``POST /documents``).
+
+    The values reach every section's prompt as facts ("Beneficiary: Dr. Ana Ruiz"), and
+    the browser draws its form from these declarations.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    key: str = Field(pattern=_KEY_PATTERN, max_length=64)
+    label: str = Field(min_length=1, max_length=80)
+    required: bool = False
+    #: A paragraph rather than one line (the browser shows a text area).
+    multiline: bool = False
+    max_chars: int = Field(default=500, ge=1, le=20_000)
+    help: str = Field(default="", max_length=300)
+
+
 class KindSpec(BaseModel):
     """What makes a template a document kind users can ask for (``jeex.kinds``).
 
@@ -107,6 +125,17 @@ class KindSpec(BaseModel):
     structured_calls: int = Field(default=1, ge=0, le=10)
     #: Units (documents of ``also_writes``) expected before they are planned.
     estimated_units: int = Field(default=0, ge=0, le=100)
+    #: What a user fills in to start one (documents only; a plan step reads the project).
+    inputs: list[InputField] = Field(default_factory=list, max_length=30)
+
+    @field_validator("inputs")
+    @classmethod
+    def _distinct_inputs(cls, value: list[InputField]) -> list[InputField]:
+        keys = [field.key for field in value]
+        repeated = sorted({key for key in keys if keys.count(key) > 1})
+        if repeated:
+            raise ValueError(f"input keys must be distinct; repeated: {', '.join(repeated)}")
+        return value
 
 
 class DocumentTemplate(BaseModel):

@@ -1,0 +1,266 @@
+"""The preview of a document (or of a plan project's current runs) from one query.
+
+The specification's monitor page polls this every two seconds, so it is one round trip:
+the project, its current attempt at each kind (the newest run of each: an earlier,
+cancelled run is history, not progress), their sections, its exhibits and the last 50
+events come back as one row of JSON aggregates; everything else is arithmetic here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import TypeAdapter
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jeex import kinds
+from jeex.documents.html import markdown_to_html
+from jeex.errors import NotFound
+from jeex.monitor.schemas import (
+    DocumentStatus,
+    PreviewExhibit,
+    PreviewLog,
+    PreviewMetadata,
+    PreviewOut,
+    PreviewSection,
+)
+from jeex.vocabulary import DesiredState, EventType, RunStatus
+
+LOG_LINES = 50
+#: Rows the engine writes that are no section of the text (the review's structured call).
+_NOT_TEXT = "review/"
+
+_QUERY = text(
+    """
+    with cur as (
+        select distinct on (r.kind) r.id, r.kind, r.step, r.status, r.desired_state,
+               r.agent_type, r.sections_expected, r.template_id, r.tokens_in, r.tokens_out,
+               r.cost, r.started_at, r.finished_at, r.created_at, r.paused_by
+        from runs r
+        where r.project_id = :project_id
+        order by r.kind, r.created_at desc, r.id desc
+    )
+    select p.id, p.kind, p.name, p.case_ref, p.last_event_seq,
+        coalesce((
+            select json_agg(row_to_json(c) order by c.step nulls last, c.created_at)
+            from cur c
+        ), '[]') as runs,
+        coalesce((
+            select json_agg(json_build_object(
+                'run_id', s.run_id, 'key', s.key, 'title', s.title, 'status', s.status,
+                'content', s.content, 'updated_at', s.updated_at, 'tokens_in', s.tokens_in,
+                'tokens_out', s.tokens_out
+            ) order by c.step nulls last, c.created_at, s.position)
+            from run_sections s join cur c on c.id = s.run_id
+        ), '[]') as sections,
+        coalesce((
+            select json_agg(json_build_object(
+                'id', e.id, 'label', e.label, 'filename', e.filename, 'size', e.size,
+                'media_type', e.media_type, 'created_at', e.created_at, 'status', e.status
+            ) order by e.created_at, e.id)
+            from exhibits e where e.project_id = p.id
+        ), '[]') as exhibits,
+        coalesce((
+            select json_agg(l order by l.seq)
+            from (
+                select ev.seq, ev.type, ev.data, ev.created_at, ev.run_id
+                from events ev
+                where ev.project_id = p.id and ev.type <> 'section.delta'
+                order by ev.seq desc
+                limit :log_lines
+            ) l
+        ), '[]') as logs
+    from projects p
+    where p.id = :project_id and p.deleted_at is null
+    """
+)
+
+_TIMESTAMP: TypeAdapter[datetime] = TypeAdapter(datetime)
+#: Tenant template versions never change once written: their kinds are kept here.
+_PINNED: OrderedDict[uuid.UUID, kinds.Kind] = OrderedDict()
+
+
+def document_status(run: dict[str, Any] | None) -> DocumentStatus:
+    """The specification's state of a document whose current run is ``run``."""
+    if run is None:
+        return DocumentStatus.IDLE
+    status, desired = run["status"], run["desired_state"]
+    if status == RunStatus.COMPLETED:
+        return DocumentStatus.COMPLETED
+    if status == RunStatus.FAILED:
+        return DocumentStatus.ERROR
+    if status == RunStatus.CANCELLED or desired == DesiredState.CANCELLED:
+        return DocumentStatus.IDLE
+    if status == RunStatus.PAUSED or desired == DesiredState.PAUSED:
+        return DocumentStatus.PAUSED
+    return DocumentStatus.GENERATING
+
+
+async def _kind(session: AsyncSession, run: dict[str, Any]) -> kinds.Kind | None:
+    template_id = run.get("template_id")
+    if template_id is None:
+        try:
+            return kinds.get(run["kind"])
+        except Exception:  # a kind no longer installed: its rows still show
+            return None
+    key = uuid.UUID(str(template_id))
+    kind = _PINNED.get(key)
+    if kind is None:
+        kind = _PINNED[key] = await kinds.pinned(session, key)
+        if len(_PINNED) > 256:
+            _PINNED.popitem(last=False)
+    return kind
+
+
+def _section_status(status: str) -> str:
+    return "generating" if status == "running" else status
+
+
+def _seconds(run: dict[str, Any], now: datetime) -> float:
+    if not run.get("started_at"):
+        return 0.0
+    started = _TIMESTAMP.validate_python(run["started_at"])
+    finished = run.get("finished_at")
+    end = _TIMESTAMP.validate_python(finished) if finished else now
+    return max(0.0, (end - started).total_seconds())
+
+
+def _log(event: dict[str, Any], agents: dict[str, str]) -> PreviewLog:
+    kind, data = event["type"], event.get("data") or {}
+    level = "info"
+    if kind == EventType.RUN_FAILED or (
+        kind == EventType.EXHIBIT_PROCESSED and data.get("status") == "failed"
+    ):
+        level = "error"
+    elif kind == EventType.RUN_PAUSED and data.get("paused_by"):
+        level = "warning"
+    return PreviewLog(
+        timestamp=event["created_at"],
+        level=level,
+        message=log_message(kind, data),
+        agent=agents.get(str(event.get("run_id")), "user" if not event.get("run_id") else ""),
+    )
+
+
+def log_message(kind: str, data: dict[str, Any]) -> str:
+    """An event as one line a person reads."""
+    what = data.get("title") or data.get("key") or ""
+    messages = {
+        EventType.RUN_QUEUED: "Queued for a worker",
+        EventType.RUN_STARTED: f"Started writing (attempt {data.get('attempt', 1)})",
+        EventType.RUN_RESUMED: "Resumed",
+        EventType.RUN_PAUSED: "Paused" + (f": {data['reason']}" if data.get("reason") else ""),
+        EventType.RUN_CANCELLED: "Cancelled",
+        EventType.RUN_FAILED: f"Failed: {data.get('error') or 'unknown error'}",
+        EventType.RUN_COMPLETED: "Completed",
+        EventType.SECTION_STARTED: f"Writing {what}",
+        EventType.SECTION_COMPLETED: f"Finished {what} ({data.get('words', 0)} words)",
+        EventType.DOCUMENT_CREATED: f"Saved version {data.get('version', 1)} of {what}",
+        EventType.EXPORT_READY: "Export ready",
+        EventType.EXHIBIT_ADDED: (
+            f"Exhibit {data.get('label', '')} uploaded: {data.get('filename', '')}"
+        ),
+        EventType.EXHIBIT_PROCESSED: (
+            f"Exhibit {data.get('label', '')} "
+            + ("ready" if data.get("status") == "ready" else f"failed: {data.get('error')}")
+        ),
+    }
+    return str(messages.get(kind, kind))  # type: ignore[call-overload]
+
+
+async def preview(
+    session: AsyncSession, *, project_id: uuid.UUID, download_base: str
+) -> PreviewOut:
+    """The document's (or plan's) preview; ``download_base`` prefixes exhibit downloads."""
+    row = (
+        (await session.execute(_QUERY, {"project_id": project_id, "log_lines": LOG_LINES}))
+        .mappings()
+        .one_or_none()
+    )
+    if row is None:
+        raise NotFound(f"no document {project_id}")
+    now = datetime.now().astimezone()
+    runs: list[dict[str, Any]] = row["runs"]
+    rows: list[dict[str, Any]] = row["sections"]
+    written = {(r["run_id"], r["key"]): r for r in rows}
+    sections: list[PreviewSection] = []
+    total = done = 0
+    for run in runs:
+        run_rows = [r for r in rows if r["run_id"] == run["id"]]
+        expected = max(run["sections_expected"] or 0, len(run_rows))
+        complete = run["status"] == RunStatus.COMPLETED
+        total += expected
+        done += expected if complete else sum(r["status"] == "completed" for r in run_rows)
+        kind = await _kind(session, run)
+        planned = [(s.key, s.title) for s in kind.template.sections] if kind else []
+        keys = [key for key, _ in planned]
+        keys += [
+            r["key"]
+            for r in run_rows
+            if r["key"] not in keys and not r["key"].startswith(_NOT_TEXT)
+        ]
+        titles = dict(planned)
+        for key in keys:
+            found = written.get((run["id"], key))
+            sections.append(
+                PreviewSection(
+                    section_id=key,
+                    section_name=found["title"] if found else titles.get(key, key),
+                    section_order=len(sections) + 1,
+                    status=_section_status(found["status"]) if found else "pending",
+                    content_html=markdown_to_html(found["content"])
+                    if found and found["content"]
+                    else "",
+                    updated_at=found["updated_at"] if found else None,
+                    tokens_used=(found["tokens_in"] + found["tokens_out"]) if found else 0,
+                )
+            )
+    active = [r for r in runs if r["status"] in ("pending", "running", "paused")]
+    current = active[0] if active else (runs[-1] if runs else None)
+    elapsed = sum(_seconds(run, now) for run in runs)
+    tokens_out = sum(run["tokens_out"] for run in runs)
+    remaining = None
+    if done and elapsed > 0 and done < total:
+        remaining = round(elapsed / done * (total - done), 1)
+    elif total and done >= total:
+        remaining = 0.0
+    agents = {str(run["id"]): run["agent_type"] for run in runs}
+    return PreviewOut(
+        id=row["id"],
+        kind=row["kind"],
+        title=row["name"],
+        case_ref=row["case_ref"],
+        status=document_status(current),
+        run_id=current["id"] if current else None,
+        run_status=current["status"] if current else None,
+        sections=sections,
+        exhibits=[
+            PreviewExhibit(
+                exhibit_id=e["label"],
+                filename=e["filename"],
+                file_size=e["size"],
+                mime_type=e["media_type"],
+                uploaded_at=e["created_at"],
+                status=e["status"],
+                download_url=f"{download_base}/exhibits/{quote(e['label'])}/file",
+            )
+            for e in row["exhibits"]
+        ],
+        metadata=PreviewMetadata(
+            total_sections=total,
+            completed_sections=done,
+            progress_percentage=round(100 * done / total, 1) if total else 0.0,
+            elapsed_time=round(elapsed, 3),
+            estimated_remaining=remaining,
+            total_tokens=sum(run["tokens_in"] for run in runs) + tokens_out,
+            estimated_cost=str(sum((Decimal(str(run["cost"])) for run in runs), Decimal(0))),
+        ),
+        logs=[_log(event, agents) for event in row["logs"]],
+        last_seq=row["last_event_seq"],
+    )
