@@ -178,6 +178,7 @@ SEEDED_TABLES = (
     "memberships",
     "api_keys",
     "projects",
+    "tenant_templates",
     "runs",
     "run_sections",
     "document_versions",
@@ -239,6 +240,7 @@ def new_row(table: str, g: Graph, *, seed: bool = False) -> dict[str, Any]:
         "runs": lambda: {
             "id": g.run_id if seed else key,
             "project_id": g.project_id,
+            "kind": "about",
             "step": 1,
             "agent_type": "business_analyst",
             "correlation_id": uuid.uuid4(),
@@ -277,6 +279,7 @@ def new_row(table: str, g: Graph, *, seed: bool = False) -> dict[str, Any]:
         "exhibits": lambda: {
             "id": key,
             "project_id": g.project_id,
+            "label": f"E{n}",
             "filename": "notes.txt",
             "media_type": "text/plain",
             "size": 1,
@@ -292,6 +295,13 @@ def new_row(table: str, g: Graph, *, seed: bool = False) -> dict[str, Any]:
             "manifest": Jsonb({}),
         },
         "tenant_quotas": lambda: {"tokens_per_day": 1000 * n},
+        "tenant_templates": lambda: {
+            "id": key,
+            "key": f"kind_{n}",
+            "version": 1,
+            "source": "key: kind",
+            "fingerprint": key.hex[:16],
+        },
         "invitations": lambda: {
             "id": key,
             "email": f"{tag}@example.test",

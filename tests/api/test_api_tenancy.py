@@ -16,10 +16,14 @@ from jeex.db.session import Database
 from jeex.exhibits import service as exhibits_service
 from jeex.exports import service as exports_service
 from support.api import Caller, World, assert_error, create_project, make_world
+from support.templates import grant_letter, upload
 
 BODIES = {"PATCH": {"name": "Taken over"}, "POST": {}}
 #: Bodies of routes whose body differs from their method's (by the path's first segment).
-PATH_BODIES = {("PATCH", "members"): {"role": "viewer"}}
+PATH_BODIES = {
+    ("PATCH", "members"): {"role": "viewer"},
+    ("PUT", "templates"): {"source": grant_letter("tenancy_kind")},
+}
 #: Required query parameters, by the last segment of the path.
 QUERIES = {"diff": "?from=1&to=2", "search": "?q=grocery"}
 
@@ -49,6 +53,7 @@ def _fill(path: str, world: World) -> str:
         .replace("{user_id}", world.user_id)
         .replace("{invitation_id}", world.invitation_id)
         .replace("{version}", "1")
+        .replace("{key}", "tenancy_kind")
     ) + QUERIES.get(path.rsplit("/", 1)[-1], "")
 
 
@@ -86,6 +91,7 @@ async def world(
     assert invitation.status_code == 201, invitation.text
     made.invitation_id = invitation.json()["id"]
     made.tenant_id, made.user_id = str(alice.tenant_id), str(alice.user_id)
+    await upload(client, alice, grant_letter("tenancy_kind"))
     return made
 
 
@@ -122,6 +128,10 @@ async def test_every_id_route_is_404_for_another_tenant(
     assert [(m["email"], m["role"]) for m in members] == [(alice.email, "owner")]
     pending = (await client.get("/api/v1/invitations", headers=alice.headers)).json()
     assert [p["id"] for p in pending] == [world.invitation_id]
+    templates = (await client.get("/api/v1/templates", headers=alice.headers)).json()
+    assert [(t["key"], t["version"], t["retired"]) for t in templates] == [
+        ("tenancy_kind", 1, False)
+    ]
 
 
 async def test_another_tenants_id_looks_like_a_missing_one(

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from jeex.config import Settings
 from jeex.db.session import Database
 from support.api import PROJECT, Caller, World, assert_error, make_member, make_world
+from support.templates import grant_letter
 
 PUBLIC = None
 VIEWER, EDITOR, ADMIN = "viewer", "editor", "admin"
@@ -64,6 +65,14 @@ LEAST_ROLE: dict[str, str | None] = {
     "GET /api/v1/projects/{project_id}/search": VIEWER,
     "GET /api/v1/kinds": VIEWER,
     "GET /api/v1/vocabulary": VIEWER,
+    "GET /api/v1/templates": VIEWER,
+    "POST /api/v1/templates": ADMIN,
+    "GET /api/v1/templates/schema": VIEWER,
+    "GET /api/v1/templates/{key}": VIEWER,
+    "PUT /api/v1/templates/{key}": ADMIN,
+    "POST /api/v1/templates/{key}/retire": ADMIN,
+    "GET /api/v1/templates/{key}/versions": VIEWER,
+    "GET /api/v1/templates/{key}/versions/{version}": VIEWER,
     "GET /api/v1/usage": VIEWER,
     "POST /api/v1/api-keys": VIEWER,
     "GET /api/v1/api-keys": VIEWER,
@@ -92,6 +101,8 @@ BODIES: dict[str, Any] = {
     "PATCH /api/v1/members/{user_id}": {"role": "viewer"},
     "POST /api/v1/invitations": {"email": "matrix@example.test", "role": "viewer"},
     "POST /api/v1/api-keys": {"name": "matrix"},
+    "POST /api/v1/templates": {"source": grant_letter("matrix_kind")},
+    "PUT /api/v1/templates/{key}": {"source": grant_letter("matrix_kind")},
 }
 #: Streams stay open while a role may read them: only their refusals are requested.
 STREAMS = ("/events", "/progress/stream")
@@ -178,4 +189,5 @@ def _fill(path: str, world: World) -> str:
         .replace("{user_id}", world.user_id)
         .replace("{invitation_id}", world.invitation_id)
         .replace("{version}", "1")
+        .replace("{key}", "matrix_kind")
     ) + query

@@ -44,6 +44,7 @@ SCHEMA_TABLES = {
     "invitations",
     "audit_events",
     "oidc_logins",
+    "tenant_templates",
 }
 QUEUE_TABLES = {
     "procrastinate_jobs",
