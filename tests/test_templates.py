@@ -86,7 +86,8 @@ def test_document_kinds_have_the_specifications_sections(key: str, titles: list[
 
     assert template.agent is None
     assert [s.title for s in template.sections] == titles
-    assert template.kind is not None and template.kind.step is None
+    assert template.kind is not None
+    assert template.kind.step is None
     assert any(field.required for field in template.kind.inputs)
 
 

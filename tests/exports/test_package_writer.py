@@ -8,7 +8,7 @@ import tempfile
 import zipfile
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
@@ -214,11 +214,12 @@ def test_order_ignores_input_order_and_timezone() -> None:
     assert render_readme(make_project(), docs) == render_readme(shifted, docs[::-1])
 
 
-def test_unknown_type_is_rejected(tmp_path: Path) -> None:
+def test_a_document_kinds_type_lands_in_docs_and_a_bad_type_is_rejected(tmp_path: Path) -> None:
+    assert package_path(make_doc("petition")) == PurePosixPath("docs/petition.md")
     with pytest.raises(ValueError, match="unknown document type"):
-        package_path(make_doc("appendix"))
+        package_path(make_doc("../appendix"))
     with pytest.raises(ValueError, match="unknown document type"):
-        write_package(tmp_path, make_project(), [make_doc("appendix")])
+        write_package(tmp_path, make_project(), [make_doc("Appendix X")])
 
 
 def test_duplicates_are_rejected(tmp_path: Path) -> None:

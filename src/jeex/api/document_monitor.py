@@ -53,9 +53,9 @@ CHANGE = responses(401, 403, 404, 409, 422)
 
 
 async def get_document(
-    request: Request, state: StateDep, session: SessionDep, document_id: DocumentPathId
+    request: Request, state: StateDep, session: SessionDep, doc_id: DocumentPathId
 ) -> Project:
-    project = await monitor_service.get_or_raise(session, document_id)
+    project = await monitor_service.get_or_raise(session, doc_id)
     await state.limiter.hit(request, "project", str(project.id))
     return project
 
@@ -113,16 +113,14 @@ async def list_documents(
     return [_out(p, s) for p, s in await monitor_service.list_(session, kind=kind)]
 
 
-@router.get(
-    "/documents/{document_id}", summary="One document", responses=responses(401, 403, 404, 422)
-)
+@router.get("/documents/{doc_id}", summary="One document", responses=responses(401, 403, 404, 422))
 async def get_document_route(session: SessionDep, document: DocumentDep) -> DocumentOut:
     state, _ = await monitor_service.status_of(session, document)
     return _out(document, state)
 
 
 @router.get(
-    "/documents/{document_id}/preview",
+    "/documents/{doc_id}/preview",
     summary="Everything the monitor shows, from one query",
     responses=responses(401, 403, 404, 422),
 )
@@ -148,7 +146,7 @@ async def project_preview(session: SessionDep, project: ProjectDep) -> PreviewOu
 
 
 @router.post(
-    "/documents/{document_id}/generate",
+    "/documents/{doc_id}/generate",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Write the document (again)",
     dependencies=EDITOR,
@@ -164,7 +162,7 @@ async def generate(
 
 
 @router.post(
-    "/documents/{document_id}/pause",
+    "/documents/{doc_id}/pause",
     summary="Pause a document being written",
     dependencies=EDITOR,
     responses=CHANGE,
@@ -177,7 +175,7 @@ async def pause(session: SessionDep, document: DocumentDep) -> DocumentStarted:
 
 
 @router.post(
-    "/documents/{document_id}/resume",
+    "/documents/{doc_id}/resume",
     summary="Resume a paused document",
     dependencies=EDITOR,
     responses=responses(401, 403, 404, 409, 422, 429),
@@ -190,7 +188,7 @@ async def resume(session: SessionDep, state: StateDep, document: DocumentDep) ->
 
 
 @router.post(
-    "/documents/{document_id}/cancel",
+    "/documents/{doc_id}/cancel",
     summary="Stop writing a document",
     dependencies=EDITOR,
     responses=CHANGE,
@@ -202,7 +200,7 @@ async def cancel(session: SessionDep, document: DocumentDep) -> DocumentStarted:
 
 
 @router.post(
-    "/documents/{document_id}/exhibits",
+    "/documents/{doc_id}/exhibits",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Upload an exhibit under the id you choose",
     dependencies=EDITOR,
@@ -226,7 +224,7 @@ async def upload_exhibit(
 
 
 @router.get(
-    "/documents/{document_id}/exhibits",
+    "/documents/{doc_id}/exhibits",
     summary="A document's exhibits",
     responses=responses(401, 403, 404, 422),
 )
@@ -237,34 +235,34 @@ async def list_exhibits(session: SessionDep, document: DocumentDep) -> list[Exhi
 
 
 @router.get(
-    "/documents/{document_id}/exhibits/{exhibit_id}/file",
+    "/documents/{doc_id}/exhibits/{exhibit_ref}/file",
     summary="Download an exhibit's file",
     response_class=FileResponse,
     responses=responses(401, 403, 404, 422),
 )
 async def download_exhibit(
-    session: SessionDep, state: StateDep, document: DocumentDep, exhibit_id: ExhibitRef
+    session: SessionDep, state: StateDep, document: DocumentDep, exhibit_ref: ExhibitRef
 ) -> FileResponse:
     """The original bytes, ``Content-Disposition: attachment``, ``nosniff``."""
     exhibit = await exhibits_service.resolve_or_raise(
-        session, ref=exhibit_id, project_id=document.id
+        session, ref=exhibit_ref, project_id=document.id
     )
     return file_response(state, exhibit)
 
 
 @router.delete(
-    "/documents/{document_id}/exhibits/{exhibit_id}",
+    "/documents/{doc_id}/exhibits/{exhibit_ref}",
     summary="Delete an exhibit",
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=EDITOR,
     responses=responses(401, 403, 404, 422, 503),
 )
 async def delete_exhibit(
-    session: SessionDep, state: StateDep, document: DocumentDep, exhibit_id: ExhibitRef
+    session: SessionDep, state: StateDep, document: DocumentDep, exhibit_ref: ExhibitRef
 ) -> Response:
     """Its passages, file and row; the other exhibits keep their ids."""
     exhibit = await exhibits_service.resolve_or_raise(
-        session, ref=exhibit_id, project_id=document.id
+        session, ref=exhibit_ref, project_id=document.id
     )
     await exhibits_service.delete(
         session, settings=state.settings, retrieval=require_retrieval(state), exhibit=exhibit
@@ -273,7 +271,7 @@ async def delete_exhibit(
 
 
 @router.get(
-    "/documents/{document_id}/pdf",
+    "/documents/{doc_id}/pdf",
     summary="The finished document as a PDF",
     response_class=FileResponse,
     responses=responses(401, 403, 404, 409, 422, 500),

@@ -21,6 +21,7 @@ from jeex.documents.readability import readability_score
 from jeex.errors import InvalidInput, NotFound
 
 SINGLE_TYPES = ("about", "specs", "architecture")
+PLAN_TYPES = ("plan_overview", "plan_epic")
 TYPE_ALIASES = {"overview": "plan_overview", "plan": "plan_overview", "plans": "plan_overview"}
 
 
@@ -111,10 +112,20 @@ async def latest(
 
 
 async def latest_package(session: AsyncSession, *, project_id: uuid.UUID) -> list[DocumentVersion]:
-    """The documents a package is made of, in package order."""
+    """The documents a package is made of, in package order; a document project's (a
+    petition, a letter) is its one document."""
+    others = await session.scalars(
+        select(DocumentVersion.document_type)
+        .where(
+            DocumentVersion.project_id == project_id,
+            DocumentVersion.document_type.not_in((*SINGLE_TYPES, *PLAN_TYPES)),
+        )
+        .distinct()
+        .order_by(DocumentVersion.document_type)
+    )
     documents = [
         doc
-        for kind in SINGLE_TYPES
+        for kind in (*SINGLE_TYPES, *others.all())
         if (doc := await latest(session, project_id=project_id, document_type=kind)) is not None
     ]
     overview = await latest(session, project_id=project_id, document_type="plan_overview")

@@ -46,6 +46,8 @@ _FIXED_PATHS: dict[str, PurePosixPath] = {
     "architecture": PurePosixPath("docs/architecture.md"),
     "plan_overview": PurePosixPath("docs/plans/overview.md"),
 }
+#: A document kind's type (``petition``, a tenant's ``grant_letter``): after the plan's.
+_OTHER_TYPE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _TYPE_ORDER: dict[str, int] = {
     "about": 0,
     "specs": 1,
@@ -130,10 +132,11 @@ def package_path(doc: PackageDocument) -> PurePosixPath:
             raise ValueError(f"plan_epic needs a positive epic_number, got {doc.epic_number}")
         name = f"{doc.epic_number:02d}-{safe_slug(doc.epic_slug, 'epic')}.md"
         return PurePosixPath("docs/plans") / name
-    try:
+    if doc.document_type in _FIXED_PATHS:
         return _FIXED_PATHS[doc.document_type]
-    except KeyError:
-        raise ValueError(f"unknown document type: {doc.document_type!r}") from None
+    if _OTHER_TYPE.fullmatch(doc.document_type):  # a document kind's own: docs/petition.md
+        return PurePosixPath("docs") / f"{doc.document_type}.md"
+    raise ValueError(f"unknown document type: {doc.document_type!r}")
 
 
 def _iso_utc(moment: datetime) -> str:
@@ -259,10 +262,11 @@ def render_readme(project: PackageProject, docs: Sequence[PackageDocument]) -> s
     return front_matter(_readme_meta(project)) + "\n".join(lines) + "\n"
 
 
-def _sort_key(doc: PackageDocument) -> tuple[int, int]:
-    if doc.document_type not in _TYPE_ORDER:
-        raise ValueError(f"unknown document type: {doc.document_type!r}")
-    return (_TYPE_ORDER[doc.document_type], doc.epic_number)
+def _sort_key(doc: PackageDocument) -> tuple[int, str, int]:
+    if doc.document_type in _TYPE_ORDER:
+        return (_TYPE_ORDER[doc.document_type], "", doc.epic_number)
+    package_path(doc)  # refuses a type that is no kind's
+    return (len(_TYPE_ORDER), doc.document_type, doc.epic_number)
 
 
 def order_documents(docs: Iterable[PackageDocument]) -> list[PackageDocument]:
