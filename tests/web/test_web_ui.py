@@ -21,6 +21,7 @@ from playwright.async_api import Browser, Locator, Page, expect
 
 from support.cli import ainvoke
 from support.servers import Server, start_server
+from support.templates import grant_letter
 from support.web import PASSWORD, Site
 
 # One worker for the module: its server and Chromium are started once, not once per worker.
@@ -342,3 +343,41 @@ async def test_an_api_key_made_in_the_browser_works_until_revoked_there(
     await row.get_by_role("button", name="Revoke").click()
     await expect(row).to_contain_text("revoked")
     assert httpx.get(f"{site.url}/api/v1/projects", headers=headers).status_code == 401
+
+
+async def test_an_owner_uploads_a_template_fixes_its_error_and_sees_it_listed(
+    site: Site, browser: Browser, screenshots: Path
+) -> None:
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    await sign_in(page, site)
+    await page.get_by_role("link", name="Templates").click()
+    await expect(page.get_by_role("heading", name="Document templates")).to_be_visible()
+    kinds = page.locator("tr[data-kind='letter']")
+    await expect(kinds).to_contain_text("Built-in")
+
+    # A wrong type: the problem is shown with its line and field, and nothing is saved.
+    source = grant_letter("site_grant").replace("target_words: 80", "target_words: many")
+    await page.get_by_label("YAML").fill(source)
+    await page.get_by_role("button", name="Upload").click()
+    problem = page.locator(".problems li[data-line='13']")
+    await expect(problem).to_contain_text("sections[0].target_words")
+    await expect(page.locator("tr[data-template]")).to_have_count(0)
+
+    await page.get_by_label("YAML").fill(grant_letter("site_grant"))
+    await page.get_by_role("button", name="Upload").click()
+    row = page.locator("tr[data-template='site_grant']")
+    await expect(row).to_contain_text("v1")
+    await expect(page.locator("tr[data-kind='site_grant']")).to_contain_text("Tenant · version 1")
+    await page.screenshot(path=str(screenshots / "templates.png"), full_page=True)
+
+    # Edit: a new version; retire: gone from the kinds, kept and flagged in the list.
+    await row.get_by_role("button", name="Edit").click()
+    editor = page.get_by_label("YAML")
+    await expect(editor).to_have_value(grant_letter("site_grant"))
+    await editor.fill(grant_letter("site_grant", closing_words=90))
+    await page.get_by_role("button", name="Save new version").click()
+    await expect(row).to_contain_text("v2")
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await row.get_by_role("button", name="Retire").click()
+    await expect(row).to_contain_text("retired")
+    await expect(page.locator("tr[data-kind='site_grant']")).to_have_count(0)

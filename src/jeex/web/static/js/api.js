@@ -21,10 +21,12 @@ export const session = {
 };
 
 export class ApiError extends Error {
-  constructor(status, name, detail) {
+  constructor(status, name, detail, body = null) {
     super(detail);
     this.status = status;
     this.error = name;
+    // The whole error body: some carry more than a sentence (a template's problems).
+    this.body = body;
   }
 }
 
@@ -38,8 +40,9 @@ function headers(extra = {}) {
 async function failure(response) {
   let name = "HTTPError";
   let detail = `${response.status} ${response.statusText}`;
+  let body = null;
   try {
-    const body = await response.json();
+    body = await response.json();
     name = body.error || name;
     detail = body.detail || detail;
   } catch {
@@ -49,7 +52,7 @@ async function failure(response) {
     session.clear();
     window.dispatchEvent(new CustomEvent("jeex:signed-out", { detail }));
   }
-  return new ApiError(response.status, name, detail);
+  return new ApiError(response.status, name, detail, body);
 }
 
 export async function api(path, { method = "GET", json, form, raw = false } = {}) {

@@ -7,6 +7,7 @@ import { h, replace } from "./dom.js";
 import { projectsPage } from "./projects.js";
 import { invitePage } from "./invite.js";
 import { signIn } from "./signin.js";
+import { templatesPage } from "./templates.js";
 import { STEPS, load as loadSteps } from "./steps.js";
 import { workspacePage } from "./workspace.js";
 
@@ -77,6 +78,8 @@ async function route() {
     leave = (await workspacePage(main, match[1], match[2] ? Number(match[2]) : 0)) || (() => {});
   } else if (path === "/projects") {
     await projectsPage(main);
+  } else if (path === "/templates") {
+    await templatesPage(main);
   } else {
     replace(main, h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/projects" }, "Back to the projects")));
   }
