@@ -63,6 +63,21 @@ LEAST_ROLE: dict[str, str | None] = {
     "GET /api/v1/projects/{project_id}/exhibits/{exhibit_id}": VIEWER,
     "DELETE /api/v1/projects/{project_id}/exhibits/{exhibit_id}": EDITOR,
     "GET /api/v1/projects/{project_id}/search": VIEWER,
+    "GET /api/v1/projects/{project_id}/exhibits/{exhibit_id}/file": VIEWER,
+    "GET /api/v1/projects/{project_id}/preview": VIEWER,
+    "POST /api/v1/documents": EDITOR,
+    "GET /api/v1/documents": VIEWER,
+    "GET /api/v1/documents/{doc_id}": VIEWER,
+    "GET /api/v1/documents/{doc_id}/preview": VIEWER,
+    "POST /api/v1/documents/{doc_id}/generate": EDITOR,
+    "POST /api/v1/documents/{doc_id}/pause": EDITOR,
+    "POST /api/v1/documents/{doc_id}/resume": EDITOR,
+    "POST /api/v1/documents/{doc_id}/cancel": EDITOR,
+    "POST /api/v1/documents/{doc_id}/exhibits": EDITOR,
+    "GET /api/v1/documents/{doc_id}/exhibits": VIEWER,
+    "GET /api/v1/documents/{doc_id}/exhibits/{exhibit_ref}/file": VIEWER,
+    "DELETE /api/v1/documents/{doc_id}/exhibits/{exhibit_ref}": EDITOR,
+    "GET /api/v1/documents/{doc_id}/pdf": VIEWER,
     "GET /api/v1/kinds": VIEWER,
     "GET /api/v1/vocabulary": VIEWER,
     "GET /api/v1/templates": VIEWER,
@@ -188,6 +203,8 @@ def _fill(path: str, world: World) -> str:
         .replace("{tenant_id}", world.tenant_id)
         .replace("{user_id}", world.user_id)
         .replace("{invitation_id}", world.invitation_id)
+        .replace("{doc_id}", world.doc_id)
+        .replace("{exhibit_ref}", world.exhibit_ref)
         .replace("{version}", "1")
         .replace("{key}", "matrix_kind")
     ) + query

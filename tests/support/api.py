@@ -89,6 +89,24 @@ def assert_error(response: httpx.Response, status: int, name: str | None = None)
         assert body["error"] == name, body
 
 
+#: A letter left idle (``generate: false``): what id routes of ``/documents`` act on.
+LETTER = {
+    "kind": "letter",
+    "title": "Overdue invoice 2026-114",
+    "inputs": {
+        "sender": "Ana Ruiz, Ruiz Consulting",
+        "recipient": "Accounts payable, Zorblax Ltd",
+        "purpose": "Invoice 2026-114 of 1,250 euros is overdue; ask for payment by 15 December.",
+    },
+    "generate": False,
+}
+
+
+def get_settings_of(client: httpx.AsyncClient) -> Any:
+    """The settings of the app ``client`` talks to (httpx's ASGI transport keeps it)."""
+    return client._transport.app.state.api.settings  # type: ignore[attr-defined]
+
+
 @dataclass
 class World:
     """One tenant's project with a run and two versions of a document."""
@@ -102,6 +120,9 @@ class World:
     tenant_id: str = ""
     user_id: str = ""
     invitation_id: str = ""
+    #: A document (a letter, not started) and the id its exhibit was uploaded under.
+    doc_id: str = ""
+    exhibit_ref: str = ""
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -110,6 +131,7 @@ class World:
 
 async def make_world(db: Database, client: httpx.AsyncClient, caller: Caller) -> World:
     from jeex.documents import service as documents_service
+    from jeex.exhibits import service as exhibits_service
     from jeex.exports import service as exports_service
 
     project = await create_project(client, caller)
@@ -146,4 +168,18 @@ async def make_world(db: Database, client: httpx.AsyncClient, caller: Caller) ->
         export = await exports_service.create(
             session, project_id=uuid.UUID(project["id"]), format="zip", enqueue=False
         )
-    return World(project["id"], str(run_id), str(first.id), str(export.id))
+    letter = await client.post("/api/v1/documents", json=LETTER, headers=caller.headers)
+    assert letter.status_code == 202, letter.text
+    doc_id = letter.json()["id"]
+    async with db.tenant_session(caller.tenant_id) as session:
+        await exhibits_service.create(
+            session,
+            settings=get_settings_of(client),
+            project_id=uuid.UUID(doc_id),
+            filename="invoice.md",
+            pieces=[b"# Invoice\n\nInvoice 2026-114, 1,250 euros, due on 1 December.\n"],
+            label="1.1.A",
+        )
+    return World(
+        project["id"], str(run_id), str(first.id), str(export.id), doc_id=doc_id, exhibit_ref="1.1.A"
+    )
