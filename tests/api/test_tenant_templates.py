@@ -172,6 +172,7 @@ INVALID: list[tuple[str, int | None, str, str]] = [
     (_replace("title: Grant", "description: twice\ntitle: Grant"), 6, "description", "twice"),
     ("a: &x [1]\nb: *x\n", 2, "", "aliases"),
     ("", 1, "", "empty"),
+    ("key: grant\ntitle: \x07\n", 2, "", "special characters"),
     ("- just\n- a list\n", 1, "", "mapping"),
 ]
 
@@ -193,6 +194,8 @@ async def test_an_invalid_template_names_line_and_field_and_writes_nothing(
         assert (first["line"], first["field"]) == (line, field), (source, first)
         assert message in first["message"], first
         assert f"line {line}" in response.json()["detail"]
+    deep = _assert_invalid(await _post_yaml(client, alice, "[" * 5000))
+    assert deep == [{"line": None, "field": "", "message": "the YAML is nested too deeply"}]
     # Every problem is listed, in line order.
     both = _replace("target_words: 80", "target_words: 5").replace("output:", "outptu:")
     problems = _assert_invalid(await _post_yaml(client, alice, both))

@@ -158,25 +158,38 @@ class _Loader(yaml.SafeLoader):
 
 def _load(source: str) -> tuple[yaml.Node, Any]:
     """The document's node tree (with marks) and its Python value."""
+    try:
+        node, data = _compose(source)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+        line = mark.line + 1 if mark else None
+        raise _invalid([Problem(line, "", f"invalid YAML: {message}")]) from None
+    except yaml.reader.ReaderError as exc:
+        # Raised before any mark exists (a control character): its line from its position.
+        line = source[: exc.position].count("\n") + 1
+        raise _invalid(
+            [Problem(line, "", f"invalid YAML: {exc.reason} #x{exc.character:04x}")]
+        ) from None
+    except yaml.YAMLError as exc:
+        raise _invalid([Problem(None, "", f"invalid YAML: {exc}")]) from None
+    except RecursionError:
+        raise _invalid([Problem(None, "", "the YAML is nested too deeply")]) from None
+    if not isinstance(data, dict):
+        raise _invalid([Problem(_line(node), "", "expected a mapping (key: value) at the top")])
+    return node, data
+
+
+def _compose(source: str) -> tuple[yaml.Node, Any]:
     loader = _Loader(source)
     try:
         node = loader.get_single_node()
         if node is None:
             raise _invalid([Problem(1, "", "the template is empty")])
         _no_duplicate_keys(node)
-        data = loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
-        line = mark.line + 1 if mark else None
-        raise _invalid([Problem(line, "", f"invalid YAML: {message}")]) from None
-    except yaml.YAMLError as exc:
-        raise _invalid([Problem(None, "", f"invalid YAML: {exc}")]) from None
+        return node, loader.construct_document(node)
     finally:
         loader.dispose()
-    if not isinstance(data, dict):
-        raise _invalid([Problem(_line(node), "", "expected a mapping (key: value) at the top")])
-    return node, data
 
 
 def _no_duplicate_keys(node: yaml.Node, path: Sequence[str | int] = ()) -> None:
