@@ -381,3 +381,92 @@ async def test_an_owner_uploads_a_template_fixes_its_error_and_sees_it_listed(
     await row.get_by_role("button", name="Retire").click()
     await expect(row).to_contain_text("retired")
     await expect(page.locator("tr[data-kind='site_grant']")).to_have_count(0)
+
+
+PETITION_EXHIBITS = (
+    ("1.1.A", "award.md", "# Award\n\nDr. Ana Ruiz received the Lindqvist Prize 2024.\n"),
+    ("1.2.B", "fellowship.md", "# Fellowship\n\nDr. Ruiz is a Fellow of the Royal Society.\n"),
+    ("2.6-C", "article.md", "# Article\n\nRuiz A., Protein folding at scale, Nature 612 (2024).\n"),
+)  # fmt: skip
+ONMESSAGE = """async ([id, token]) => {
+  // The specification's client, unchanged: one onmessage handler, no named listeners.
+  const types = [];
+  const source = new EventSource(
+    `/api/v1/projects/${id}/events?format=message&access_token=${encodeURIComponent(token)}`);
+  source.onmessage = (event) => types.push(JSON.parse(event.data).type);
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  source.close();
+  return types;
+}"""
+
+
+async def test_a_petition_with_three_exhibits_is_written_paused_resumed_and_downloaded(
+    site: Site, browser: Browser, screenshots: Path, tmp_path: Path
+) -> None:
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    await sign_in(page, site)
+    await page.get_by_role("link", name="Documents").click()
+    await page.get_by_label("Kind").select_option("petition")
+    await page.get_by_label("Title").fill("EB-1A petition for Dr. Ana Ruiz")
+    await page.get_by_label("Case reference").fill("2026-EB1-014")
+    await page.get_by_label("Beneficiary").fill("Dr. Ana Ruiz")
+    await page.get_by_label("Field of extraordinary ability").fill("computational biology")
+    await page.get_by_role("button", name="Create document").click()
+    await expect(
+        page.get_by_role("heading", name="EB-1A petition for Dr. Ana Ruiz")
+    ).to_be_visible()
+    await expect(page.locator("#doc-status")).to_have_text("Not being written")
+
+    for label, name, text in PETITION_EXHIBITS:
+        path = tmp_path / name
+        path.write_text(text)
+        await page.get_by_label("Exhibit id").fill(label)
+        await page.locator("#exhibit-file").set_input_files(str(path))
+        await page.get_by_role("button", name="Upload exhibit").click()
+        row = page.locator(".exhibit", has_text=name)
+        await expect(row.locator(".exhibit-id")).to_have_text(label)
+    for _, name, _ in PETITION_EXHIBITS:
+        await expect(page.locator(".exhibit", has_text=name)).to_contain_text(
+            "ready", timeout=60_000
+        )
+
+    site.llm.script_text(
+        "Section: III. Criterion 2.1 – Awards",
+        "Dr. Ana Ruiz received the Lindqvist Prize, a national award [1.1.A §1].",
+    )
+    site.llm.script_text(
+        "Section: IV. Criterion 2.2 – Memberships",
+        "She is a Fellow of the Royal Society of Biology [1.2.B §1].",
+    )
+    site.llm.script_text(
+        "Section: V. Criterion 2.6 – Scholarly articles",
+        "Her Nature article on protein folding is widely cited [2.6-C §1].",
+    )
+    site.llm.seconds_per_token = 0.01
+    await page.get_by_role("button", name="Start writing").click()
+    await expect(page.locator("#doc-status")).to_have_text("Being written", timeout=30_000)
+    await page.get_by_role("button", name="Pause").click()
+    await expect(page.locator("#doc-status")).to_have_text("Paused", timeout=60_000)
+    await page.screenshot(path=str(screenshots / "document-paused.png"), full_page=True)
+    site.llm.seconds_per_token = 0.0
+    await page.get_by_role("button", name="Resume").click()
+    await expect(page.locator("#doc-status")).to_have_text("Completed", timeout=LONG)
+    await expect(page.locator("#doc-progress")).to_contain_text("100%")
+    awards = page.locator('[data-section="criterion_awards"]')
+    await expect(awards).to_contain_text("[1.1.A §1]")
+    await expect(page.locator('[data-section="criterion_articles"]')).to_contain_text("[2.6-C §1]")
+    await expect(page.locator(".log")).to_contain_text("Exhibit 1.2.B uploaded: fellowship.md")
+    await page.screenshot(path=str(screenshots / "document-completed.png"), full_page=True)
+
+    async with page.expect_download() as waiting:
+        await page.get_by_role("button", name="Download PDF").click()
+    saved = tmp_path / "petition.pdf"
+    await (await waiting.value).save_as(saved)
+    assert saved.read_bytes().startswith(b"%PDF")
+
+    # SSE for a plain EventSource.onmessage client (?format=message): every event arrives.
+    document_id = page.url.rsplit("/", 1)[-1]
+    token = await page.evaluate("() => JSON.parse(sessionStorage.getItem('jeex.session')).token")
+    types = await page.evaluate(ONMESSAGE, [document_id, token])
+    for expected in ("exhibit.added", "run.paused", "run.resumed", "run.completed"):
+        assert expected in types, types

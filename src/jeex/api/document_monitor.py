@@ -124,11 +124,18 @@ async def get_document_route(session: SessionDep, document: DocumentDep) -> Docu
     summary="Everything the monitor shows, from one query",
     responses=responses(401, 403, 404, 422),
 )
-async def document_preview(session: SessionDep, document: DocumentDep) -> PreviewOut:
+async def document_preview(
+    request: Request, state: StateDep, session: SessionDep, doc_id: DocumentPathId
+) -> PreviewOut:
     """Status, sections with their HTML so far, exhibits with download links, progress
-    figures and the last 50 log lines. Poll it, or follow ``/events``."""
+    figures and the last 50 log lines. Poll it, or follow ``/events``. One query: the
+    document itself is read by it (no separate look-up), since pages poll this."""
+    await state.limiter.hit(request, "project", str(doc_id))
     return await preview_service.preview(
-        session, project_id=document.id, download_base=f"{API}/documents/{document.id}"
+        session,
+        project_id=doc_id,
+        download_base=f"{API}/documents/{doc_id}",
+        documents_only=True,
     )
 
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from jeex import kinds
 from jeex.api.deps import PrincipalDep, SessionDep
 from jeex.api.errors import responses
-from jeex.templates import SectionKind
+from jeex.templates import InputField, SectionKind
 from jeex.vocabulary import (
     AuditAction,
     DesiredState,
@@ -59,6 +59,9 @@ class KindOut(BaseModel):
     document_types: list[str]
     depends_on: list[str] = Field(description="Document types it reads as earlier context.")
     parts: list[KindPartOut] = Field(description="Its template, then those it writes per unit.")
+    inputs: list[InputField] = Field(
+        description="What a user fills in to start a document of it (POST /documents)."
+    )
 
 
 class VocabularyOut(BaseModel):
@@ -87,6 +90,7 @@ def _kind(kind: kinds.Kind) -> KindOut:
         revision=kind.revision,
         document_types=list(kind.document_types),
         depends_on=list(kind.depends_on),
+        inputs=list(kind.spec.inputs),
         parts=[
             KindPartOut(
                 template=part.key,

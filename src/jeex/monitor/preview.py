@@ -12,6 +12,7 @@ import uuid
 from collections import OrderedDict
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -78,12 +79,20 @@ _QUERY = text(
         ), '[]') as logs
     from projects p
     where p.id = :project_id and p.deleted_at is null
+      and (p.kind <> 'plan' or not cast(:only as boolean))
     """
 )
 
 _TIMESTAMP: TypeAdapter[datetime] = TypeAdapter(datetime)
 #: Tenant template versions never change once written: their kinds are kept here.
 _PINNED: OrderedDict[uuid.UUID, kinds.Kind] = OrderedDict()
+
+
+@lru_cache(maxsize=2048)
+def _html(content: str) -> str:
+    """A section's sanitised HTML, kept per text: a finished section is asked for on every
+    poll of every page that shows it, and rendering Markdown is the costliest part."""
+    return markdown_to_html(content)
 
 
 def document_status(run: dict[str, Any] | None) -> DocumentStatus:
@@ -131,8 +140,10 @@ def _seconds(run: dict[str, Any], now: datetime) -> float:
     return max(0.0, (end - started).total_seconds())
 
 
-def _log(event: dict[str, Any], agents: dict[str, str]) -> PreviewLog:
+def _log(event: dict[str, Any], agents: dict[str, str], titles: dict[str, str]) -> PreviewLog:
     kind, data = event["type"], event.get("data") or {}
+    if "key" in data and "title" not in data and data["key"] in titles:
+        data = {**data, "title": titles[data["key"]]}
     level = "info"
     if kind == EventType.RUN_FAILED or (
         kind == EventType.EXHIBIT_PROCESSED and data.get("status") == "failed"
@@ -175,14 +186,16 @@ def log_message(kind: str, data: dict[str, Any]) -> str:
 
 
 async def preview(
-    session: AsyncSession, *, project_id: uuid.UUID, download_base: str
+    session: AsyncSession,
+    *,
+    project_id: uuid.UUID,
+    download_base: str,
+    documents_only: bool = False,
 ) -> PreviewOut:
-    """The document's (or plan's) preview; ``download_base`` prefixes exhibit downloads."""
-    row = (
-        (await session.execute(_QUERY, {"project_id": project_id, "log_lines": LOG_LINES}))
-        .mappings()
-        .one_or_none()
-    )
+    """The document's (or plan's) preview; ``download_base`` prefixes exhibit downloads.
+    ``documents_only``: a plan project's id is a 404 (``/documents/{id}/preview``)."""
+    parameters = {"project_id": project_id, "log_lines": LOG_LINES, "only": documents_only}
+    row = (await session.execute(_QUERY, parameters)).mappings().one_or_none()
     if row is None:
         raise NotFound(f"no document {project_id}")
     now = datetime.now().astimezone()
@@ -214,9 +227,7 @@ async def preview(
                     section_name=found["title"] if found else titles.get(key, key),
                     section_order=len(sections) + 1,
                     status=_section_status(found["status"]) if found else "pending",
-                    content_html=markdown_to_html(found["content"])
-                    if found and found["content"]
-                    else "",
+                    content_html=_html(found["content"]) if found and found["content"] else "",
                     updated_at=found["updated_at"] if found else None,
                     tokens_used=(found["tokens_in"] + found["tokens_out"]) if found else 0,
                 )
@@ -231,6 +242,7 @@ async def preview(
     elif total and done >= total:
         remaining = 0.0
     agents = {str(run["id"]): run["agent_type"] for run in runs}
+    titles_by_key = {r["key"]: r["title"] for r in rows}
     return PreviewOut(
         id=row["id"],
         kind=row["kind"],
@@ -261,6 +273,6 @@ async def preview(
             total_tokens=sum(run["tokens_in"] for run in runs) + tokens_out,
             estimated_cost=str(sum((Decimal(str(run["cost"])) for run in runs), Decimal(0))),
         ),
-        logs=[_log(event, agents) for event in row["logs"]],
+        logs=[_log(event, agents, titles_by_key) for event in row["logs"]],
         last_seq=row["last_event_seq"],
     )

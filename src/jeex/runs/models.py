@@ -34,6 +34,9 @@ class Run(TenantIdMixin, TimestampMixin, Base):
         ForeignKeyConstraint(
             ["tenant_id", "project_id"], ["projects.tenant_id", "projects.id"], ondelete="CASCADE"
         ),
+        ForeignKeyConstraint(
+            ["tenant_id", "template_id"], ["tenant_templates.tenant_id", "tenant_templates.id"]
+        ),
         CheckConstraint("step is null or step between 1 and 4", name="step"),
         CheckConstraint(f"status IN ({check_values(RunStatus)})", name="status"),
         CheckConstraint(f"desired_state IN ({check_values(DesiredState)})", name="desired_state"),

@@ -75,8 +75,9 @@ export async function api(path, { method = "GET", json, form, raw = false } = {}
   return response.status === 204 ? null : response.json();
 }
 
-// Multipart upload with progress (fetch cannot report upload progress).
-export function upload(path, file, onProgress) {
+// Multipart upload with progress (fetch cannot report upload progress); `fields` are
+// more form fields sent beside the file (an exhibit's chosen id).
+export function upload(path, file, onProgress, fields = {}) {
   return new Promise((resolve, reject) => {
     const request = new XMLHttpRequest();
     request.open("POST", PREFIX + path);
@@ -98,6 +99,7 @@ export function upload(path, file, onProgress) {
       reject(new ApiError(0, "NetworkError", "The upload was interrupted; try again.")),
     );
     const data = new FormData();
+    for (const [name, value] of Object.entries(fields)) if (value) data.append(name, value);
     data.append("file", file, file.name);
     request.send(data);
   });

@@ -1,8 +1,10 @@
-// The page's router: #/projects, #/projects/<id>[/step/<n>]; sign-in when needed.
+// The page's router: #/projects, #/projects/<id>[/step/<n>], #/documents[/<id>],
+// #/templates; sign-in when needed.
 // A provider's sign-in comes back as #signed-in&token=…&expires_in=… (or
 // #signed-in-failed&reason=…), taken before routing.
 
 import { api, session } from "./api.js";
+import { documentPage, documentsPage } from "./documents.js";
 import { h, replace } from "./dom.js";
 import { projectsPage } from "./projects.js";
 import { invitePage } from "./invite.js";
@@ -78,6 +80,10 @@ async function route() {
     leave = (await workspacePage(main, match[1], match[2] ? Number(match[2]) : 0)) || (() => {});
   } else if (path === "/projects") {
     await projectsPage(main);
+  } else if (path === "/documents") {
+    await documentsPage(main);
+  } else if (/^\/documents\/[0-9a-f-]{36}$/.test(path)) {
+    leave = (await documentPage(main, path.split("/")[2])) || (() => {});
   } else if (path === "/templates") {
     await templatesPage(main);
   } else {
