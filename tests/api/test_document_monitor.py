@@ -20,6 +20,7 @@ from jeex.exhibits import service as exhibits_service
 from jeex.llm.client import LLMClient
 from support.api import Caller, assert_error, create_project
 from support.fakellm import ScriptedLLM
+from support.templates import grant_letter, upload
 
 AWARD = b"# Award\n\nDr. Ana Ruiz received the Lindqvist Prize for Computational Biology 2024.\n"
 MEMBERSHIP = (
@@ -317,3 +318,41 @@ async def test_another_tenant_sees_none_of_it(
         response = await client.request(method, f"{base}{path}", headers=bob.headers)
         assert_error(response, 404, "NotFound")
     assert (await client.get("/api/v1/documents", headers=bob.headers)).json() == []
+
+
+async def test_a_tenant_kind_is_written_from_the_version_its_run_pinned(
+    client: httpx.AsyncClient, alice: Caller, deps: RunnerDeps, llm_server: ScriptedLLM
+) -> None:
+    await upload(client, alice, grant_letter("foundation_letter"))
+    kinds = (await client.get("/api/v1/kinds", headers=alice.headers)).json()
+    assert "foundation_letter" in [k["key"] for k in kinds if k["source"] == "tenant"]
+    body = {"kind": "foundation_letter", "title": "Grant for the community garden"}
+    started = (await client.post("/api/v1/documents", json=body, headers=alice.headers)).json()
+    assert started["status"] == "generating"
+
+    # Edited after the run was queued: the run still writes version 1's sections.
+    edited = grant_letter("foundation_letter").replace("title: Closing", "title: Thanks")
+    revised = await client.put(
+        "/api/v1/templates/foundation_letter",
+        content=edited.encode(),
+        headers={**alice.headers, "Content-Type": "application/yaml"},
+    )
+    assert revised.status_code == 200, revised.text
+    run = await execute_run(deps, tenant_id=alice.tenant_id, run_id=uuid.UUID(started["run_id"]))
+    assert run.status == "completed", run.error
+    base = f"/api/v1/documents/{started['id']}"
+    preview = (await client.get(f"{base}/preview", headers=alice.headers)).json()
+    assert [s["section_name"] for s in preview["sections"]] == ["The ask", "Closing"]
+
+    # Written again, it takes the current version; a retired kind starts nothing new.
+    again = (await client.post(f"{base}/generate", headers=alice.headers)).json()
+    await execute_run(deps, tenant_id=alice.tenant_id, run_id=uuid.UUID(again["run_id"]))
+    preview = (await client.get(f"{base}/preview", headers=alice.headers)).json()
+    assert [s["section_name"] for s in preview["sections"]] == ["The ask", "Thanks"]
+    retired = await client.post("/api/v1/templates/foundation_letter/retire", headers=alice.headers)
+    assert retired.status_code == 200, retired.text
+    refused = await client.post("/api/v1/documents", json=body, headers=alice.headers)
+    assert_error(refused, 422)
+    assert "retired" in refused.json()["detail"]
+    pdf = await client.get(f"{base}/pdf", headers=alice.headers)  # its versions stay readable
+    assert pdf.status_code == 200

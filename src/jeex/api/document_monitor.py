@@ -115,6 +115,7 @@ async def list_documents(
 
 @router.get("/documents/{doc_id}", summary="One document", responses=responses(401, 403, 404, 422))
 async def get_document_route(session: SessionDep, document: DocumentDep) -> DocumentOut:
+    """Its kind, title, reference, input fields and state."""
     state, _ = await monitor_service.status_of(session, document)
     return _out(document, state)
 
@@ -236,6 +237,7 @@ async def upload_exhibit(
     responses=responses(401, 403, 404, 422),
 )
 async def list_exhibits(session: SessionDep, document: DocumentDep) -> list[ExhibitOut]:
+    """Oldest first, each with the id sections cite it by and the sections that do."""
     exhibits = await exhibits_service.list_(session, project_id=document.id)
     cited = await citing_sections(session, project_id=document.id)
     return [ExhibitOut.of(e, cited.get(str(e.id), ())) for e in exhibits]
