@@ -181,5 +181,10 @@ async def make_world(db: Database, client: httpx.AsyncClient, caller: Caller) ->
             label="1.1.A",
         )
     return World(
-        project["id"], str(run_id), str(first.id), str(export.id), doc_id=doc_id, exhibit_ref="1.1.A"
+        project["id"],
+        str(run_id),
+        str(first.id),
+        str(export.id),
+        doc_id=doc_id,
+        exhibit_ref="1.1.A",
     )
