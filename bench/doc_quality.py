@@ -19,10 +19,11 @@ and Spanish (various domains and lengths), then reads every file as a reader wou
 Goals: 0 leaked lines, <= 2 % repeated sentences, 0 repeated paragraphs, 100 %
 structurally valid.
 
-Run ``python bench/doc_quality.py [--ideas 12] [--quick]``; ``--quick`` writes steps 1 and
-4 with three epics and short sections (as the end-to-end test does), for a first look in
-a fraction of the time. Each idea starts its own embedded PostgreSQL and llama.cpp, as
-``make plan`` does. Paste the tables into docs/benchmarks.md.
+Run ``python bench/doc_quality.py [--ideas 12] [--quick] [--keep DIR]``; ``--quick``
+writes steps 1 and 4 with three epics and short sections (as the end-to-end test does), for
+a first look in a fraction of the time; ``--keep`` copies the packages out to be read.
+Each idea starts its own embedded PostgreSQL and llama.cpp, as ``make plan`` does. Paste
+the tables into docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -227,6 +229,7 @@ def main() -> None:
     parser.add_argument("--ideas", type=int, default=len(IDEAS), help="how many of the 12")
     parser.add_argument("--languages", default="en,ru,de,es")
     parser.add_argument("--quick", action="store_true", help="steps 1 and 4, short sections")
+    parser.add_argument("--keep", type=Path, help="copy every package here, to read them")
     args = parser.parse_args()
     chosen = [i for i in IDEAS if i[0] in args.languages.split(",")]
     # Round-robin over the languages, so --ideas 4 takes one of each.
@@ -241,6 +244,9 @@ def main() -> None:
         for language, audience, idea in ordered[: args.ideas]:
             results.append(run_idea(language, audience, idea, quick=args.quick, work=Path(folder)))
             print(report(results[-1:]).splitlines()[2], flush=True)
+        if args.keep:
+            for package in Path(folder).glob("plan-*"):
+                shutil.copytree(package, args.keep / package.name, dirs_exist_ok=True)
     print()
     print(report(results))
 

@@ -19,6 +19,7 @@ from jeex.agents.repair_echo import (
     SAID_MIN_CHARS,
     drop_echoes,
     drop_said,
+    fresh_items,
     normalise,
     prompt_lines,
     sentences_of,
@@ -109,6 +110,26 @@ def test_a_sentence_said_before_in_the_run_is_dropped_once() -> None:
     # Tables and code are kept as written; short sentences may repeat.
     table = "| Task | Owner |\n| --- | --- |\n| " + loop + " | Ana |"
     assert drop_said(f"{table}\n\nYes.", said) == (f"{table}\n\nYes.", [])
+
+
+def test_a_heading_inside_a_block_does_not_hide_the_lines_under_it() -> None:
+    """The model often writes "### In scope" right above its bullets, in one block: the
+    bullets are still compared, the heading stays."""
+    loop = "Families can share one list and see every change at once on every phone."
+    said = sentences_of(f"### Goal\n{loop}")
+    assert said == {normalise(loop)}
+    kept, dropped = drop_said(f"### In scope\n- {loop}\n- Offline mode", said)
+    assert kept == "### In scope\n- Offline mode"
+    assert dropped == [loop]
+
+
+def test_key_facts_worded_as_the_document_says_them_are_dropped() -> None:
+    said = "Families can share one list and see every change at once on every phone."
+    document = f"# About\n\n## Problem\n\n{said} Lists get lost.\n"
+    new = "The first release targets iOS and Android phones for families of four."
+    kept, dropped = fresh_items([said, new, new, "Short fact."], document)
+    assert kept == [new, "Short fact."]
+    assert dropped == [said, new]
 
 
 def test_sentences_are_compared_without_case_spacing_or_punctuation() -> None:

@@ -14,7 +14,7 @@ import pytest
 from pptx import Presentation
 
 from jeex.exports.docx_export import MAX_TABLE_COLUMNS, render_docx
-from jeex.exports.html import ENVIRONMENT, render_html
+from jeex.exports.html import ENVIRONMENT, render_document_html, render_html
 from jeex.exports.plan_data import epic_rows
 from jeex.exports.pptx_export import render_pptx
 from jeex.exports.xlsx_export import EPIC_HEADERS, render_xlsx
@@ -88,6 +88,22 @@ def test_pdf_html_is_autoescaped_and_sanitised() -> None:
                 assert value.startswith(("#doc-", "http://", "https://", "mailto:")), value
     assert "&lt;/title&gt;&lt;link rel=attachment" in html
     assert "[image: exfil]" in html
+
+
+def test_one_documents_pdf_html_is_autoescaped_and_sanitised() -> None:
+    """A petition's PDF page: its title, case reference and text are the user's and the
+    model's, so they pass through autoescape and the allow-list like the package's."""
+    html = render_document_html(
+        title=HOSTILE_NAME,
+        content=hostile_markdown(9),
+        language="en",
+        case_ref="<script>alert(1)</script>",
+    )
+    parser = _Elements()
+    parser.feed(html)
+    assert not {tag for tag, _ in parser.found} & {"script", "link", "img", "iframe", "style"}
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;/title&gt;&lt;link rel=attachment" in html
 
 
 def test_docx_has_real_headings_lists_tables_and_code() -> None:

@@ -393,8 +393,13 @@ ONMESSAGE = """async ([id, token]) => {
   const types = [];
   const source = new EventSource(
     `/api/v1/projects/${id}/events?format=message&access_token=${encodeURIComponent(token)}`);
-  source.onmessage = (event) => types.push(JSON.parse(event.data).type);
-  await new Promise((resolve) => setTimeout(resolve, 3000));
+  await new Promise((resolve) => {
+    source.onmessage = (event) => {
+      types.push(JSON.parse(event.data).type);
+      if (types.includes("run.completed")) resolve();
+    };
+    setTimeout(resolve, 20000);
+  });
   source.close();
   return types;
 }"""

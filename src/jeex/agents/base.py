@@ -26,7 +26,7 @@ from jeex.agents.quality import (
     confidence,
 )
 from jeex.agents.repair import Repaired, repair_key_facts, repair_questions
-from jeex.agents.repair_echo import prompt_lines
+from jeex.agents.repair_echo import fresh_items, prompt_lines
 from jeex.agents.repair_text import dedupe_key
 from jeex.documents.models import DocumentVersion
 from jeex.llm.usage import Usage
@@ -273,6 +273,11 @@ class DocumentAgent:
         facts, questions = extraction.value.key_facts, extraction.value.suggested_questions
         fresh = [q for q in questions if dedupe_key(q) not in self.asked]
         repairs = list(extraction.fixes)
+        facts, restated = fresh_items(facts, assemble(title=title, sections=sections, extra=extra))
+        if restated:
+            repairs.append(
+                f"dropped {len(restated)} key fact(s) worded as the document already says them"
+            )
         if len(fresh) < len(questions):
             repairs.append(
                 f"dropped {len(questions) - len(fresh)} question(s) an earlier document "

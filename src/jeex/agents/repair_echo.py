@@ -137,7 +137,15 @@ def _sentences(block: str) -> list[str]:
 
 def _is_prose(block: str) -> bool:
     first = block.lstrip()
-    return bool(first) and not first.startswith(("|", "```", "~~~", "    ", "#"))
+    # A heading may open a prose block ("### In scope" over its bullets): its lines are
+    # read one by one (``_text_line``), the heading itself kept as it is.
+    return bool(first) and not first.startswith(("|", "```", "~~~", "    "))
+
+
+def _text_line(line: str) -> bool:
+    """A line whose sentences count: not a heading or a table row inside a prose block."""
+    first = line.lstrip()
+    return bool(first) and not first.startswith(("#", "|"))
 
 
 def sentences_of(text: str) -> set[str]:
@@ -146,10 +154,29 @@ def sentences_of(text: str) -> set[str]:
     for block in text.split("\n\n"):
         if _is_prose(block):
             for line in block.split("\n"):
+                if not _text_line(line):
+                    continue
                 marker = _ITEM.match(line)
                 body = line[len(marker.group(1)) :] if marker else line
                 found |= {normalise(s) for s in _sentences(body) if len(s) >= SAID_MIN_CHARS}
     return found
+
+
+def fresh_items(items: Sequence[str], text: str) -> tuple[list[str], list[str]]:
+    """The items (a review's key facts) that repeat neither a sentence of ``text`` nor an
+    earlier item, and those dropped: a key fact worded exactly as the document already
+    says it is the same sentence twice to its reader."""
+    said = sentences_of(text)
+    kept: list[str] = []
+    dropped: list[str] = []
+    for item in items:
+        keys = {normalise(s) for s in _sentences(item) if len(s) >= SAID_MIN_CHARS}
+        if keys and keys <= said:
+            dropped.append(item)
+            continue
+        said |= keys
+        kept.append(item)
+    return kept, dropped
 
 
 def drop_said(text: str, said: set[str]) -> tuple[str, list[str]]:
@@ -172,6 +199,10 @@ def drop_said(text: str, said: set[str]) -> tuple[str, list[str]]:
             continue
         lines: list[str] = []
         for line in block.split("\n"):
+            if not _text_line(line):  # a heading or table row inside the block stays
+                if line.strip():
+                    lines.append(line)
+                continue
             marker = _ITEM.match(line)
             prefix = marker.group(1) if marker else ""
             kept: list[str] = []
