@@ -356,3 +356,45 @@ async def test_a_tenant_kind_is_written_from_the_version_its_run_pinned(
     assert "retired" in refused.json()["detail"]
     pdf = await client.get(f"{base}/pdf", headers=alice.headers)  # its versions stay readable
     assert pdf.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("kind", "inputs", "sections"),
+    [
+        (
+            "letter",
+            {"sender": "Ana Ruiz", "recipient": "Zorblax Ltd", "purpose": "Invoice 114 is due."},
+            ["Header", "Body", "Closing"],
+        ),
+        (
+            "memo",
+            {"to": "The board", "from": "Ana Ruiz", "points": "Move to Lisbon."},
+            ["Memorandum"],
+        ),
+    ],
+)
+async def test_a_letter_and_a_memo_are_written_with_their_inputs_in_every_prompt(
+    client: httpx.AsyncClient,
+    alice: Caller,
+    deps: RunnerDeps,
+    llm_server: ScriptedLLM,
+    kind: str,
+    inputs: dict[str, str],
+    sections: list[str],
+) -> None:
+    body = {"kind": kind, "title": f"A {kind} for the test", "inputs": inputs}
+    started = (await client.post("/api/v1/documents", json=body, headers=alice.headers)).json()
+    run = await execute_run(deps, tenant_id=alice.tenant_id, run_id=uuid.UUID(started["run_id"]))
+    assert run.status == "completed", run.error
+    preview = (
+        await client.get(f"/api/v1/documents/{started['id']}/preview", headers=alice.headers)
+    ).json()
+    assert [s["section_name"] for s in preview["sections"]] == sections
+    assert all(s["content_html"] for s in preview["sections"])
+    prompts = [str(r["messages"][-1]["content"]) for r in llm_server.requests]
+    written = [p for p in prompts if "\nSection: " in p]
+    assert len(written) == len(sections)
+    for prompt in written:  # the subject and every input, as facts
+        assert f"Subject: A {kind} for the test" in prompt
+        assert all(value in prompt for value in inputs.values())
+        assert "Idea:" not in prompt
