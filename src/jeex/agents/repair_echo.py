@@ -181,16 +181,27 @@ def sentences_of(text: str) -> set[str]:
     return found
 
 
+#: Where a piece of a sentence the model split in two stops (as for list items).
+_CUT_END = (",", ";", ":", "-", "–", "(", "’", "'")
+
+
+def is_cut(item: str) -> bool:
+    """A piece of a sentence: it starts in lower case (where the script has case: the
+    middle of a word or a sentence) or stops at a comma, a dash or an apostrophe."""
+    text = item.strip()
+    return not text or (text[0].isalpha() and text[0].islower()) or text.endswith(_CUT_END)
+
+
 def fresh_items(items: Sequence[str], text: str) -> tuple[list[str], list[str]]:
-    """The items (a review's key facts) that repeat neither a sentence of ``text`` nor an
-    earlier item, and those dropped: a key fact worded exactly as the document already
-    says it is the same sentence twice to its reader."""
+    """The items (a review's key facts, its questions) that are whole sentences and repeat
+    neither a sentence of ``text`` nor one of an earlier item, and those dropped: a key fact
+    holding a sentence the document already says is that sentence twice to its reader."""
     said = sentences_of(text)
     kept: list[str] = []
     dropped: list[str] = []
     for item in items:
         keys = {normalise(s) for s in _sentences(item) if len(s) >= SAID_MIN_CHARS}
-        if keys and keys <= said:
+        if is_cut(item) or keys & said:
             dropped.append(item)
             continue
         said |= keys
