@@ -98,6 +98,11 @@ class Result:
 _MARKER = re.compile(r"^(?:[-*+]\s+(?:\[[ xX]\]\s+)?|\d+[.)]\s+|>\s*)")
 
 
+def _without_checks(body: str) -> str:
+    """The document without its "## Quality checks" block (our checklist, not the model's)."""
+    return re.sub(r"^## Quality checks\n.*?(?=^## |\Z)", "", body, flags=re.MULTILINE | re.DOTALL)
+
+
 def _body(text: str) -> tuple[dict[str, str], str]:
     if not text.startswith("---\n"):
         return {}, text
@@ -121,9 +126,11 @@ def read_file(path: Path, result: Result, paragraphs: Counter[str]) -> list[str]
     """Count the file's defects into ``result``; returns its problems of structure."""
     meta, body = _body(path.read_text(encoding="utf-8"))
     problems = [] if meta else [f"{path.name}: no front matter"]
-    # The package README is ours (its "**Audience:**" line is not a leak), and so is the
-    # confidence formula every document repeats.
-    lines = [ln for ln in _prose_lines(body) if not ln.startswith("Confidence score:")]
+    # The package README is ours (its "**Audience:**" line is not a leak), and so are the
+    # confidence formula and the quality checklist every document ends with.
+    lines = [
+        ln for ln in _prose_lines(_without_checks(body)) if not ln.startswith("Confidence score:")
+    ]
     if path.name != "README.md":
         result.leaked += sum(1 for line in lines if line.strip() and is_label_line(line))
     seen: set[str] = set()
