@@ -452,6 +452,8 @@ async def test_a_petition_with_three_exhibits_is_written_paused_resumed_and_down
     await expect(page.locator("#doc-status")).to_have_text("Being written", timeout=30_000)
     await page.get_by_role("button", name="Pause").click()
     await expect(page.locator("#doc-status")).to_have_text("Paused", timeout=60_000)
+    # Asked at once; in effect once the section being written is finished (the log says so).
+    await expect(page.locator(".log")).to_contain_text("Paused", timeout=60_000)
     await page.screenshot(path=str(screenshots / "document-paused.png"), full_page=True)
     site.llm.seconds_per_token = 0.0
     await page.get_by_role("button", name="Resume").click()
