@@ -205,13 +205,7 @@ async def list_(
     if kind is not None:
         statement = statement.where(Project.kind == kind)
     projects = list((await session.scalars(statement)).all())
-    result = []
-    for project in projects:
-        current = await runs_service.current(session, project_id=project.id)
-        run = current[-1] if current else None
-        state = None if run is None else {"status": run.status, "desired_state": run.desired_state}
-        result.append((project, document_status(state)))
-    return result
+    return [(project, (await status_of(session, project))[0]) for project in projects]
 
 
 async def _current_run(session: AsyncSession, project: Project) -> Run | None:
