@@ -113,6 +113,8 @@ async def test_a_petition_cites_its_exhibits_survives_a_pause_and_downloads_as_p
     paused = await client.post(f"{base}/pause", headers=alice.headers)
     assert paused.status_code == 200
     assert paused.json()["status"] == "paused"
+    listed = (await client.get("/api/v1/documents", headers=alice.headers)).json()
+    assert [(d["id"], d["status"]) for d in listed] == [(doc["id"], "paused")]
     twice = await client.post(f"{base}/pause", headers=alice.headers)
     assert_error(twice, 409, "Conflict")
     assert "paused" in twice.json()["detail"]
@@ -318,6 +320,8 @@ async def test_another_tenant_sees_none_of_it(
         response = await client.request(method, f"{base}{path}", headers=bob.headers)
         assert_error(response, 404, "NotFound")
     assert (await client.get("/api/v1/documents", headers=bob.headers)).json() == []
+    mine = (await client.get("/api/v1/documents", headers=alice.headers)).json()
+    assert [(d["id"], d["status"]) for d in mine] == [(doc["id"], "idle")]  # never generated
 
 
 async def test_a_tenant_kind_is_written_from_the_version_its_run_pinned(

@@ -5,6 +5,8 @@ credentials name, so ``app.tenant_id`` is set before anything else runs, the cal
 is checked inside it (user, membership, key), and it commits when the handler
 returns — before the response is sent, so a failed commit is an error, not a lie.
 "Load or 404" is a dependency too; another tenant's object is simply not found.
+Every dependency is ``async def``, also those that await nothing: FastAPI runs a plain
+``def`` dependency in its thread pool, a thread hop per dependency per request.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ oauth2 = OAuth2PasswordBearer(
 )
 
 
-def get_state(request: Request) -> ApiState:
+async def get_state(request: Request) -> ApiState:
     state: ApiState = request.app.state.api
     return state
 
@@ -54,7 +56,7 @@ TenantHeader = Annotated[
 ]
 
 
-def get_credentials(
+async def get_credentials(
     state: StateDep,
     bearer: Annotated[str | None, Depends(oauth2)],
     tenant: TenantHeader = None,  # type: ignore[assignment]
@@ -86,7 +88,7 @@ async def get_tenant_session(
 SessionDep = Annotated[AsyncSession, Depends(get_tenant_session, scope="function")]
 
 
-def get_principal(session: SessionDep) -> AuthPrincipal:
+async def get_principal(session: SessionDep) -> AuthPrincipal:
     principal: AuthPrincipal = session.info["principal"]
     return principal
 
@@ -94,21 +96,21 @@ def get_principal(session: SessionDep) -> AuthPrincipal:
 PrincipalDep = Annotated[AuthPrincipal, Depends(get_principal)]
 
 
-def require_editor(principal: PrincipalDep) -> AuthPrincipal:
+async def require_editor(principal: PrincipalDep) -> AuthPrincipal:
     """Viewers read; owners, admins and editors also create, run and change."""
     if principal.role not in roles.WRITERS:
         raise Forbidden("viewers can read but not change anything")
     return principal
 
 
-def require_admin(principal: PrincipalDep) -> AuthPrincipal:
+async def require_admin(principal: PrincipalDep) -> AuthPrincipal:
     """Owners and admins: for what shapes the whole tenant (its templates)."""
     if principal.role not in roles.MANAGERS:
         raise Forbidden("only owners and admins may do this")
     return principal
 
 
-def get_actor(request: Request, state: StateDep, principal: PrincipalDep) -> audit.Actor:
+async def get_actor(request: Request, state: StateDep, principal: PrincipalDep) -> audit.Actor:
     """The caller as the audit log names it: account, email and client address."""
     return audit.Actor(principal.user_id, principal.email, state.limiter.client_address(request))
 
@@ -116,7 +118,7 @@ def get_actor(request: Request, state: StateDep, principal: PrincipalDep) -> aud
 ActorDep = Annotated[audit.Actor, Depends(get_actor)]
 
 
-def require_session_sign_in(principal: PrincipalDep) -> AuthPrincipal:
+async def require_session_sign_in(principal: PrincipalDep) -> AuthPrincipal:
     """For what an API key must not do: make keys, tenants, or act across tenants."""
     if principal.via != "token":
         raise Forbidden("this needs a signed-in session, not an API key")

@@ -73,7 +73,7 @@ LastEventQuery = Annotated[
 ]
 
 
-def replay_after(
+async def replay_after(
     last_event_header: LastEventHeader = None, last_event_id: LastEventQuery = None
 ) -> int:
     """Where a (re)connecting stream starts: the header, else the query parameter, else 0."""

@@ -91,6 +91,6 @@ async def switch(
         mine &= {principal.tenant_id}
     if tenant_id not in mine:
         raise NotFound(f"no tenant {tenant_id} of yours")
-    require_session_sign_in(principal)
+    await require_session_sign_in(principal)
     version = await tenants_service.token_version(session, user_id=principal.user_id)
     return token_out(state, user_id=principal.user_id, tenant_id=tenant_id, version=version)

@@ -35,6 +35,10 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, log_level: 
         access_log=False,
         log_level=log_level.lower(),
         lifespan="on",
+        # The C event loop and HTTP parser: measured side by side, about 1 ms less per
+        # request on every route (docs/benchmarks.md, "The document preview").
+        loop="uvloop",
+        http="httptools",
         timeout_graceful_shutdown=int(settings.queue_shutdown_seconds) + 5,
     )
     # uvicorn re-raises the signal that stopped it once it has shut down; with the default

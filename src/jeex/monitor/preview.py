@@ -160,29 +160,38 @@ def _log(event: dict[str, Any], agents: dict[str, str], titles: dict[str, str]) 
 
 
 def log_message(kind: str, data: dict[str, Any]) -> str:
-    """An event as one line a person reads."""
+    """An event as one line a person reads. Only the line asked for is formatted: the
+    preview formats 50 of them on every poll."""
     what = data.get("title") or data.get("key") or ""
-    messages = {
-        EventType.RUN_QUEUED: "Queued for a worker",
-        EventType.RUN_STARTED: f"Started writing (attempt {data.get('attempt', 1)})",
-        EventType.RUN_RESUMED: "Resumed",
-        EventType.RUN_PAUSED: "Paused" + (f": {data['reason']}" if data.get("reason") else ""),
-        EventType.RUN_CANCELLED: "Cancelled",
-        EventType.RUN_FAILED: f"Failed: {data.get('error') or 'unknown error'}",
-        EventType.RUN_COMPLETED: "Completed",
-        EventType.SECTION_STARTED: f"Writing {what}",
-        EventType.SECTION_COMPLETED: f"Finished {what} ({data.get('words', 0)} words)",
-        EventType.DOCUMENT_CREATED: f"Saved version {data.get('version', 1)} of {what}",
-        EventType.EXPORT_READY: "Export ready",
-        EventType.EXHIBIT_ADDED: (
-            f"Exhibit {data.get('label', '')} uploaded: {data.get('filename', '')}"
-        ),
-        EventType.EXHIBIT_PROCESSED: (
-            f"Exhibit {data.get('label', '')} "
-            + ("ready" if data.get("status") == "ready" else f"failed: {data.get('error')}")
-        ),
-    }
-    return str(messages.get(kind, kind))  # type: ignore[call-overload]
+    match kind:
+        case EventType.RUN_QUEUED:
+            return "Queued for a worker"
+        case EventType.RUN_STARTED:
+            return f"Started writing (attempt {data.get('attempt', 1)})"
+        case EventType.RUN_RESUMED:
+            return "Resumed"
+        case EventType.RUN_PAUSED:
+            return "Paused" + (f": {data['reason']}" if data.get("reason") else "")
+        case EventType.RUN_CANCELLED:
+            return "Cancelled"
+        case EventType.RUN_FAILED:
+            return f"Failed: {data.get('error') or 'unknown error'}"
+        case EventType.RUN_COMPLETED:
+            return "Completed"
+        case EventType.SECTION_STARTED:
+            return f"Writing {what}"
+        case EventType.SECTION_COMPLETED:
+            return f"Finished {what} ({data.get('words', 0)} words)"
+        case EventType.DOCUMENT_CREATED:
+            return f"Saved version {data.get('version', 1)} of {what}"
+        case EventType.EXPORT_READY:
+            return "Export ready"
+        case EventType.EXHIBIT_ADDED:
+            return f"Exhibit {data.get('label', '')} uploaded: {data.get('filename', '')}"
+        case EventType.EXHIBIT_PROCESSED:
+            outcome = "ready" if data.get("status") == "ready" else f"failed: {data.get('error')}"
+            return f"Exhibit {data.get('label', '')} {outcome}"
+    return str(kind)
 
 
 async def preview(

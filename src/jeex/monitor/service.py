@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex import kinds
@@ -196,16 +197,32 @@ async def get_or_raise(session: AsyncSession, document_id: uuid.UUID) -> Project
 async def list_(
     session: AsyncSession, *, kind: str | None = None
 ) -> list[tuple[Project, DocumentStatus]]:
-    """The tenant's documents, newest first, each with its state."""
+    """The tenant's documents, newest first, each with its state; one query (each
+    document's newest run joined), not one more per document."""
+    newest = (
+        select(Run.project_id, Run.status, Run.desired_state)
+        .ext(distinct_on(Run.project_id))
+        .order_by(Run.project_id, Run.created_at.desc(), Run.id.desc())
+        .subquery()
+    )
     statement = (
-        select(Project)
+        select(Project, newest.c.status, newest.c.desired_state)
+        .outerjoin(newest, newest.c.project_id == Project.id)
         .where(Project.deleted_at.is_(None), Project.kind != PLAN)
         .order_by(Project.created_at.desc(), Project.id)
     )
     if kind is not None:
         statement = statement.where(Project.kind == kind)
-    projects = list((await session.scalars(statement)).all())
-    return [(project, (await status_of(session, project))[0]) for project in projects]
+    rows = (await session.execute(statement)).all()
+    return [
+        (
+            project,
+            document_status(
+                None if status is None else {"status": status, "desired_state": desired}
+            ),
+        )
+        for project, status, desired in rows
+    ]
 
 
 async def _current_run(session: AsyncSession, project: Project) -> Run | None:
