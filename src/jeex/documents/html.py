@@ -8,6 +8,8 @@ generated text would be an exfiltration channel (P12).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import nh3
 from markdown_it import MarkdownIt
 
@@ -34,3 +36,10 @@ def clean_html(html: str) -> str:
 
 def markdown_to_html(markdown: str) -> str:
     return clean_html(_markdown.render(markdown))
+
+
+@lru_cache(maxsize=2048)
+def cached_markdown_to_html(markdown: str) -> str:
+    """``markdown_to_html`` kept per text: a finished section is asked for on every poll of
+    every page that shows it (preview, progress), and rendering is the costliest part."""
+    return markdown_to_html(markdown)

@@ -1,9 +1,8 @@
 """The preview of a document (or of a plan project's current runs) from one query.
 
-The specification's monitor page polls this every two seconds, so it is one round trip:
-the project, its current attempt at each kind (the newest run of each: an earlier,
-cancelled run is history, not progress), their sections, its exhibits and the last 50
-events come back as one row of JSON aggregates; everything else is arithmetic here.
+The specification's monitor page polls this every two seconds, so it is one round trip
+(``runs.current_state``: the project, its current attempt at each kind, their sections,
+its exhibits and the last 50 events as one row); everything else is arithmetic here.
 """
 
 from __future__ import annotations
@@ -12,16 +11,14 @@ import uuid
 from collections import OrderedDict
 from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
 from pydantic import TypeAdapter
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex import kinds
-from jeex.documents.html import markdown_to_html
+from jeex.documents.html import cached_markdown_to_html
 from jeex.errors import NotFound
 from jeex.monitor.schemas import (
     DocumentStatus,
@@ -31,68 +28,17 @@ from jeex.monitor.schemas import (
     PreviewOut,
     PreviewSection,
 )
+from jeex.runs import current_state
+from jeex.runs import service as runs_service
 from jeex.vocabulary import DesiredState, EventType, RunStatus
 
 LOG_LINES = 50
 #: Rows the engine writes that are no section of the text (the review's structured call).
 _NOT_TEXT = "review/"
 
-_QUERY = text(
-    """
-    with cur as (
-        select distinct on (r.kind) r.id, r.kind, r.step, r.status, r.desired_state,
-               r.agent_type, r.sections_expected, r.template_id, r.tokens_in, r.tokens_out,
-               r.cost, r.started_at, r.finished_at, r.created_at, r.paused_by
-        from runs r
-        where r.project_id = :project_id
-        order by r.kind, r.created_at desc, r.id desc
-    )
-    select p.id, p.kind, p.name, p.case_ref, p.last_event_seq,
-        coalesce((
-            select json_agg(row_to_json(c) order by c.step nulls last, c.created_at)
-            from cur c
-        ), '[]') as runs,
-        coalesce((
-            select json_agg(json_build_object(
-                'run_id', s.run_id, 'key', s.key, 'title', s.title, 'status', s.status,
-                'content', s.content, 'updated_at', s.updated_at, 'tokens_in', s.tokens_in,
-                'tokens_out', s.tokens_out
-            ) order by c.step nulls last, c.created_at, s.position)
-            from run_sections s join cur c on c.id = s.run_id
-        ), '[]') as sections,
-        coalesce((
-            select json_agg(json_build_object(
-                'id', e.id, 'label', e.label, 'filename', e.filename, 'size', e.size,
-                'media_type', e.media_type, 'created_at', e.created_at, 'status', e.status
-            ) order by e.created_at, e.id)
-            from exhibits e where e.project_id = p.id
-        ), '[]') as exhibits,
-        coalesce((
-            select json_agg(l order by l.seq)
-            from (
-                select ev.seq, ev.type, ev.data, ev.created_at, ev.run_id
-                from events ev
-                where ev.project_id = p.id and ev.type <> 'section.delta'
-                order by ev.seq desc
-                limit :log_lines
-            ) l
-        ), '[]') as logs
-    from projects p
-    where p.id = :project_id and p.deleted_at is null
-      and (p.kind <> 'plan' or not cast(:only as boolean))
-    """
-)
-
 _TIMESTAMP: TypeAdapter[datetime] = TypeAdapter(datetime)
 #: Tenant template versions never change once written: their kinds are kept here.
 _PINNED: OrderedDict[uuid.UUID, kinds.Kind] = OrderedDict()
-
-
-@lru_cache(maxsize=2048)
-def _html(content: str) -> str:
-    """A section's sanitised HTML, kept per text: a finished section is asked for on every
-    poll of every page that shows it, and rendering Markdown is the costliest part."""
-    return markdown_to_html(content)
 
 
 def document_status(run: dict[str, Any] | None) -> DocumentStatus:
@@ -203,8 +149,9 @@ async def preview(
 ) -> PreviewOut:
     """The document's (or plan's) preview; ``download_base`` prefixes exhibit downloads.
     ``documents_only``: a plan project's id is a 404 (``/documents/{id}/preview``)."""
-    parameters = {"project_id": project_id, "log_lines": LOG_LINES, "only": documents_only}
-    row = (await session.execute(_QUERY, parameters)).mappings().one_or_none()
+    row = await current_state.read(
+        session, project_id=project_id, log_lines=LOG_LINES, documents_only=documents_only
+    )
     if row is None:
         raise NotFound(f"no document {project_id}")
     now = datetime.now().astimezone()
@@ -215,7 +162,12 @@ async def preview(
     total = done = 0
     for run in runs:
         run_rows = [r for r in rows if r["run_id"] == run["id"]]
-        expected = max(run["sections_expected"] or 0, len(run_rows))
+        expected = runs_service.expected_sections(
+            kind=run["kind"],
+            sections_expected=run["sections_expected"],
+            template_id=run["template_id"],
+            written=len(run_rows),
+        )
         complete = run["status"] == RunStatus.COMPLETED
         total += expected
         done += expected if complete else sum(r["status"] == "completed" for r in run_rows)
@@ -236,7 +188,11 @@ async def preview(
                     section_name=found["title"] if found else titles.get(key, key),
                     section_order=len(sections) + 1,
                     status=_section_status(found["status"]) if found else "pending",
-                    content_html=_html(found["content"]) if found and found["content"] else "",
+                    content_html=(
+                        cached_markdown_to_html(found["content"])
+                        if found and found["content"]
+                        else ""
+                    ),
                     updated_at=found["updated_at"] if found else None,
                     tokens_used=(found["tokens_in"] + found["tokens_out"]) if found else 0,
                 )

@@ -7,21 +7,19 @@ observed so far; before the first finished section there is none.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jeex.documents.html import markdown_to_html
-from jeex.events.models import Event
+from jeex.documents.html import cached_markdown_to_html
+from jeex.errors import NotFound
 from jeex.projects.models import Project
+from jeex.runs import current_state
 from jeex.runs import service as runs_service
-from jeex.runs.models import Run, RunSection
-from jeex.vocabulary import EventType, RunStatus, SectionStatus
+from jeex.vocabulary import RunStatus, SectionStatus
 
 LOG_LINES = 50
 
@@ -76,55 +74,57 @@ def _without_unasked_html(items: list[tuple[str, Any]]) -> dict[str, Any]:
     return {key: value for key, value in items if not (key == "html" and value is None)}
 
 
-def _elapsed(run: Run, now: datetime) -> float:
-    if run.started_at is None:
+def _timestamp(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _elapsed(run: dict[str, Any], now: datetime) -> float:
+    started = _timestamp(run["started_at"])
+    if started is None:
         return 0.0
-    return ((run.finished_at or now) - run.started_at).total_seconds()
+    return ((_timestamp(run["finished_at"]) or now) - started).total_seconds()
 
 
-def _section(section: RunSection, *, with_html: bool) -> SectionProgress:
+def _section(section: dict[str, Any], *, with_html: bool) -> SectionProgress:
     html = None
     if with_html:
-        html = markdown_to_html(section.content) if section.content else ""
+        html = cached_markdown_to_html(section["content"]) if section["content"] else ""
     return SectionProgress(
-        section.key, section.title, section.status, section.tokens_out, html=html
+        section["key"], section["title"], section["status"], section["tokens_out"], html=html
     )
 
 
-async def _run_progress(
-    session: AsyncSession, run: Run, now: datetime, *, with_html: bool
+def _run_progress(
+    run: dict[str, Any], sections: list[dict[str, Any]], now: datetime, *, with_html: bool
 ) -> RunProgress:
-    sections = await runs_service.list_sections(session, run_id=run.id)
-    done = sum(1 for s in sections if s.status == SectionStatus.COMPLETED)
-    expected = runs_service.expected_sections(run, len(sections))
+    done = sum(1 for s in sections if s["status"] == SectionStatus.COMPLETED)
+    expected = runs_service.expected_sections(
+        kind=run["kind"],
+        sections_expected=run["sections_expected"],
+        template_id=run["template_id"],
+        written=len(sections),
+    )
     return RunProgress(
-        id=str(run.id),
-        kind=run.kind,
-        step=run.step,
-        status=run.status,
-        desired_state=run.desired_state,
-        sections_done=expected if run.status == RunStatus.COMPLETED else done,
+        id=str(run["id"]),
+        kind=run["kind"],
+        step=run["step"],
+        status=run["status"],
+        desired_state=run["desired_state"],
+        sections_done=expected if run["status"] == RunStatus.COMPLETED else done,
         sections_expected=expected,
-        tokens_in=run.tokens_in,
-        tokens_out=run.tokens_out,
-        cost=str(run.cost),
+        tokens_in=run["tokens_in"],
+        tokens_out=run["tokens_out"],
+        cost=run["cost"],
         elapsed_seconds=round(_elapsed(run, now), 3),
         sections=[_section(s, with_html=with_html) for s in sections],
     )
 
 
-async def _log(session: AsyncSession, project_id: uuid.UUID) -> list[str]:
-    statement = (
-        select(Event)
-        .where(Event.project_id == project_id, Event.type != EventType.SECTION_DELTA)
-        .order_by(Event.seq.desc())
-        .limit(LOG_LINES)
-    )
-    events = list(reversed((await session.scalars(statement)).all()))
-    return [
-        f"{e.created_at:%H:%M:%S} {e.type} {e.data.get('key') or e.data.get('step') or ''}".strip()
-        for e in events
-    ]
+def _log_line(event: dict[str, Any]) -> str:
+    data = event["data"] or {}
+    created = _timestamp(event["created_at"])
+    assert created is not None
+    return f"{created:%H:%M:%S} {event['type']} {data.get('key') or data.get('step') or ''}".strip()
 
 
 async def snapshot(
@@ -132,11 +132,18 @@ async def snapshot(
 ) -> ProjectProgress:
     """The project's progress now: its current attempt at each step (a cancelled and
     re-run step counts once). ``with_html`` adds each section's text so far as sanitised
-    HTML, from the rows the snapshot reads anyway."""
+    HTML, from the rows the snapshot reads anyway. One statement (``current_state``):
+    pages poll this."""
     now = runs_service.now()
+    state = await current_state.read(session, project_id=project.id, log_lines=LOG_LINES)
+    if state is None:  # deleted since the caller loaded it
+        raise NotFound(f"no project {project.id}")
+    by_run: dict[str, list[dict[str, Any]]] = {}
+    for section in state["sections"]:
+        by_run.setdefault(str(section["run_id"]), []).append(section)
     runs = [
-        await _run_progress(session, run, now, with_html=with_html)
-        for run in await runs_service.current(session, project_id=project.id)
+        _run_progress(run, by_run.get(str(run["id"]), []), now, with_html=with_html)
+        for run in state["runs"]
     ]
     done = sum(r.sections_done for r in runs)
     expected = sum(r.sections_expected for r in runs) or 1
@@ -158,9 +165,6 @@ async def snapshot(
         tokens_out=tokens_out,
         cost=str(sum((Decimal(r.cost) for r in runs), Decimal(0))),
         runs=runs,
-        log=await _log(session, project.id),
-        last_seq=await session.scalar(
-            select(func.coalesce(func.max(Event.seq), 0)).where(Event.project_id == project.id)
-        )
-        or 0,
+        log=[_log_line(event) for event in state["logs"]],
+        last_seq=state["last_event_seq"] or 0,
     )

@@ -115,11 +115,14 @@ async def current(session: AsyncSession, *, project_id: uuid.UUID) -> list[Run]:
     return sorted(runs, key=lambda r: (r.step is None, r.step or 0, r.created_at))
 
 
-def expected_sections(run: Run, written: int) -> int:
-    """Sections (and structured calls) the run will have written when it completes."""
-    expected = run.sections_expected
-    if not expected and run.template_id is None:  # a run older than the column
-        expected = kinds.get(run.kind).expected_sections()
+def expected_sections(
+    *, kind: str, sections_expected: int | None, template_id: object, written: int
+) -> int:
+    """Sections (and structured calls) a run will have written when it completes; the
+    run's columns are passed (from an ORM row or the one-query state alike)."""
+    expected = sections_expected or 0
+    if not expected and template_id is None:  # a run older than the column
+        expected = kinds.get(kind).expected_sections()
     return max(expected, written)
 
 
