@@ -290,6 +290,24 @@ def test_a_section_may_restate_the_data_its_prompt_carries() -> None:
     )
 
 
+def test_the_epics_focus_line_copied_whole_is_scaffolding() -> None:
+    """``make plan`` (2026-12-07) wrote "The Epic 2 of 3: … Goal: …" at the top of an epic's
+    Tasks: its prompt's focus line, framed. The goal alone is content (the test above)."""
+    text = "\n".join(
+        [
+            "The Epic 2 of 3: Shared lists. Goal: Every family member edits the same list.",
+            "**Epic 3 of 3:** Testing.",
+            "1. Store each list with its family.",
+            "Epic 2 covers sharing the list with every family member.",
+        ]
+    )
+    assert drop_echoes(text, []) == (
+        "1. Store each list with its family.\n"
+        "Epic 2 covers sharing the list with every family member.",
+        2,
+    )
+
+
 def test_a_section_left_empty_is_left_out_and_named_by_its_check() -> None:
     from jeex.agents.document import assemble
 

@@ -100,9 +100,51 @@ def ask(key: str) -> str:
 _FRAGMENT_END = (",", ";", ":", "-", "–", "(")
 
 
+#: English words no sentence ends on: an item that stops at one without a full stop was cut
+#: off at the token limit ("A user can", seen in ``make plan``'s acceptance criteria).
+_DANGLING = frozenset(
+    {
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "of",
+        "to",
+        "from",
+        "by",
+        "that",
+        "which",
+        "can",
+        "could",
+        "will",
+        "would",
+        "should",
+        "must",
+        "may",
+        "might",
+        "shall",
+        "their",
+        "its",
+        "our",
+        "your",
+        "his",
+        "her",
+        "this",
+        "these",
+        "those",
+    }
+)
+
+
 def _fragment(item: str) -> bool:
     first = item[0]
-    return (first.isalpha() and first.islower()) or item.rstrip().endswith(_FRAGMENT_END)
+    text = item.rstrip()
+    if (first.isalpha() and first.islower()) or text.endswith(_FRAGMENT_END):
+        return True
+    last = text.rsplit(maxsplit=1)[-1].lower()
+    return last in _DANGLING
 
 
 def _clean(raw: Any, said: set[str], counts: Counter[str], prompt: Sequence[str] = ()) -> list[str]:

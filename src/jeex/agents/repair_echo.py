@@ -44,6 +44,12 @@ _LABEL_LINE = re.compile(
     re.IGNORECASE,
 )
 _DELIMITER = re.compile(r"^\s*(?:<<<\w*|\w*>>>)\s*$")
+#: The epic's focus line (``implementation_planner.write_epic``) copied as a line of its own:
+#: "The Epic 2 of 3: Shared lists. Goal: …" is the prompt's frame, not a sentence of the epic.
+_FOCUS_LINE = re.compile(
+    r"^\s*(?:[-*+]\s+|\d+[.)]\s+|#+\s+)?[*_`]*(?:the\s+)?epic\s+\d+\s+of\s+\d+[*_`]*\s*:",
+    re.IGNORECASE,
+)
 _FENCE = re.compile(r"^\s*(?:`{3,}|~{3,})")
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+")
 _ITEM = re.compile(r"^(\s*(?:[-*+]\s+(?:\[[ xX]\]\s+)?|\d+[.)]\s+))")
@@ -59,7 +65,7 @@ def normalise(text: str) -> str:
 
 
 def is_label_line(line: str) -> bool:
-    return bool(_LABEL_LINE.match(line) or _DELIMITER.match(line))
+    return bool(_LABEL_LINE.match(line) or _DELIMITER.match(line) or _FOCUS_LINE.match(line))
 
 
 #: The prompt's own words: its instructions, not the data it carries (the idea, the audience,
