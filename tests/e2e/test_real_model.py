@@ -44,6 +44,10 @@ def test_jeex_plan_with_the_bundled_model(tmp_path: Path) -> None:
         JEEX_LLM_CONTEXT_SIZE="1024",
         JEEX_LLM_MODEL=alias,
         JEEX_PLAN_MAX_EPICS="3",
+        # One llama.cpp thread: the other xdist worker keeps a core busy, and two threads
+        # that wait for each other at every token then ran 5x slower (755 s in the suite,
+        # 147 s alone); one thread beside a core kept busy took 209 s.
+        JEEX_LLM_THREADS="1",
     )
     out = tmp_path / "plan"
     result = subprocess.run(
@@ -89,7 +93,7 @@ def _leftovers(*markers: str) -> list[list[str]]:
 def test_ctrl_c_cancels_and_stops_every_embedded_server(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JEEX_")}
     alias = f"smollm2-e2e-{uuid.uuid4().hex[:8]}"
-    env.update(JEEX_DATA_DIR=str(tmp_path / "data"), JEEX_LLM_MODEL=alias)
+    env.update(JEEX_DATA_DIR=str(tmp_path / "data"), JEEX_LLM_MODEL=alias, JEEX_LLM_THREADS="1")
     process = subprocess.Popen(
         [sys.executable, "-m", "jeex", "plan", "A shared grocery list app for families",
          "--out", str(tmp_path / "plan"), "--quiet"],

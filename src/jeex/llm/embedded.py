@@ -76,6 +76,9 @@ class EmbeddedLLM:
             str(self.settings.llm_context_size),
             "--n_threads",
             str(threads),
+            # Prompt processing too: otherwise it takes every core whatever the setting says.
+            "--n_threads_batch",
+            str(threads),
             "--verbose",
             "False",
         ]

@@ -122,8 +122,7 @@ def _run_progress(
 
 def _log_line(event: dict[str, Any]) -> str:
     data = event["data"] or {}
-    created = _timestamp(event["created_at"])
-    assert created is not None
+    created = datetime.fromisoformat(event["created_at"])  # never null
     return f"{created:%H:%M:%S} {event['type']} {data.get('key') or data.get('step') or ''}".strip()
 
 
