@@ -21,6 +21,7 @@ from typing import Any
 from jeex.agents.repair_echo import (
     SAID_MIN_CHARS,
     drop_echoes,
+    is_cut,
     normalise,
     paragraph_key,
     sentence_keys,
@@ -95,58 +96,6 @@ def ask(key: str) -> str:
     return f"{shape}, {MIN_ITEMS} to 8 items. {style.hint} No numbering, no Markdown."
 
 
-#: A piece of a sentence the model split over two items: it starts in lower case (where
-#: the script has case) or stops at a comma.
-_FRAGMENT_END = (",", ";", ":", "-", "–", "(")
-
-
-#: English words no sentence ends on: an item that stops at one without a full stop was cut
-#: off at the token limit ("A user can", seen in ``make plan``'s acceptance criteria).
-_DANGLING = frozenset(
-    {
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "but",
-        "of",
-        "to",
-        "from",
-        "by",
-        "that",
-        "which",
-        "can",
-        "could",
-        "will",
-        "would",
-        "should",
-        "must",
-        "may",
-        "might",
-        "shall",
-        "their",
-        "its",
-        "our",
-        "your",
-        "his",
-        "her",
-        "this",
-        "these",
-        "those",
-    }
-)
-
-
-def _fragment(item: str) -> bool:
-    first = item[0]
-    text = item.rstrip()
-    if (first.isalpha() and first.islower()) or text.endswith(_FRAGMENT_END):
-        return True
-    last = text.rsplit(maxsplit=1)[-1].lower()
-    return last in _DANGLING
-
-
 def _clean(raw: Any, said: set[str], counts: Counter[str], prompt: Sequence[str] = ()) -> list[str]:
     kept: list[str] = []
     seen: set[str] = set()
@@ -162,7 +111,7 @@ def _clean(raw: Any, said: set[str], counts: Counter[str], prompt: Sequence[str]
             if drop_echoes(item, prompt)[1]:
                 counts["repeats the prompt"] += 1
                 continue
-            if _fragment(item):
+            if is_cut(item):
                 counts["a piece of a sentence"] += 1
                 continue
             key = dedupe_key(item)

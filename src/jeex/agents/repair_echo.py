@@ -189,13 +189,52 @@ def sentences_of(text: str) -> set[str]:
 
 #: Where a piece of a sentence the model split in two stops (as for list items).
 _CUT_END = (",", ";", ":", "-", "–", "(", "’", "'")
+#: English words no sentence ends on: an item that stops at one without a full stop was cut
+#: off at the token limit ("A user can", seen in ``make plan``'s acceptance criteria).
+_DANGLING = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "of",
+        "to",
+        "from",
+        "by",
+        "that",
+        "which",
+        "can",
+        "could",
+        "will",
+        "would",
+        "should",
+        "must",
+        "may",
+        "might",
+        "shall",
+        "their",
+        "its",
+        "our",
+        "your",
+        "his",
+        "her",
+        "this",
+        "these",
+        "those",
+    ]
+)
 
 
 def is_cut(item: str) -> bool:
-    """A piece of a sentence: it starts in lower case (where the script has case: the
-    middle of a word or a sentence) or stops at a comma, a dash or an apostrophe."""
+    """A piece of a sentence (a list item, a key fact, a question): it starts in lower case
+    (where the script has case: the middle of a word or a sentence), stops at a comma, a
+    dash or an apostrophe, or ends on an English word no sentence ends on."""
     text = item.strip()
-    return not text or (text[0].isalpha() and text[0].islower()) or text.endswith(_CUT_END)
+    if not text or (text[0].isalpha() and text[0].islower()) or text.endswith(_CUT_END):
+        return True
+    return text.rsplit(maxsplit=1)[-1].lower() in _DANGLING
 
 
 def fresh_items(items: Sequence[str], text: str) -> tuple[list[str], list[str]]:

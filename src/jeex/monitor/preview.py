@@ -14,7 +14,6 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex import kinds
@@ -36,7 +35,6 @@ LOG_LINES = 50
 #: Rows the engine writes that are no section of the text (the review's structured call).
 _NOT_TEXT = "review/"
 
-_TIMESTAMP: TypeAdapter[datetime] = TypeAdapter(datetime)
 #: Tenant template versions never change once written: their kinds are kept here.
 _PINNED: OrderedDict[uuid.UUID, kinds.Kind] = OrderedDict()
 
@@ -75,15 +73,6 @@ async def _kind(session: AsyncSession, run: dict[str, Any]) -> kinds.Kind | None
 
 def _section_status(status: str) -> str:
     return "generating" if status == "running" else status
-
-
-def _seconds(run: dict[str, Any], now: datetime) -> float:
-    if not run.get("started_at"):
-        return 0.0
-    started = _TIMESTAMP.validate_python(run["started_at"])
-    finished = run.get("finished_at")
-    end = _TIMESTAMP.validate_python(finished) if finished else now
-    return max(0.0, (end - started).total_seconds())
 
 
 def _log(event: dict[str, Any], agents: dict[str, str], titles: dict[str, str]) -> PreviewLog:
@@ -199,7 +188,7 @@ async def preview(
             )
     active = [r for r in runs if r["status"] in ("pending", "running", "paused")]
     current = active[0] if active else (runs[-1] if runs else None)
-    elapsed = sum(_seconds(run, now) for run in runs)
+    elapsed = sum(current_state.run_seconds(run, now) for run in runs)
     tokens_out = sum(run["tokens_out"] for run in runs)
     remaining = None
     if done and elapsed > 0 and done < total:

@@ -10,6 +10,8 @@ the project's exhibits and its last events come back as one row of JSON aggregat
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -70,3 +72,13 @@ async def read(
     logs oldest first, ``section.delta`` left out."""
     parameters = {"project_id": project_id, "log_lines": log_lines, "only": documents_only}
     return (await session.execute(_QUERY, parameters)).mappings().one_or_none()
+
+
+def run_seconds(run: dict[str, Any], now: datetime) -> float:
+    """How long a run (a row of ``runs`` above) has been writing: to its end, or to now."""
+    if not run.get("started_at"):
+        return 0.0
+    started = datetime.fromisoformat(run["started_at"])
+    finished = run.get("finished_at")
+    end = datetime.fromisoformat(finished) if finished else now
+    return max(0.0, (end - started).total_seconds())

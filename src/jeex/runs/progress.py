@@ -74,17 +74,6 @@ def _without_unasked_html(items: list[tuple[str, Any]]) -> dict[str, Any]:
     return {key: value for key, value in items if not (key == "html" and value is None)}
 
 
-def _timestamp(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
-
-
-def _elapsed(run: dict[str, Any], now: datetime) -> float:
-    started = _timestamp(run["started_at"])
-    if started is None:
-        return 0.0
-    return ((_timestamp(run["finished_at"]) or now) - started).total_seconds()
-
-
 def _section(section: dict[str, Any], *, with_html: bool) -> SectionProgress:
     html = None
     if with_html:
@@ -115,7 +104,7 @@ def _run_progress(
         tokens_in=run["tokens_in"],
         tokens_out=run["tokens_out"],
         cost=run["cost"],
-        elapsed_seconds=round(_elapsed(run, now), 3),
+        elapsed_seconds=round(current_state.run_seconds(run, now), 3),
         sections=[_section(s, with_html=with_html) for s in sections],
     )
 
