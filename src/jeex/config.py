@@ -92,6 +92,13 @@ class Settings(BaseSettings):
     database_app_password: SecretStr = SecretStr("")
     database_name: str = "jeex"
     database_pool_size: int = Field(default=5, ge=1, le=100)
+    # Outages (docs/operations.md, "Database outages"): how long a request waits for a
+    # pooled connection, how long a worker's pool retries one connection before it lets
+    # it go (and opens a new one when next needed), how long a section's checkpoint is
+    # retried in place before the run waits for the database as a whole.
+    database_pool_timeout_seconds: float = Field(default=30.0, gt=0)
+    database_reconnect_seconds: float = Field(default=300.0, gt=0)
+    database_ride_out_seconds: float = Field(default=30.0, gt=0)
 
     # LLM. Unset base URL ⇒ embedded llama.cpp server with the bundled SmolLM2.
     llm_base_url: str | None = None

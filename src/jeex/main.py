@@ -55,9 +55,9 @@ UPLOAD_PATHS = re.compile(rf"^{API_PREFIX}/(?:projects|documents)/[^/]+/exhibits
 
 
 @contextlib.asynccontextmanager
-async def _queue_worker(runtime: Runtime, workers: int) -> AsyncIterator[None]:
+async def _queue_worker(runtime: Runtime, workers: int) -> AsyncIterator[QueueWorker | None]:
     if workers == 0:
-        yield
+        yield None
         return
     assert runtime.urls is not None
     llm = runtime.llm_client()
@@ -70,7 +70,7 @@ async def _queue_worker(runtime: Runtime, workers: int) -> AsyncIterator[None]:
     )
     task = asyncio.create_task(worker.run(), name="jeex-queue-worker")
     try:
-        yield
+        yield worker
     finally:
         worker.stop()
         with contextlib.suppress(asyncio.CancelledError):
@@ -95,7 +95,8 @@ def _lifespan(
             app.state.api = ApiState(settings, db, hub, key, llm_url, runtime.retrieval())
             gauges = asyncio.create_task(metrics.refresh_forever(db), name="jeex-metrics")
             try:
-                async with _queue_worker(runtime, workers):
+                async with _queue_worker(runtime, workers) as worker:
+                    app.state.api.worker = worker
                     yield
             finally:
                 gauges.cancel()

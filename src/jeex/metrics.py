@@ -58,6 +58,11 @@ RATE_LIMITED = Counter(
     ["scope"],
     registry=REGISTRY,
 )
+PURGE_FAILURES = Counter(
+    "jeex_project_purge_failures",
+    "Deleted projects whose files or vectors could not be removed after every retry.",
+    registry=REGISTRY,
+)
 QUOTA_REFUSED = Counter(
     "jeex_quota_refused",
     "Requests refused and runs paused by a tenant quota, by quota.",

@@ -14,6 +14,7 @@ from contextlib import ExitStack
 from types import TracebackType
 
 from jeex.config import Settings
+from jeex.db import retry
 from jeex.db.bootstrap import prepare, resolve_urls, verify_schema
 from jeex.db.session import Database
 from jeex.db.urls import DatabaseUrls
@@ -38,6 +39,7 @@ class Runtime:
 
     def __enter__(self) -> Runtime:
         try:
+            retry.configure(self.settings.database_ride_out_seconds)
             self.urls = resolve_urls(self.settings)
             if self.settings.embedded_database:
                 prepare(self.urls, self.settings)
@@ -81,7 +83,11 @@ class Runtime:
     def database(self) -> Database:
         """A new engine for the current event loop (asyncpg-style pools are loop-bound)."""
         assert self.urls is not None, "Runtime not entered"
-        return Database(self.urls.app, pool_size=self.settings.database_pool_size)
+        return Database(
+            self.urls.app,
+            pool_size=self.settings.database_pool_size,
+            pool_timeout=self.settings.database_pool_timeout_seconds,
+        )
 
     def llm_client(self) -> LLMClient:
         assert self.llm_base_url is not None, "Runtime was entered without an LLM"

@@ -13,10 +13,13 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 from collections.abc import Sequence
 from typing import Any
 
+import structlog
 from procrastinate import PsycopgConnector
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.engine import URL
 
 from jeex import metrics
@@ -27,10 +30,12 @@ from jeex.engine.observer import RunObserver
 from jeex.engine.runner import RunnerDeps
 from jeex.llm.client import LLMClient
 from jeex.queue.app import DEFAULT_QUEUES, EXHIBITS_QUEUE, RUNS_QUEUE, app
-from jeex.queue.resilient_worker import run_resilient_worker
+from jeex.queue.resilient_worker import RESTART_PAUSE_SECONDS, ResilientWorker
 from jeex.retrieval.service import Retrieval
 from jeex.tasks import budgets, reaper, registry
 from jeex.tasks.deps import CONTEXT_KEY, TaskDeps
+
+log = structlog.get_logger(__name__)
 
 
 class QueueWorker:
@@ -63,7 +68,16 @@ class QueueWorker:
         self.name = f"{socket.gethostname()}-{os.getpid()}"
         self.stopping = False
         self._task: asyncio.Task[None] | None = None
-        self.db = Database(app_url, pool_size=max(settings.database_pool_size, self.concurrency))
+        #: The procrastinate worker serving now (a new one after a restart), and how many
+        #: times it was started again after an error.
+        self.current: ResilientWorker | None = None
+        self.restarts = 0
+        self.finished = False
+        self.db = Database(
+            app_url,
+            pool_size=max(settings.database_pool_size, self.concurrency),
+            pool_timeout=settings.database_pool_timeout_seconds,
+        )
 
     def stop(self) -> None:
         """Drain: runs stop at their next section, then the worker exits."""
@@ -71,12 +85,51 @@ class QueueWorker:
         if self._task is not None:
             self._task.cancel()
 
-    def _connector(self) -> PsycopgConnector:
-        return PsycopgConnector(
-            conninfo=libpq_dsn(self.app_url),
+    async def _serve(self, options: dict[str, Any]) -> None:
+        """procrastinate's worker, started again if it ever stops on an error: a worker
+        that cannot register while the database is away waits for it, and never gives up."""
+        while True:
+            self.current = ResilientWorker(app=app, **{**app.worker_defaults, **options})
+            try:
+                await self.current.run()  # type: ignore[no-untyped-call]
+                return
+            except Exception as exc:  # CancelledError (stop) is no Exception: it ends here
+                self.restarts += 1
+                log.warning("queue worker stopped on an error; starting it again", error=repr(exc))
+                await asyncio.sleep(RESTART_PAUSE_SECONDS)
+
+    def crashed(self) -> bool:
+        """The worker stopped for good without being asked to (``/health`` then fails, so
+        that a supervisor restarts the process)."""
+        return self.finished and not self.stopping
+
+    def heartbeat_age(self) -> float | None:
+        """Seconds since the database last took this worker's heartbeat (None: not started)."""
+        if self.current is None:
+            return None
+        return time.monotonic() - self.current.last_beat
+
+    async def _open_pool(self) -> AsyncConnectionPool:
+        """The queue's pool, opened here rather than by procrastinate so that a database
+        that does not answer at start-up fails the worker after
+        ``JEEX_DATABASE_POOL_TIMEOUT_SECONDS``, not procrastinate's fixed 30 s."""
+        pool = AsyncConnectionPool(
+            libpq_dsn(self.app_url),
             min_size=1,
             max_size=self.concurrency + 4,
+            open=False,
+            # A connection the server dropped while it sat in the pool is replaced on
+            # checkout, not handed to the worker broken (procrastinate's own choice too).
+            check=AsyncConnectionPool.check_connection,
+            timeout=self.settings.database_pool_timeout_seconds,
+            reconnect_timeout=self.settings.database_reconnect_seconds,
         )
+        try:
+            await pool.open(wait=True, timeout=self.settings.database_pool_timeout_seconds)
+        except BaseException:
+            await pool.close()
+            raise
+        return pool
 
     async def run(self) -> None:
         """Serve jobs until stopped; returns after the graceful shutdown."""
@@ -96,8 +149,9 @@ class QueueWorker:
         registry.register(app)
         settings = self.settings
         try:
-            with app.replace_connector(self._connector()):
-                async with app.open_async():
+            pool = await self._open_pool()
+            with app.replace_connector(PsycopgConnector()):
+                async with app.open_async(pool=pool), pool:
                     sweeper = asyncio.create_task(reaper.sweep_forever(self.db, settings))
                     budgets_sweep = (
                         asyncio.create_task(budgets.resume_forever(self.db, settings))
@@ -109,21 +163,19 @@ class QueueWorker:
                         if self.refresh_metrics
                         else None
                     )
-                    self._task = asyncio.create_task(
-                        run_resilient_worker(
-                            app,
-                            queues=self.queues,
-                            name=self.name,
-                            concurrency=self.concurrency,
-                            install_signal_handlers=False,
-                            additional_context=context,
-                            shutdown_graceful_timeout=settings.queue_shutdown_seconds,
-                            update_heartbeat_interval=settings.queue_heartbeat_seconds,
-                            stalled_worker_timeout=settings.queue_stall_seconds,
-                            fetch_job_polling_interval=settings.queue_poll_seconds,
-                            abort_job_polling_interval=settings.queue_poll_seconds,
-                        )
-                    )
+                    options: dict[str, Any] = {
+                        "queues": self.queues,
+                        "name": self.name,
+                        "concurrency": self.concurrency,
+                        "install_signal_handlers": False,
+                        "additional_context": context,
+                        "shutdown_graceful_timeout": settings.queue_shutdown_seconds,
+                        "update_heartbeat_interval": settings.queue_heartbeat_seconds,
+                        "stalled_worker_timeout": settings.queue_stall_seconds,
+                        "fetch_job_polling_interval": settings.queue_poll_seconds,
+                        "abort_job_polling_interval": settings.queue_poll_seconds,
+                    }
+                    self._task = asyncio.create_task(self._serve(options))
                     if self.stopping:
                         self._task.cancel()
                     try:
@@ -138,4 +190,5 @@ class QueueWorker:
                                 with contextlib.suppress(asyncio.CancelledError):
                                     await side
         finally:
+            self.finished = True
             await self.db.dispose()

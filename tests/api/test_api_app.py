@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import stat
 from pathlib import Path
@@ -9,13 +10,19 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from psycopg_pool import PoolTimeout
 from pydantic import SecretStr
 
 from jeex.auth.secret import signing_key
 from jeex.config import Settings
+from jeex.db.session import Database
+from jeex.db.urls import DatabaseUrls
 from jeex.errors import InvalidInput
 from jeex.main import create_app
 from jeex.web.pages import STATIC
+from jeex.worker import QueueWorker
+from support.api import Caller, assert_error, create_project, make_caller
+from support.servers import free_port
 
 
 async def test_cors_only_for_the_configured_origins(api_settings: Settings) -> None:
@@ -129,3 +136,83 @@ async def test_every_operation_says_what_it_does_and_how_it_fails(app: FastAPI) 
             name = f"{method.upper()} {path}"
             vague += [f"{name}: no {what}" for what, ok in checks.items() if not ok]
     assert vague == []
+
+
+async def _search_with(settings: Settings, db: Database) -> httpx.Response:
+    """A search on a fresh app with ``settings``: it needs the embedder and vector store."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+            caller = await make_caller(db, client, "searcher")
+            project = await create_project(client, caller)
+            return await client.get(
+                f"/api/v1/projects/{project['id']}/search?q=grocery", headers=caller.headers
+            )
+
+
+async def test_a_search_while_the_embeddings_endpoint_is_down_is_a_503(
+    api_settings: Settings, db: Database, empty_queue: None
+) -> None:
+    down = api_settings.model_copy(
+        update={"embeddings_base_url": "http://127.0.0.1:9/v1", "embeddings_max_retries": 0}
+    )
+    response = await _search_with(down, db)
+    assert_error(response, 503)
+    assert response.headers["Retry-After"] == "5"
+
+
+async def test_a_search_while_the_vector_store_is_down_is_a_503(
+    api_settings: Settings, db: Database, empty_queue: None
+) -> None:
+    down = api_settings.model_copy(update={"qdrant_url": f"http://127.0.0.1:{free_port()}"})
+    response = await _search_with(down, db)
+    assert_error(response, 503, "ServiceUnavailable")
+    assert "vector store" in response.json()["detail"]
+    assert response.headers["Retry-After"] == "5"
+
+
+async def test_queued_work_without_a_live_worker_is_not_ready(
+    client: httpx.AsyncClient, alice: Caller, database_urls: DatabaseUrls, api_settings: Settings
+) -> None:
+    """The queue check: a run waits and no worker anywhere has beaten within the stall
+    window; once a worker serves, the same work no longer makes the process unready."""
+    project = await create_project(client, alice)
+    started = await client.post(
+        f"/api/v1/projects/{project['id']}/step1", json={}, headers=alice.headers
+    )
+    assert started.status_code == 202, started.text
+    unserved = await client.get("/ready")
+    assert unserved.status_code == 503
+    assert unserved.json()["queue"] == "failed"
+    # A worker that serves only the exports queue is still a live worker.
+    worker = QueueWorker(api_settings, app_url=database_urls.app, llm=None, queues=["exports"])
+    serving = asyncio.create_task(worker.run())
+    try:
+        for _ in range(100):
+            if (await client.get("/ready")).status_code == 200:
+                break
+            await asyncio.sleep(0.1)
+        assert (await client.get("/ready")).json()["queue"] == "ok"
+    finally:
+        worker.stop()
+        await asyncio.wait_for(serving, 30)
+
+
+async def test_a_worker_that_stopped_for_good_fails_liveness(
+    app: FastAPI, client: httpx.AsyncClient, api_settings: Settings, database_urls: DatabaseUrls
+) -> None:
+    """``/health`` fails (so that a supervisor restarts the process) only when its queue
+    worker has stopped without being asked to: here it cannot even open its queue."""
+    nowhere = database_urls.app.set(port=free_port())
+    quick = api_settings.model_copy(update={"database_pool_timeout_seconds": 0.5})
+    worker = QueueWorker(quick, app_url=nowhere, llm=None, queues=["exports"])
+    with pytest.raises(PoolTimeout):
+        await worker.run()
+    app.state.api.worker = worker
+    health = await client.get("/health")
+    assert health.status_code == 503
+    assert health.json()["status"] == "wedged"
+    ready = await client.get("/ready")
+    assert ready.status_code == 503
+    assert ready.json()["worker"] == "failed"

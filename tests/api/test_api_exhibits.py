@@ -15,8 +15,10 @@ from fastapi import FastAPI
 from jeex.config import Settings
 from jeex.db.session import Database
 from jeex.exhibits import service as exhibits_service
+from jeex.queue.app import EXHIBITS_QUEUE
 from jeex.retrieval.store import Scope
 from support.api import Caller, assert_error, create_project
+from support.workers import serve_until
 
 LIMIT = 64 * 1024
 NOTES = (
@@ -193,7 +195,15 @@ async def test_deleting_a_project_removes_its_exhibits_files_and_passages(
     assert _stored_files(api_settings)
 
     assert (await client.delete(base, headers=alice.headers)).status_code == 204
-    assert await retrieval.count(scope) == 0
+    listed = await client.get(f"{base}/exhibits", headers=alice.headers)
+    assert_error(listed, 404, "NotFound")  # at once; the files and passages go with the purge
+
+    async def purged() -> bool:
+        return await retrieval.count(scope) == 0
+
+    assert await serve_until(
+        api_settings, db.url, purged, queues=[EXHIBITS_QUEUE], retrieval=retrieval
+    )
     assert _stored_files(api_settings) == []
     async with db.tenant_session(alice.tenant_id) as session:
         assert await exhibits_service.list_(session, project_id=scope.project_id) == []

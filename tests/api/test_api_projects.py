@@ -109,6 +109,7 @@ async def test_health_and_ready(client: httpx.AsyncClient) -> None:
         "database": "ok",
         "queue": "ok",
         "events": "ok",
+        "worker": "not used",
         "llm": "ok",
     }
 

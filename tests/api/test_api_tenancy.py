@@ -10,13 +10,16 @@ import uuid
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from jeex.config import Settings
 from jeex.db.session import Database
+from jeex.documents import service as documents_service
 from jeex.exhibits import service as exhibits_service
 from jeex.exports import service as exports_service
 from support.api import Caller, World, assert_error, create_project, make_world
 from support.templates import grant_letter, upload
+from support.workers import serve_until
 
 BODIES = {"PATCH": {"name": "Taken over"}, "POST": {}}
 #: Bodies of routes whose body differs from their method's (by the path's first segment).
@@ -171,3 +174,83 @@ async def test_a_name_taken_in_another_tenant_is_no_oracle(
     theirs = await create_project(client, alice, name="Secret plan")
     mine = await create_project(client, bob, name="Secret plan")
     assert theirs["slug"] == mine["slug"] == "secret-plan"
+
+
+#: Placeholders of the ids that belong to the world's project (the letter is another).
+UNDER_PROJECT = ("{project_id}", "{run_id}", "{document_id}", "{export_id}", "{exhibit_id}")
+
+
+async def test_nothing_of_a_deleted_project_answers_its_owner(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    alice: Caller,
+    world: World,
+    db: Database,
+    api_settings: Settings,
+) -> None:
+    """The "deleted project" column of the matrix: after ``DELETE /projects/{id}`` every
+    route that takes the id of the project or of anything under it is a 404 for its own
+    owner (read, retry, resume, download alike), and its files go with the purge job."""
+    from jeex.monitor.service import pdf_path
+    from jeex.queue.app import EXHIBITS_QUEUE
+
+    async with db.tenant_session(alice.tenant_id) as session:
+        export = await exports_service.get_or_raise(session, export_id=world.export_id)
+        exhibit = await exhibits_service.get(session, exhibit_id=uuid.UUID(world.exhibit_id))
+        document = await documents_service.get_or_raise(
+            session,
+            project_id=uuid.UUID(world.project_id),
+            document_id=uuid.UUID(world.document_id),
+        )
+    assert export.path is not None
+    assert exhibit is not None
+    export_file = api_settings.data_dir / export.path
+    exhibit_file = api_settings.exhibits_dir / exhibit.path
+    pdf_file = api_settings.data_dir / pdf_path(document)  # as if its PDF had been asked for
+    pdf_file.parent.mkdir(parents=True, exist_ok=True)
+    pdf_file.write_bytes(b"%PDF-1.7\n")
+    assert export_file.is_file()
+    assert exhibit_file.is_file()
+
+    deleted = await client.delete(f"/api/v1/projects/{world.project_id}", headers=alice.headers)
+    assert deleted.status_code == 204, deleted.text
+    routes = [(m, p) for m, p in _id_routes(app) if any(key in p for key in UNDER_PROJECT)]
+    assert len(routes) >= 20, routes
+    for method, path in routes:
+        for headers in (alice.headers, alice.key_headers):
+            response = await client.request(
+                method, _fill(path, world), headers=headers, json=_body(method, path)
+            )
+            assert response.status_code == 404, (method, path, response.text)
+            assert response.json()["error"] == "NotFound"
+    async with db.global_session() as session:
+        live = await session.scalar(
+            text(
+                "select count(*) from procrastinate_jobs where lock = :run "
+                "and status in ('todo', 'doing')"
+            ),
+            {"run": world.run_id},
+        )
+    assert live == 0  # the run queued before the deletion will never execute
+
+    async def purged() -> bool:
+        return not export_file.exists() and not exhibit_file.exists()
+
+    assert await serve_until(
+        api_settings, db.url, purged, queues=[EXHIBITS_QUEUE], retrieval=app.state.api.retrieval
+    )
+    assert not export_file.exists()
+    assert not exhibit_file.exists()
+    assert not pdf_file.exists()
+    async with db.tenant_session(alice.tenant_id) as session:
+        rows = await session.execute(
+            text(
+                "select (select count(*) from exports where project_id = :p), "
+                "(select count(*) from exhibits where project_id = :p)"
+            ),
+            {"p": world.project_id},
+        )
+        assert tuple(rows.one()) == (0, 0)
+    # The letter, another project of the same tenant, is untouched.
+    letter = await client.get(f"/api/v1/documents/{world.doc_id}", headers=alice.headers)
+    assert letter.status_code == 200, letter.text

@@ -8,9 +8,7 @@ window took live but CPU-starved workers (the suite under coverage on 2 cores) f
 
 from __future__ import annotations
 
-import contextlib
 import json
-import shlex
 import signal
 import subprocess
 import sys
@@ -19,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -28,6 +27,8 @@ from jeex.tenants.service import Principal
 from support.cli import invoke, jeex_env
 from support.factories import create_plan
 from support.fakellm import ScriptedLLM
+from support.outage import start_embedded_postgres_again, stop_embedded_postgres, stop_quietly
+from support.servers import start_server
 
 T = TypeVar("T")
 IDEA = "A shared grocery list app for families"
@@ -474,70 +475,144 @@ def test_epics_of_one_run_are_written_by_two_workers(
     wait_jobs_finished(owner_engine, f"{run_id}:help:%")  # no helper job lingers
 
 
-def _restart_embedded_postgres(pgdata: Path, *, down_seconds: float) -> None:
-    """A fast shutdown (every connection dropped), ``down_seconds`` of outage, then up again."""
-    from pgserver._commands import pg_ctl
-    from pgserver.postgres_server import PostgresServer
-
-    server = PostgresServer._instances[pgdata]  # root runs it as the 'pgserver' user
-    opts = shlex.split((pgdata / "postmaster.opts").read_text())
-    socket_dir = opts[opts.index("-k") + 1]
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=server.system_user, timeout=60)
-    time.sleep(down_seconds)
-    pg_ctl(["-w", "-o", '-h ""', "-o", f"-k {socket_dir}", "-l", str(server.log), "start"],
-           pgdata=pgdata,
-           user=server.system_user, timeout=60)  # fmt: skip
-
-
-def _stop_embedded_postgres(pgdata: Path) -> None:
-    from pgserver._commands import pg_ctl
-    from pgserver.postgres_server import PostgresServer
-
-    server = PostgresServer._instances.get(pgdata)
-    user = server.system_user if server is not None else None
-    with contextlib.suppress(Exception):
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=60)
-
-
 def test_a_database_restart_during_a_run_is_ridden_out(
     llm_server: ScriptedLLM, tmp_path: Path, slow_llm: ScriptedLLM
 ) -> None:
+    """A short outage, shorter than the checkpoint's ride-out: a ``jeex worker`` and the
+    in-process worker of ``jeex serve`` each finish their run in place, attempt 1."""
     from jeex.db.embedded import start_embedded_postgres
 
     env = jeex_env(
         JEEX_DATA_DIR=str(tmp_path / "data"),
         JEEX_LLM_BASE_URL=llm_server.base_url,
+        JEEX_AUTH_SECRET_KEY="outage-test-secret-key-0123456789abcdef",
         JEEX_QUEUE_STALL_SECONDS="6",
         JEEX_QUEUE_SHUTDOWN_SECONDS="3",
         JEEX_QUEUE_POLL_SECONDS="0.5",
         JEEX_QUEUE_RETRY_BASE_SECONDS="0.1",
     )
     # This process holds the embedded server too, so it outlives the CLI calls.
+    slow_llm.seconds_per_token = 0.04  # a run lasts while both workers start
     server = start_embedded_postgres(tmp_path / "data")
     try:
         owner = sa.create_engine(server.set(database="jeex"), poolclass=sa.NullPool)
-        run_id = detach(env, "--steps", "1")["run_ids"][0]
+        running = "select count(*) from runs where id = :r and status = 'running'"
         group = Workers(env, tmp_path, owner)
+        api = None
         try:
+            first, second = (detach(env, "--steps", "1")["run_ids"][0] for _ in range(2))
+            api = start_server(env, tmp_path, "--workers", "1")
             worker = group.start()
-            wait_for(lambda: completed_sections(owner, run_id) >= 1 or None, 90, what="a section")
-            running = "select count(*) from run_sections where run_id = :r and status = 'running'"
-            wait_for(lambda: scalar(owner, running, r=run_id) or None, 30, what="mid-section")
+            for run_id in (first, second):  # one each: both workers have concurrency 1
+                wait_for(lambda r=run_id: scalar(owner, running, r=r) or None, 60,
+                         what="both runs running")  # fmt: skip
             # Down for longer than the heartbeat interval: procrastinate gives its worker up.
-            _restart_embedded_postgres(tmp_path / "data" / "pgdata", down_seconds=10)
-            wait_completed(owner, run_id, 180, failing_first=True)
-            assert worker.poll() is None  # the same worker reconnected; nobody restarted it
+            stop_embedded_postgres(tmp_path / "data" / "pgdata")
+            time.sleep(10)
+            start_embedded_postgres_again(tmp_path / "data" / "pgdata")
+            wait_completed(owner, first, 180, failing_first=True)
+            wait_completed(owner, second, 180, failing_first=True)
+            assert worker.poll() is None  # the same workers reconnected; nobody restarted them
+            assert api.proc.poll() is None
         finally:
+            if api is not None:
+                api.proc.kill()
+                api.proc.wait(timeout=30)
             group.stop_all()
-        assert set(section_completions(owner, run_id).values()) == {1}
-        assert len(section_completions(owner, run_id)) == STEP1_SECTIONS + 1
-        assert scalar(owner, "select count(*) from document_versions where run_id = :r",
-                      r=run_id) == 1  # fmt: skip
-        # Ridden out in place: the job was neither failed nor reaped as a dead worker's.
-        assert scalar(owner, "select attempts from runs where id = :r", r=run_id) == 1
+        for run_id in (first, second):
+            assert set(section_completions(owner, run_id).values()) == {1}
+            assert len(section_completions(owner, run_id)) == STEP1_SECTIONS + 1
+            assert scalar(owner, "select count(*) from document_versions where run_id = :r",
+                          r=run_id) == 1  # fmt: skip
+            # Ridden out in place: the job was neither failed nor reaped as a dead worker's.
+            assert scalar(owner, "select attempts from runs where id = :r", r=run_id) == 1
         jobs = "select count(*) from procrastinate_jobs where task_name = 'runs:execute'"
-        assert scalar(owner, jobs) == 1
+        assert scalar(owner, jobs) == 2
         owner.dispose()
     finally:
-        # pgserver does not know the restarted server: stop it, or it outlives the test.
-        _stop_embedded_postgres(tmp_path / "data" / "pgdata")
+        stop_quietly(tmp_path / "data" / "pgdata")
+
+
+def test_a_long_database_outage_is_outlived_by_every_worker(
+    llm_server: ScriptedLLM, tmp_path: Path, slow_llm: ScriptedLLM
+) -> None:
+    """Down for longer than every timeout (pool, reconnect, ride-out, stall window): the
+    in-process worker of ``jeex serve`` and a ``jeex worker`` each finish their run, take
+    new work, and nobody restarts them; meanwhile requests get 503 and ``/ready`` says why."""
+    from jeex.db.embedded import start_embedded_postgres
+
+    pgdata = tmp_path / "data" / "pgdata"
+    short = {
+        "JEEX_DATA_DIR": str(tmp_path / "data"),
+        "JEEX_LLM_BASE_URL": llm_server.base_url,
+        "JEEX_AUTH_SECRET_KEY": "outage-test-secret-key-0123456789abcdef",
+        "JEEX_QUEUE_STALL_SECONDS": "6",
+        "JEEX_QUEUE_SHUTDOWN_SECONDS": "1.5",
+        "JEEX_QUEUE_POLL_SECONDS": "0.5",
+        "JEEX_QUEUE_RETRY_BASE_SECONDS": "0.1",
+        "JEEX_DATABASE_POOL_TIMEOUT_SECONDS": "2",
+        "JEEX_DATABASE_RECONNECT_SECONDS": "3",
+    }
+    cli = jeex_env(**short)  # this process's ride-out stays the default
+    env = jeex_env(**short, JEEX_DATABASE_RIDE_OUT_SECONDS="2")
+    slow_llm.seconds_per_token = 0.04  # a run lasts while both workers start
+    server = start_embedded_postgres(tmp_path / "data")
+    try:
+        owner = sa.create_engine(server.set(database="jeex"), poolclass=sa.NullPool)
+        running = "select count(*) from runs where id = :r and status = 'running'"
+        group = Workers(env, tmp_path, owner)
+        api = None
+        try:
+            first, second = (detach(cli, "--steps", "1")["run_ids"][0] for _ in range(2))
+            api = start_server(env, tmp_path, "--workers", "1")
+            worker = group.start()
+            for run_id in (first, second):  # one each: both workers have concurrency 1
+                wait_for(lambda r=run_id: scalar(owner, running, r=r) or None, 60,
+                         what="both runs running")  # fmt: skip
+
+            stop_embedded_postgres(pgdata)
+            down_since = time.monotonic()
+            time.sleep(1)
+            ready = httpx.get(f"{api.url}/ready", timeout=10)
+            assert ready.status_code == 503, ready.text
+            assert ready.json()["database"] == "failed"
+            for response in (
+                httpx.get(f"{api.url}/api/v1/projects", timeout=10,
+                          headers={"Authorization": f"Bearer jeex_{'0' * 32}_{'a' * 12}_secret"}),
+                httpx.post(f"{api.url}/api/v1/auth/token", timeout=10,
+                           data={"username": "a@example.test", "password": "secret-password"}),
+            ):  # fmt: skip
+                assert response.status_code == 503, response.text
+                assert response.json()["error"] == "ServiceUnavailable"
+                assert response.headers["Retry-After"] == "5"
+            # Longer than the stall window plus every pool, reconnect and ride-out timeout.
+            time.sleep(max(0.0, 20 - (time.monotonic() - down_since)))
+            ready = httpx.get(f"{api.url}/ready", timeout=10)
+            assert ready.status_code == 503, ready.text
+            assert ready.json()["worker"] == "failed"
+            start_embedded_postgres_again(pgdata)
+
+            wait_completed(owner, first, 180)
+            wait_completed(owner, second, 180)
+            third = detach(cli, "--steps", "1")["run_ids"][0]  # new work after the outage
+            wait_completed(owner, third, 180)
+            assert worker.poll() is None  # nobody restarted either of them
+            assert api.proc.poll() is None
+            ready = wait_for(
+                lambda: (r := httpx.get(f"{api.url}/ready", timeout=10)).status_code == 200 and r,
+                30, what="ready again",
+            )  # fmt: skip
+            assert ready.json()["worker"] == "ok"
+        finally:
+            if api is not None:
+                api.proc.kill()
+                api.proc.wait(timeout=30)
+            group.stop_all()
+        for run_id in (first, second, third):
+            assert set(section_completions(owner, run_id).values()) == {1}, run_id
+            assert len(section_completions(owner, run_id)) == STEP1_SECTIONS + 1
+            assert scalar(owner, "select count(*) from document_versions where run_id = :r",
+                          r=run_id) == 1  # fmt: skip
+        owner.dispose()
+    finally:
+        stop_quietly(pgdata)

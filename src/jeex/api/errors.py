@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy.exc import DataError
+from qdrant_client.http.exceptions import ResponseHandlingException
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jeex.audit import service as audit
@@ -116,6 +119,8 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, QuotaExceeded):
         await _audit_refusal(request, exc)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {}
+    if exc.status_code == 503:
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return error_response(
         exc.status_code, exc.name, exc.message, {**headers, **exc.headers}, exc.extra
     )
@@ -169,6 +174,37 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, name, detail, dict(exc.headers or {}) or None)
 
 
+#: How long a client should wait before retrying a request whose dependency was down.
+RETRY_AFTER_SECONDS = 5
+#: What a request meets when the database cannot be reached: a refused or dropped
+#: connection, a pool that cannot hand one out in time, a server shutting down.
+DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout, psycopg.OperationalError)
+
+
+async def _database_down(_request: Request, exc: Exception) -> JSONResponse:
+    """The database is unreachable (or restarting): the caller's request was fine and may
+    succeed in a moment, so a 503 with ``Retry-After``, never a 500. Nothing was written:
+    the request's transaction did not commit."""
+    log.warning("database unreachable", error=type(exc).__name__)
+    return error_response(
+        503,
+        "ServiceUnavailable",
+        "The database is not reachable at the moment; try again shortly.",
+        {"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+async def _vector_store_down(_request: Request, exc: Exception) -> JSONResponse:
+    """The Qdrant server did not answer (search and exhibit routes need it at once)."""
+    log.warning("vector store unreachable", error=type(exc).__name__)
+    return error_response(
+        503,
+        "ServiceUnavailable",
+        "The vector store is not reachable at the moment; try again shortly.",
+        {"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error", error=type(exc).__name__, exc_info=exc)
     return error_response(500, "InternalError", "Something went wrong on our side.")
@@ -180,4 +216,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ValidationError, _model_error)
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for down in DATABASE_DOWN:
+        app.add_exception_handler(down, _database_down)
+    app.add_exception_handler(ResponseHandlingException, _vector_store_down)
     app.add_exception_handler(Exception, _unexpected)

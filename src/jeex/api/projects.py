@@ -6,7 +6,6 @@ from fastapi import APIRouter, Response, status
 
 from jeex.api.deps import EDITOR, Limit, Offset, PrincipalDep, ProjectDep, SessionDep, StateDep
 from jeex.api.errors import responses
-from jeex.exhibits import service as exhibits_service
 from jeex.projects import service as projects_service
 from jeex.projects.schemas import ProjectCreateIn, ProjectOut, ProjectPage, ProjectUpdate
 
@@ -70,8 +69,10 @@ async def update_project(
     responses=responses(401, 403, 404, 409, 422),
 )
 async def delete_project(session: SessionDep, state: StateDep, project: ProjectDep) -> Response:
-    """Soft delete: the project disappears from the API; its audit trail (runs, events,
-    documents) stays. Its uploaded exhibits go at once: files, passages and rows."""
-    await projects_service.delete(session, project=project)
-    await exhibits_service.delete_all(session, state.settings, state.retrieval, project)
+    """From now on nothing of the project can be read, downloaded or run (404): runs,
+    events, documents, exhibits, exports. Its files and passages go with a background job;
+    a project that is running must be cancelled first (409)."""
+    await projects_service.delete(
+        session, project=project, vectors=state.settings.retrieval_enabled
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

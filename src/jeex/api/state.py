@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from jeex.api.ratelimits import RateLimiter
 from jeex.config import Settings
 from jeex.db.session import Database
 from jeex.events.hub import EventHub
 from jeex.retrieval.service import Retrieval
+
+
+class WorkerProbe(Protocol):
+    """What ``/ready`` and ``/health`` ask of the in-process queue worker (``jeex.worker``)."""
+
+    def heartbeat_age(self) -> float | None:
+        """Seconds since the database last took the worker's heartbeat; None: not yet."""
+
+    def crashed(self) -> bool:
+        """True when the worker stopped for good without being asked to."""
 
 
 @dataclass
@@ -21,6 +32,8 @@ class ApiState:
     llm_base_url: str | None
     #: Embedder and vector store (exhibits, search); None: those routes answer 503.
     retrieval: Retrieval | None = None
+    #: The queue worker this process runs (``jeex serve --workers N``), for the probes.
+    worker: WorkerProbe | None = None
     #: Rate limits, counted here or in Redis (JEEX_REDIS_URL).
     limiter: RateLimiter = field(init=False)
 

@@ -42,6 +42,7 @@ from jeex.exports.models import Export
 from jeex.exports.package import safe_slug
 from jeex.exports.render import render
 from jeex.projects import service as projects_service
+from jeex.projects.models import Project
 from jeex.queue.app import enqueue_export
 from jeex.tenants import service as tenants_service
 from jeex.vocabulary import EventType, ExportStatus
@@ -132,8 +133,15 @@ async def create(
 
 async def get(session: AsyncSession, *, export_id: uuid.UUID) -> Export | None:
     # RLS already limits rows to the session's tenant; the filter keeps the index use obvious.
-    statement = select(Export).where(
-        Export.tenant_id == session_tenant(session), Export.id == export_id
+    # An export of a deleted project is gone with it (its file goes with the purge job).
+    statement = (
+        select(Export)
+        .join(Project, (Project.tenant_id == Export.tenant_id) & (Project.id == Export.project_id))
+        .where(
+            Export.tenant_id == session_tenant(session),
+            Export.id == export_id,
+            Project.deleted_at.is_(None),
+        )
     )
     return (await session.scalars(statement)).one_or_none()
 
@@ -311,6 +319,19 @@ async def expire_due(session: AsyncSession, *, data_dir: Path, now: datetime) ->
         expired += 1
     await session.flush()
     return expired
+
+
+async def remove_project(session: AsyncSession, *, data_dir: Path, project_id: uuid.UUID) -> int:
+    """A deleted project's exports: their files, then their rows (the purge job).
+
+    A file already gone is no error: a purge retried after a partial attempt goes on."""
+    exports = (await session.scalars(select(Export).where(Export.project_id == project_id))).all()
+    for export in exports:
+        if export.path is not None:
+            storage.delete(data_dir, export.path)
+        await session.delete(export)
+    await session.flush()
+    return len(exports)
 
 
 async def fail_stale(session: AsyncSession, *, now: datetime) -> int:

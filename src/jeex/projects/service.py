@@ -14,8 +14,9 @@ from jeex.db.context import session_tenant
 from jeex.errors import Conflict, NotFound
 from jeex.projects.models import PLAN, Project
 from jeex.projects.schemas import ProjectCreate, ProjectUpdate
+from jeex.queue.app import enqueue_purge, request_abort
 from jeex.tenants.service import Principal
-from jeex.vocabulary import ProjectStatus
+from jeex.vocabulary import TERMINAL_RUN_STATUSES, ProjectStatus
 
 _LEADING_ARTICLE = re.compile(r"^(a|an|the)\s+", re.IGNORECASE)
 
@@ -153,10 +154,28 @@ async def update(session: AsyncSession, *, project: Project, data: ProjectUpdate
     return project
 
 
-async def delete(session: AsyncSession, *, project: Project) -> None:
-    """A soft delete: hidden from every read; its runs, events and documents stay for the
-    audit."""
+async def delete(session: AsyncSession, *, project: Project, vectors: bool) -> None:
+    """Delete a project: from this commit on nothing of it can be read, downloaded or run.
+
+    The row is marked deleted and every read of it, or of anything under it (runs,
+    events, documents, exhibits, exports), answers 404; its runs stay as rows, since the
+    tenant's token budget counts them. What lives outside these rows (exhibit files and
+    vectors, export files, document PDFs) goes with the ``projects:purge`` job queued in
+    the same transaction, retried until it is done (``jeex.tasks.projects``).
+    """
+    # The lock runs take to start: no run of it can start between this check and commit.
+    await session.execute(
+        text("select pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"runs:{project.id}"},
+    )
+    await session.refresh(project, ["status"])
     if project.status == ProjectStatus.RUNNING:
         raise Conflict("the project is running; cancel its run first")
     project.deleted_at = datetime.now(UTC)
     await session.flush()
+    # A run queued but not started yet (or waiting to be retried) never starts.
+    unfinished = text("select id from runs where project_id = :p and not (status = any(:terminal))")
+    terminal = [str(status) for status in TERMINAL_RUN_STATUSES]
+    for run_id in await session.scalars(unfinished, {"p": project.id, "terminal": terminal}):
+        await request_abort(session, run_id)
+    await enqueue_purge(session, project.id, vectors=vectors)

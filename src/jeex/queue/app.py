@@ -37,6 +37,7 @@ HELP_RUN = "runs:help"
 RENDER_EXPORT = "exports:render"
 CLEANUP_EXPORTS = "exports:cleanup"
 PROCESS_EXHIBIT = "exhibits:process"
+PURGE_PROJECT = "projects:purge"
 
 #: Every job this code defers, and the queue it goes to.
 JOBS: dict[str, str] = {
@@ -45,6 +46,8 @@ JOBS: dict[str, str] = {
     RENDER_EXPORT: EXPORTS_QUEUE,
     CLEANUP_EXPORTS: EXPORTS_QUEUE,
     PROCESS_EXHIBIT: EXHIBITS_QUEUE,
+    # On the exhibits queue: its workers own the vector store (see ``enqueue_purge``).
+    PURGE_PROJECT: EXHIBITS_QUEUE,
 }
 #: The names earlier versions gave these tasks: jobs queued under them still run.
 LEGACY_NAMES: dict[str, str] = {
@@ -135,6 +138,18 @@ async def enqueue_exhibit(session: AsyncSession, exhibit_id: uuid.UUID) -> int |
     """Queue ``exhibits:process`` for an exhibit of the session's tenant."""
     args = {"tenant_id": str(session_tenant(session)), "exhibit_id": str(exhibit_id)}
     return await defer(session, PROCESS_EXHIBIT, lock=f"exhibit:{exhibit_id}", args=args)
+
+
+async def enqueue_purge(
+    session: AsyncSession, project_id: uuid.UUID, *, vectors: bool
+) -> int | None:
+    """Queue ``projects:purge`` for a project deleted in this transaction.
+
+    With retrieval on it goes to the exhibits queue, whose workers own the vector store;
+    with it off nobody serves that queue, and there are no vectors: the exports queue."""
+    args = {"tenant_id": str(session_tenant(session)), "project_id": str(project_id)}
+    queue = EXHIBITS_QUEUE if vectors else EXPORTS_QUEUE
+    return await defer(session, PURGE_PROJECT, lock=f"purge:{project_id}", args=args, queue=queue)
 
 
 def _helpers_pattern(run_id: uuid.UUID) -> str:

@@ -87,15 +87,24 @@ async def lock_project(session: AsyncSession, project_id: uuid.UUID) -> None:
     )
 
 
+#: A run is reachable only while its project is: a deleted project's runs are 404 to
+#: every route and never execute (its job ends on the NotFound).
+_LIVE_RUN = (
+    select(Run)
+    .join(Project, (Project.tenant_id == Run.tenant_id) & (Project.id == Run.project_id))
+    .where(Project.deleted_at.is_(None))
+)
+
+
 async def get_or_raise(session: AsyncSession, *, run_id: uuid.UUID) -> Run:
-    run = (await session.scalars(select(Run).where(Run.id == run_id))).one_or_none()
+    run = (await session.scalars(_LIVE_RUN.where(Run.id == run_id))).one_or_none()
     if run is None:
         raise NotFound(f"no run {run_id}")
     return run
 
 
 async def list_(session: AsyncSession, *, project_id: uuid.UUID | None = None) -> list[Run]:
-    statement = select(Run).order_by(Run.created_at, Run.step, Run.id)
+    statement = _LIVE_RUN.order_by(Run.created_at, Run.step, Run.id)
     if project_id is not None:
         statement = statement.where(Run.project_id == project_id)
     return list((await session.scalars(statement)).all())

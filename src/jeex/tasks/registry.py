@@ -10,12 +10,13 @@ from procrastinate import App, Blueprint
 
 from jeex.queue.app import LEGACY_NAMES
 from jeex.queue.app import app as queue_app
-from jeex.tasks import exhibits, exports, runs
+from jeex.tasks import exhibits, exports, projects, runs
 
 BLUEPRINTS: dict[str, Blueprint] = {
     "runs": runs.blueprint,
     "exports": exports.blueprint,
     "exhibits": exhibits.blueprint,
+    "projects": projects.blueprint,
 }
 
 

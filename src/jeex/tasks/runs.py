@@ -29,11 +29,13 @@ from procrastinate.job_context import AbortReason
 from sqlalchemy import func, select
 
 from jeex import tracing
+from jeex.db.retry import is_connection_lost
 from jeex.engine.observer import RunObserver
 from jeex.engine.runner import RunnerDeps, execute_run, help_run
-from jeex.errors import AppError, WorkerStopping
+from jeex.errors import AppError, NotFound, WorkerStopping
 from jeex.exhibits.models import Exhibit
 from jeex.queue.app import EXECUTE_RUN, HELP_RUN, RUNS_QUEUE, enqueue_run
+from jeex.queue.resilient_worker import WORKER_KEY, ResilientWorker
 from jeex.runs import lifecycle
 from jeex.runs import service as runs_service
 from jeex.runs.models import Run
@@ -71,20 +73,54 @@ async def _execute_job(context: JobContext, tenant_id: str, run_id: str, attempt
     deps, observer = task_deps.runner_or_raise(), task_deps.observer
     tid, rid = uuid.UUID(tenant_id), uuid.UUID(run_id)
     try:
-        if await _exhibits_pending(deps, tid, rid):
-            async with deps.db.tenant_session(tid) as session:
-                await enqueue_run(session, rid, attempt=attempt, delay_seconds=EXHIBIT_POLL_SECONDS)
-            return "waiting for exhibits"
-        return await _execute(deps, tid, rid, observer)
+        while True:
+            try:
+                return await _execute_attempt(deps, tid, rid, attempt, observer)
+            except Exception as exc:
+                if not _outage(deps, exc):
+                    raise
+            # The database is away for longer than a checkpoint rides out. Failing now
+            # could not even be recorded: wait for it, then go on from the last
+            # checkpoint, unless the job was handed to another worker meanwhile.
+            log.warning("run lost the database; waiting for it", run_id=run_id)
+            if not await _still_mine(context):
+                log.warning("run continued by another worker after the outage", run_id=run_id)
+                return "handed over"
     except WorkerStopping:
         await _requeue(deps, tid, rid, attempt, reason="worker stopping")
         return "requeued"
+    except NotFound:
+        # Its project was deleted (the run is a 404 to everyone now): nothing to write.
+        log.info("run of a deleted project not executed", run_id=run_id)
+        return "project deleted"
     except asyncio.CancelledError:
         await _aborted(context, deps, tid, rid, attempt)
         raise
     except Exception as exc:
         await _failed(deps, tid, rid, attempt, exc)
         raise
+
+
+def _outage(deps: RunnerDeps, exc: Exception) -> bool:
+    """The database went away mid-run and this worker is not stopping: wait, not fail."""
+    return is_connection_lost(exc) and not deps.stopping()
+
+
+async def _still_mine(context: JobContext) -> bool:
+    worker = (context.additional_context or {}).get(WORKER_KEY)
+    if not isinstance(worker, ResilientWorker) or context.job.id is None:
+        return True  # every worker of this code is a ResilientWorker; a test's may not be
+    return await worker.still_mine(context.job.id)
+
+
+async def _execute_attempt(
+    deps: RunnerDeps, tid: uuid.UUID, rid: uuid.UUID, attempt: int, observer: RunObserver | None
+) -> str:
+    if await _exhibits_pending(deps, tid, rid):
+        async with deps.db.tenant_session(tid) as session:
+            await enqueue_run(session, rid, attempt=attempt, delay_seconds=EXHIBIT_POLL_SECONDS)
+        return "waiting for exhibits"
+    return await _execute(deps, tid, rid, observer)
 
 
 @blueprint.task(name="help", queue=RUNS_QUEUE, pass_context=True)
@@ -99,9 +135,12 @@ async def help_(
     task_deps = deps_of(context)
     deps, observer = task_deps.runner_or_raise(), task_deps.observer
     with tracing.job_span(HELP_RUN, traceparent, **{"jeex.run_id": run_id}):
-        written = await help_run(
-            deps, tenant_id=uuid.UUID(tenant_id), run_id=uuid.UUID(run_id), observer=observer
-        )
+        try:
+            written = await help_run(
+                deps, tenant_id=uuid.UUID(tenant_id), run_id=uuid.UUID(run_id), observer=observer
+            )
+        except NotFound:
+            return "project deleted"
     return f"wrote {written} units"
 
 
