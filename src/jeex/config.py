@@ -172,6 +172,9 @@ class Settings(BaseSettings):
     api_sse_buffer_events: int = Field(default=1_000, ge=1)
     #: A stream re-reads the log this often even without a notification.
     api_sse_poll_seconds: float = Field(default=15.0, gt=0)
+    #: An open stream checks its credential (key revoked, token expired or signed out,
+    #: membership gone, project deleted) this often, and ends with ``auth.revoked``.
+    api_sse_auth_recheck_seconds: float = Field(default=2.0, gt=0, le=5)
 
     # Rate limits (`limits` notation: "100/minute", "1000 per hour", "10/15 minutes";
     # "off" disables one). Counted in this process, or in Redis shared by every replica.

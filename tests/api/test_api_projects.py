@@ -114,6 +114,22 @@ async def test_health_and_ready(client: httpx.AsyncClient) -> None:
     }
 
 
+async def test_a_body_that_is_not_utf8_or_nested_too_deeply_is_a_422_that_says_so(
+    client: httpx.AsyncClient, alice: Caller
+) -> None:
+    json_headers = {**alice.headers, "Content-Type": "application/json"}
+    latin1 = '{"name": "Caf\xe9", "idea_description": "x"}'.encode("latin-1")
+    response = await client.post("/api/v1/projects", content=latin1, headers=json_headers)
+    assert_error(response, 422, "InvalidInput")
+    assert response.json()["detail"] == "The body is not valid UTF-8."
+    deep = b"[" * 5000 + b"]" * 5000
+    response = await client.post("/api/v1/projects", content=deep, headers=json_headers)
+    assert_error(response, 422, "InvalidInput")
+    assert response.json()["detail"] == "The body is nested too deeply."
+    listed = await client.get("/api/v1/projects", headers=alice.headers)
+    assert listed.json()["total"] == 0  # nothing was written
+
+
 async def test_nul_characters_are_refused_not_a_500(
     client: httpx.AsyncClient, alice: Caller
 ) -> None:

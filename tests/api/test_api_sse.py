@@ -9,10 +9,12 @@ processes on one database, heartbeats, and the errors a stream can answer.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import httpx
+import jwt
 import pytest
 import sqlalchemy as sa
 
@@ -22,9 +24,9 @@ from jeex.db.urls import DatabaseUrls
 from jeex.events import service as events_service
 from jeex.events.hub import EventHub
 from jeex.events.stream import StreamOverflow, project_events
-from support.api import PASSWORD, PROJECT, SECRET
+from support.api import PASSWORD, PROJECT, SECRET, create_project, make_caller, make_member
 from support.fakellm import ScriptedLLM
-from support.servers import Server, collect, frames, server_env, start_server
+from support.servers import Frame, Server, collect, frames, server_env, start_server
 
 # One worker for the module: its two API processes are started once, not once per worker.
 pytestmark = pytest.mark.xdist_group("sse-servers")
@@ -190,6 +192,13 @@ async def test_stream_errors_are_uniform_and_eventsource_can_authenticate(
     assert bad.status_code == 422
     assert bad.json()["error"] == "InvalidInput"
     assert (await http.get(url + "?last_event_id=-1", headers=tenant.headers)).status_code == 422
+    # Beyond a bigint: refused before the stream opens (it used to die on its first read).
+    for huge in ("?last_event_id=100000000000000000000", "?last_event_id=1e20"):
+        beyond = await http.get(url + huge, headers=tenant.headers)
+        assert beyond.status_code == 422, beyond.text
+        assert "last_event_id" in beyond.json()["detail"]
+    beyond = await http.get(url, headers={**tenant.headers, "Last-Event-ID": str(2**63)})
+    assert beyond.status_code == 422
     assert (await http.get(url)).status_code == 401
     other = f"{servers[0].url}/api/v1/projects/{uuid.uuid4()}/events"
     assert (await http.get(other, headers=tenant.headers)).json()["error"] == "NotFound"
@@ -237,3 +246,97 @@ async def test_a_slow_subscriber_overflows_alone(
             await drain()
     finally:
         await hub.stop()
+
+
+async def _ended_by_revocation(response: httpx.Response) -> tuple[Frame, float]:
+    """Read until the ``auth.revoked`` frame; also checks the stream ends right after it."""
+    started = asyncio.get_running_loop().time()
+    last: Frame | None = None
+    async for frame in frames(response):
+        if frame.event is not None:
+            last = frame
+    assert last is not None
+    return last, asyncio.get_running_loop().time() - started
+
+
+async def _stream_ends_within_5s(
+    servers: list[Server], http: httpx.AsyncClient, project_id: str, bearer: str,
+    revoke: Callable[[], Awaitable[None]],
+) -> str:  # fmt: skip
+    """Open a stream with ``bearer``, ``revoke``, and see the stream end within 5 s with an
+    ``auth.revoked`` frame; returns the reason it gives. A new stream is then a 401/403."""
+    url = f"{servers[0].url}/api/v1/projects/{project_id}/events"
+    headers = {"Authorization": f"Bearer {bearer}"}
+    async with http.stream("GET", url, headers=headers) as response:
+        assert response.status_code == 200
+        await revoke()
+        last, seconds = await asyncio.wait_for(_ended_by_revocation(response), 15)
+    assert last.event == "auth.revoked"
+    assert last.data["type"] == "auth.revoked"
+    assert seconds <= 5.0, seconds
+    again = await http.get(url, headers=headers)
+    assert again.status_code in (401, 403), again.text
+    return str(last.data["data"]["detail"])
+
+
+async def test_a_stream_ends_when_its_api_key_is_revoked(
+    db: Database, servers: list[Server], http: httpx.AsyncClient
+) -> None:
+    api = httpx.AsyncClient(base_url=servers[0].url)
+    owner = await make_caller(db, api, "sse-key")
+    project = await create_project(api, owner)
+    made = await api.post("/api/v1/api-keys", json={"name": "tab"}, headers=owner.headers)
+    assert made.status_code == 201, made.text
+
+    async def revoke() -> None:
+        gone = await api.delete(f"/api/v1/api-keys/{made.json()['id']}", headers=owner.headers)
+        assert gone.status_code == 204
+
+    reason = await _stream_ends_within_5s(servers, http, project["id"], made.json()["key"], revoke)
+    assert "API key" in reason
+    await api.aclose()
+
+
+async def test_a_stream_ends_when_its_user_signs_out_or_loses_the_membership(
+    db: Database, servers: list[Server], http: httpx.AsyncClient
+) -> None:
+    api = httpx.AsyncClient(base_url=servers[0].url)
+    owner = await make_caller(db, api, "sse-out")
+    project = await create_project(api, owner)
+
+    async def sign_out() -> None:
+        assert (await api.post("/api/v1/auth/logout", headers=owner.headers)).status_code == 204
+
+    reason = await _stream_ends_within_5s(servers, http, project["id"], owner.token, sign_out)
+    assert "revoked" in reason
+
+    owner = await make_caller(db, api, "sse-member")
+    project = await create_project(api, owner)
+    member = await make_member(db, api, owner, "viewer")
+
+    async def remove() -> None:
+        removed = await api.delete(f"/api/v1/members/{member.user_id}", headers=owner.headers)
+        assert removed.status_code == 204, removed.text
+
+    reason = await _stream_ends_within_5s(servers, http, project["id"], member.token, remove)
+    assert "membership" in reason
+    await api.aclose()
+
+
+async def test_a_stream_ends_when_its_token_expires(
+    db: Database, servers: list[Server], http: httpx.AsyncClient
+) -> None:
+    """A token that expires 2 s after the stream opens (signed as the server signs them)."""
+    api = httpx.AsyncClient(base_url=servers[0].url)
+    owner = await make_caller(db, api, "sse-exp")
+    project = await create_project(api, owner)
+    claims = jwt.decode(owner.token, options={"verify_signature": False})
+    claims["exp"] = int(time.time()) + 2
+    short = jwt.encode(claims, SECRET, algorithm="HS256")
+
+    async def wait_for_expiry() -> None:
+        return None
+
+    reason = await _stream_ends_within_5s(servers, http, project["id"], short, wait_for_expiry)
+    assert "expired" in reason
+    await api.aclose()

@@ -102,7 +102,7 @@ async def frames(response: httpx.Response) -> AsyncIterator[Frame]:
     frame = Frame()
     async for line in response.aiter_lines():
         if line == "":
-            if frame.id is not None or frame.comments:
+            if frame.id is not None or frame.event is not None or frame.comments:
                 yield frame
             frame = Frame()
         elif line.startswith(":"):

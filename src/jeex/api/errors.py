@@ -167,8 +167,19 @@ async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+#: What FastAPI's generic "There was an error parsing the body" (a 400) was caused by, said
+#: as the caller's input problem it is.
+_BODY_PROBLEMS: tuple[tuple[type[BaseException], str], ...] = (
+    (UnicodeDecodeError, "The body is not valid UTF-8."),
+    (RecursionError, "The body is nested too deeply."),
+)
+
+
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    for cause, detail in _BODY_PROBLEMS:
+        if exc.status_code == 400 and isinstance(exc.__cause__, cause):
+            return error_response(422, "InvalidInput", detail)
     name = STATUS_NAMES.get(exc.status_code, "HTTPError")
     detail = exc.detail if isinstance(exc.detail, str) else name
     return error_response(exc.status_code, name, detail, dict(exc.headers or {}) or None)

@@ -12,11 +12,15 @@ JSON), so a page listening with ``EventSource.onmessage`` alone receives them al
 
 Browsers' ``EventSource`` cannot send headers, so these two routes also take the
 bearer as ``?access_token=``. Authentication and the project check run in one short
-transaction before the stream starts; no session stays open while streaming.
+transaction before the stream starts; no session stays open while streaming. They run
+again every ``JEEX_API_SSE_AUTH_RECHECK_SECONDS`` while it is open, and a stream whose
+caller may no longer read it ends with an ``auth.revoked`` frame.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
@@ -24,12 +28,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Query
 from sse_starlette import EventSourceResponse
 
+from jeex.api import stream_access
 from jeex.api.deps import ProjectId, StateDep, TenantHeader, oauth2
 from jeex.api.errors import responses
+from jeex.api.stream_access import StreamCaller
 from jeex.auth import credentials as auth_credentials
-from jeex.auth.service import AuthPrincipal
 from jeex.errors import NotFound
 from jeex.events.frames import frame
+from jeex.events.models import Event
 from jeex.events.stream import StreamOverflow, project_events
 from jeex.projects import service as projects_service
 
@@ -44,7 +50,7 @@ SSE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def stream_principal(
+async def stream_caller(
     state: StateDep,
     project_id: ProjectId,
     bearer: Annotated[str | None, Depends(oauth2)],
@@ -52,8 +58,9 @@ async def stream_principal(
     access_token: Annotated[
         str | None, Query(max_length=4_096, description="The bearer, for EventSource.")
     ] = None,
-) -> AuthPrincipal:
-    """Authenticate and check the project in a short transaction, then let it go."""
+) -> StreamCaller:
+    """Authenticate and check the project in a short transaction, then let it go; the
+    stream checks the same again while it is open (``jeex.api.stream_access``)."""
     credentials = auth_credentials.parse(
         state.settings, state.signing_key, bearer or access_token, tenant
     )
@@ -61,15 +68,21 @@ async def stream_principal(
         principal = await credentials.principal(session)
         if await projects_service.get(session, project_id=project_id) is None:
             raise NotFound(f"no project {project_id}")
-    return principal
+    assert bearer or access_token  # parse refused a missing one
+    return StreamCaller(principal, bearer or access_token or "", tenant)
 
 
-StreamPrincipal = Annotated[AuthPrincipal, Depends(stream_principal)]
+StreamCallerDep = Annotated[StreamCaller, Depends(stream_caller)]
+#: Event sequences are PostgreSQL ``bigint``s: a larger id is refused (422) before the
+#: stream opens, instead of failing the stream's first read.
+MAX_SEQ = 2**63 - 1
 LastEventHeader = Annotated[
-    int | None, Header(alias="Last-Event-ID", ge=0, description="Replay events after this seq.")
+    int | None,
+    Header(alias="Last-Event-ID", ge=0, le=MAX_SEQ, description="Replay events after this seq."),
 ]
 LastEventQuery = Annotated[
-    int | None, Query(ge=0, description="Same as the Last-Event-ID header (header wins).")
+    int | None,
+    Query(ge=0, le=MAX_SEQ, description="Same as the Last-Event-ID header (header wins)."),
 ]
 
 
@@ -93,7 +106,7 @@ FrameFormat = Annotated[
 
 def _response(
     state: StateDep,
-    principal: AuthPrincipal,
+    caller: StreamCaller,
     project_id: uuid.UUID,
     after: int,
     *,
@@ -104,17 +117,35 @@ def _response(
         events = project_events(
             state.db,
             state.hub,
-            tenant_id=principal.tenant_id,
+            tenant_id=caller.principal.tenant_id,
             project_id=project_id,
             after=after,
             include_deltas=include_deltas,
             poll_seconds=state.settings.api_sse_poll_seconds,
         )
+        ended = asyncio.ensure_future(stream_access.watch(state, caller, project_id))
+        following: asyncio.Future[Event] | None = None
         try:
-            async for event in events:
+            while True:
+                following = following or asyncio.ensure_future(anext(events))
+                racing: list[asyncio.Future[Any]] = [following, ended]
+                await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
+                if ended.done():
+                    yield stream_access.revoked_frame(ended.result(), named=named)
+                    return
+                done, following = following, None
+                try:
+                    event = done.result()
+                except (StopAsyncIteration, StreamOverflow):
+                    return  # an overflowing client reconnects with Last-Event-ID, loses nothing
                 yield frame(event, named=named)
-        except StreamOverflow:
-            return  # the client reconnects with Last-Event-ID and loses nothing
+        finally:
+            ended.cancel()
+            if following is not None:
+                following.cancel()
+                with contextlib.suppress(BaseException):
+                    await following
+            await events.aclose()
 
     return EventSourceResponse(
         frames(),
@@ -129,14 +160,14 @@ def _response(
 )
 async def stream_events(
     state: StateDep,
-    principal: StreamPrincipal,
+    caller: StreamCallerDep,
     project_id: ProjectId,
     after: ReplayAfter,
     frame_format: FrameFormat = "named",
 ) -> EventSourceResponse:
     """Replay the project's events after ``Last-Event-ID``, then follow new ones live."""
     return _response(
-        state, principal, project_id, after, include_deltas=True, named=frame_format == "named"
+        state, caller, project_id, after, include_deltas=True, named=frame_format == "named"
     )
 
 
@@ -148,12 +179,12 @@ async def stream_events(
 )
 async def stream_progress(
     state: StateDep,
-    principal: StreamPrincipal,
+    caller: StreamCallerDep,
     project_id: ProjectId,
     after: ReplayAfter,
     frame_format: FrameFormat = "named",
 ) -> EventSourceResponse:
     """Like ``/events`` without ``section.delta``: run and section states only."""
     return _response(
-        state, principal, project_id, after, include_deltas=False, named=frame_format == "named"
+        state, caller, project_id, after, include_deltas=False, named=frame_format == "named"
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from jeex.db.session import Database
 from jeex.events import service as events_service
@@ -64,7 +64,7 @@ async def project_events(
     after: int = 0,
     include_deltas: bool = True,
     poll_seconds: float = 15.0,
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event]:
     """Events after ``after``, forever (the caller stops iterating when the client goes)."""
     with hub.subscribe(tenant_id, project_id) as subscription:
         last = after

@@ -193,7 +193,8 @@ export async function documentPage(main, id) {
         },
         onState: (state) => {
           const live = document.getElementById("doc-live");
-          if (live) live.textContent = state === "live" ? "Live" : "Reconnecting…";
+          const said = { live: "Live", revoked: "Stopped: sign in again" }[state];
+          if (live) live.textContent = said ?? "Reconnecting…";
         },
       });
     }

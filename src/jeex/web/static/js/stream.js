@@ -1,4 +1,5 @@
 // Follow a project's events over SSE and come back by itself after a network drop.
+// Ends for good on "auth.revoked" (onState("revoked")).
 //
 // EventSource reconnects on its own (sending Last-Event-ID) while the connection can
 // be retried; when the browser gives up (server restarted, 5xx, offline), we open a new
@@ -29,6 +30,13 @@ export function follow(projectId, after, { onEvent, onState }) {
     source.addEventListener("error", () => {
       onState("reconnecting");
       if (source.readyState === EventSource.CLOSED) again();
+    });
+    // The server ends the stream when this session may no longer read the project (key
+    // revoked, signed out, membership or project gone): stop, rather than retry into 401s.
+    source.addEventListener("auth.revoked", () => {
+      stopped = true;
+      source.close();
+      onState("revoked");
     });
     for (const type of EVENT_TYPES) {
       source.addEventListener(type, (message) => {

@@ -400,7 +400,8 @@ export async function workspacePage(main, projectId, requestedStep) {
   const stream = follow(projectId, view.progress.last_seq, {
     onEvent,
     onState: (state) => {
-      liveState.textContent = state === "live" ? "● live" : "reconnecting…";
+      liveState.textContent =
+        { live: "● live", revoked: "stopped: sign in again" }[state] ?? "reconnecting…";
       liveState.className = `live-state ${state}`;
       if (state === "live") soon();
     },
