@@ -20,7 +20,6 @@ caller may no longer read it ends with an ``auth.revoked`` frame.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
@@ -35,7 +34,7 @@ from jeex.api.stream_access import StreamCaller
 from jeex.auth import credentials as auth_credentials
 from jeex.errors import NotFound
 from jeex.events.frames import frame
-from jeex.events.models import Event
+from jeex.events.hub import STOP, Subscription
 from jeex.events.stream import StreamOverflow, project_events
 from jeex.projects import service as projects_service
 
@@ -114,6 +113,7 @@ def _response(
     named: bool = True,
 ) -> EventSourceResponse:
     async def frames() -> AsyncIterator[bytes]:
+        subscriptions: list[Subscription] = []
         events = project_events(
             state.db,
             state.hub,
@@ -122,30 +122,29 @@ def _response(
             after=after,
             include_deltas=include_deltas,
             poll_seconds=state.settings.api_sse_poll_seconds,
+            subscribed=subscriptions.append,
         )
-        ended = asyncio.ensure_future(stream_access.watch(state, caller, project_id))
-        following: asyncio.Future[Event] | None = None
+
+        async def watch() -> str:
+            reason = await stream_access.watch(state, caller, project_id)
+            for subscription in subscriptions:
+                subscription.offer(STOP)  # wakes an idle stream at once
+            return reason
+
+        ended = asyncio.ensure_future(watch())
         try:
-            while True:
-                following = following or asyncio.ensure_future(anext(events))
-                racing: list[asyncio.Future[Any]] = [following, ended]
-                await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
+            async for event in events:
                 if ended.done():
-                    yield stream_access.revoked_frame(ended.result(), named=named)
-                    return
-                done, following = following, None
-                try:
-                    event = done.result()
-                except (StopAsyncIteration, StreamOverflow):
-                    return  # an overflowing client reconnects with Last-Event-ID, loses nothing
+                    break  # a busy stream stops before it sends one more event
                 yield frame(event, named=named)
+        except StreamOverflow:
+            pass  # the client reconnects with Last-Event-ID and loses nothing
         finally:
-            ended.cancel()
-            if following is not None:
-                following.cancel()
-                with contextlib.suppress(BaseException):
-                    await following
+            if not ended.done():
+                ended.cancel()
             await events.aclose()
+        if ended.done() and not ended.cancelled():
+            yield stream_access.revoked_frame(ended.result(), named=named)
 
     return EventSourceResponse(
         frames(),

@@ -30,6 +30,8 @@ log = structlog.get_logger("jeex.events")
 
 #: Put in a subscriber's queue when notifications may have been missed.
 RESYNC = "resync"
+#: Put in a subscriber's queue by its stream to end it (its caller lost access).
+STOP = "stop"
 ProjectKey = tuple[uuid.UUID, uuid.UUID]
 
 

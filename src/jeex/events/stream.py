@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 from jeex.db.session import Database
 from jeex.events import service as events_service
-from jeex.events.hub import EventHub, Subscription
+from jeex.events.hub import STOP, EventHub, Subscription
 from jeex.events.models import Event
 from jeex.vocabulary import EventType
 
@@ -64,9 +64,13 @@ async def project_events(
     after: int = 0,
     include_deltas: bool = True,
     poll_seconds: float = 15.0,
+    subscribed: Callable[[Subscription], None] | None = None,
 ) -> AsyncGenerator[Event]:
-    """Events after ``after``, forever (the caller stops iterating when the client goes)."""
+    """Events after ``after``, until the caller stops iterating or ``STOP`` is offered to
+    the subscription (``subscribed`` is given it, for that)."""
     with hub.subscribe(tenant_id, project_id) as subscription:
+        if subscribed is not None:
+            subscribed(subscription)
         last = after
         pending: Event | str | None = None
         while True:
@@ -84,3 +88,5 @@ async def project_events(
             pending = await _next(subscription, poll_seconds)
             while isinstance(pending, Event) and pending.seq <= last:
                 pending = await _next(subscription, poll_seconds)
+            if pending == STOP:
+                return
