@@ -30,6 +30,7 @@ from jeex.api import (
     oidc,
     templates,
     tenants,
+    upload_gate,
     usage,
 )
 from jeex.api.auth import router as auth_router
@@ -171,6 +172,7 @@ def create_app(settings: Settings | None = None, *, workers: int = 0) -> FastAPI
         # Room for the multipart framing around the file; the file itself is held to
         # JEEX_EXHIBITS_MAX_BYTES exactly while it is written (exhibits.files).
         upload_max_bytes=settings.exhibits_max_bytes + 64 * 1024,
+        upload_refusal=upload_gate.refusal,
     )
     if settings.api_cors_origins:
         app.add_middleware(

@@ -16,6 +16,7 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 
 import structlog
 from fastapi import HTTPException
@@ -23,6 +24,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jeex import metrics
+from jeex.errors import AppError
 
 log = structlog.get_logger("jeex.api")
 
@@ -83,11 +85,14 @@ class BodyLimit:
         max_bytes: int,
         upload_paths: re.Pattern[str] | None = None,
         upload_max_bytes: int = 0,
+        upload_refusal: Callable[[Scope], Awaitable[AppError | None]] | None = None,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.upload_paths = upload_paths
         self.upload_max_bytes = upload_max_bytes
+        #: Asked before an upload's body is read (``jeex.api.upload_gate.refusal``).
+        self.upload_refusal = upload_refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
@@ -97,6 +102,10 @@ class BodyLimit:
         if self.upload_paths is not None and self.upload_paths.match(scope["path"]):
             if declared.isdigit() and int(declared) > self.upload_max_bytes:
                 await self._refuse(send, self.upload_max_bytes)
+                return
+            refused = await self.upload_refusal(scope) if self.upload_refusal else None
+            if refused is not None:
+                await self._refuse_before_body(send, refused)
                 return
             await self.app(scope, self._counted(receive), send)
             return
@@ -142,6 +151,19 @@ class BodyLimit:
             return message
 
         return counted
+
+    async def _refuse_before_body(self, send: Send, error: AppError) -> None:
+        """The uniform error body, and the connection closed: the body is never read."""
+        payload = json.dumps({"error": error.name, "detail": error.message}).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(payload)).encode()),
+            (b"connection", b"close"),
+        ]
+        if error.status_code == 401:
+            headers.append((b"www-authenticate", b"Bearer"))
+        await send({"type": "http.response.start", "status": error.status_code, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
 
     async def _refuse(self, send: Send, limit: int | None = None) -> None:
         detail = f"The request body is larger than {limit or self.max_bytes} bytes."
