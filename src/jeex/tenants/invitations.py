@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -107,6 +107,12 @@ async def create(
     )
     if member is not None:
         raise Conflict(f"{email} is already a member of this tenant")
+    tenant_id = session_tenant(session)
+    # Two invitations of one email at once would each revoke only what they see, and both
+    # stay pending: the second waits here for the first, then revokes it.
+    await session.execute(
+        select(func.pg_advisory_xact_lock(func.hashtextextended(f"invite:{tenant_id}:{email}", 0)))
+    )
     now = datetime.now(UTC)
     await session.execute(
         update(Invitation)
@@ -114,7 +120,6 @@ async def create(
                Invitation.revoked_at.is_(None))
         .values(revoked_at=now)
     )  # fmt: skip
-    tenant_id = session_tenant(session)
     secret = secrets.token_urlsafe(32)
     row = Invitation(
         id=uuid.uuid4(),
