@@ -212,6 +212,12 @@ class DatabaseUnsafe(AppError):
     exit_code = 1
 
 
+class TryAgain(Exception):  # noqa: N818 - a signal, not a failure
+    """A job failed for a reason that a second try may not meet (a child process killed,
+    a timeout, a connection lost): its queue task retries it with back-off. The job's
+    row (export, exhibit) stays unfinished, with the reason, until the last attempt."""
+
+
 class WorkerStopping(Exception):  # noqa: N818 - a signal, not a failure
     """The worker is shutting down: the run stops at a section boundary and is re-queued.
 

@@ -14,12 +14,16 @@ from jeex.errors import DuplicateExhibit, InvalidInput, NotFound, UnsupportedMed
 from jeex.exhibits import search as search_service
 from jeex.exhibits import service
 from jeex.exhibits.models import Exhibit
+from jeex.queue.app import EXHIBITS_QUEUE
 from jeex.retrieval.embeddings import LocalE5
 from jeex.retrieval.service import Retrieval
 from jeex.retrieval.store import Scope
+from jeex.tasks.deps import JOB_ATTEMPTS
 from jeex.tenants.service import Principal, ensure_principal
 from support.exhibit_files import docx, encrypted_pdf, pdf
 from support.factories import create_exhibit, create_project
+from support.servers import free_port
+from support.workers import serve_until
 
 STUDY = pdf([["Market study"], ["Families spend 47 minutes a week planning groceries."]])
 
@@ -209,3 +213,59 @@ async def test_search_refuses_bad_queries(
                 db, retrieval, principal, str(project_id), query, limit=limit
             )
     assert await search_service.search(db, retrieval, principal, str(project_id), "ok") == []
+
+
+async def _processed_by_a_worker(
+    db: Database, settings: Settings, principal: Principal, retrieval: Retrieval, data: bytes
+) -> tuple[Exhibit, int]:
+    """An exhibit processed by a real worker's job; returns it and the job's executions."""
+    project_id = await _project(db, principal)
+    exhibit = await _add(db, settings, principal, project_id, "study.pdf", data)
+
+    async def finished() -> bool:
+        async with db.tenant_session(principal.tenant_id) as session:
+            row = await service.get(session, exhibit_id=exhibit.id)
+        return row is not None and row.status != "pending"
+
+    assert await serve_until(settings, db.url, finished, queues=[EXHIBITS_QUEUE],
+                             retrieval=retrieval, timeout=60)  # fmt: skip
+    async with db.tenant_session(principal.tenant_id) as session:
+        row = await service.get(session, exhibit_id=exhibit.id)
+    async with db.global_session() as session:
+        attempts = await session.scalar(
+            sa.text("select attempts from procrastinate_jobs where lock = :lock"),
+            {"lock": f"exhibit:{exhibit.id}"},
+        )
+    assert row is not None
+    return row, int(attempts or 0)
+
+
+async def test_a_file_that_cannot_be_read_fails_at_once_without_retries(
+    db: Database, settings: Settings, principal: Principal, retrieval: Retrieval,
+    empty_queue: None,
+) -> None:  # fmt: skip
+    row, attempts = await _processed_by_a_worker(
+        db, settings, principal, retrieval, encrypted_pdf([["secret"]])
+    )
+    assert row.status == "failed"
+    assert attempts == 1
+
+
+async def test_an_unreachable_embeddings_endpoint_is_tried_three_times_then_fails_with_why(
+    db: Database, settings: Settings, principal: Principal, empty_queue: None
+) -> None:
+    down = settings.model_copy(
+        update={
+            "embeddings_base_url": f"http://127.0.0.1:{free_port()}/v1",
+            "embeddings_max_retries": 0,
+        }
+    )
+    unreachable = Retrieval(down)
+    try:
+        row, attempts = await _processed_by_a_worker(db, down, principal, unreachable, STUDY)
+    finally:
+        unreachable.close()
+    assert row.status == "failed"
+    assert row.error is not None
+    assert "trying again" not in row.error  # the last attempt's reason, as it is
+    assert attempts == JOB_ATTEMPTS

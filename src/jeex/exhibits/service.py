@@ -16,14 +16,24 @@ from collections.abc import AsyncIterable, Iterable
 from pathlib import Path
 
 import structlog
+from qdrant_client.http.exceptions import ResponseHandlingException
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex import metrics
 from jeex.config import Settings
 from jeex.db.context import session_tenant
+from jeex.db.retry import is_connection_lost
 from jeex.db.session import Database
-from jeex.errors import AppError, DuplicateExhibit, InvalidInput, NotFound
+from jeex.errors import (
+    AppError,
+    DuplicateExhibit,
+    EmbeddingsUnavailable,
+    InvalidInput,
+    NotFound,
+    TryAgain,
+)
 from jeex.events import service as events_service
 from jeex.exhibits import extract, files, lifecycle, sniff
 from jeex.exhibits.models import Exhibit
@@ -273,12 +283,15 @@ async def process(
     *,
     tenant_id: uuid.UUID,
     exhibit_id: uuid.UUID,
+    last_attempt: bool = True,
 ) -> str:
     """Extract, chunk, embed and index one exhibit; returns its final status.
 
     A file that cannot be read (encrypted or damaged PDF, zip bomb, no text) leaves the
-    exhibit ``failed`` with the reason and nothing else changed; other errors (the
-    embeddings endpoint is down) fail it too, with the error, so it can be added again.
+    exhibit ``failed`` with the reason and nothing else changed, at once. A failure that
+    a second try may not meet (extraction ran out of time, the embeddings endpoint or the
+    vector store is unreachable, the database connection was lost) raises ``TryAgain``
+    unless this is the ``last_attempt``: the exhibit stays pending, with the reason.
     """
     async with db.tenant_session(tenant_id) as session:
         exhibit = await get(session, exhibit_id=exhibit_id)
@@ -302,10 +315,29 @@ async def process(
         status, error, chars = ExhibitStatus.READY, None, sum(len(b.text) for b in blocks)
     except TimeoutError:
         status, error, chars = ExhibitStatus.FAILED, "text extraction took too long", 0
+        transient = True
     except AppError as exc:
         status, error, chars = ExhibitStatus.FAILED, exc.message, 0
+        transient = isinstance(exc, EmbeddingsUnavailable)
     except (OSError, ValueError) as exc:
         status, error, chars = ExhibitStatus.FAILED, f"{type(exc).__name__}: {exc}"[:500], 0
+        transient = False
+    except (ResponseHandlingException, DBAPIError) as exc:
+        if isinstance(exc, DBAPIError) and not is_connection_lost(exc):
+            raise
+        status, error, chars = ExhibitStatus.FAILED, f"{type(exc).__name__}: {exc}"[:500], 0
+        transient = True
+    else:
+        transient = False
+    if transient and not last_attempt:
+        assert error is not None
+        log.warning("exhibit attempt failed; trying again", exhibit_id=str(exhibit_id),
+                    reason=error)  # fmt: skip
+        async with db.tenant_session(tenant_id) as session:
+            pending = await get(session, exhibit_id=exhibit_id)
+            if pending is not None and pending.status == ExhibitStatus.PENDING:
+                pending.error = f"{error}; trying again"
+        raise TryAgain(error)
     async with db.tenant_session(tenant_id) as session:
         exhibit = await get(session, exhibit_id=exhibit_id)
         if exhibit is None:  # deleted meanwhile: drop what was indexed

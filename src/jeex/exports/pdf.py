@@ -31,6 +31,11 @@ class PdfRenderFailed(AppError):
 
     status_code = 500
 
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        #: A timeout, or the child killed by a signal: a second try may succeed.
+        self.transient = transient
+
 
 def _limits(memory_mb: int) -> Callable[[], None]:
     def apply() -> None:
@@ -59,7 +64,13 @@ async def render_pdf(html: str, *, timeout_seconds: float, memory_mb: int) -> by
     except TimeoutError:
         process.kill()
         await process.wait()
-        raise PdfRenderFailed(f"the PDF renderer took longer than {timeout_seconds:g} s") from None
+        raise PdfRenderFailed(
+            f"the PDF renderer took longer than {timeout_seconds:g} s", transient=True
+        ) from None
+    if process.returncode is not None and process.returncode < 0:
+        raise PdfRenderFailed(
+            f"the PDF renderer was killed (signal {-process.returncode})", transient=True
+        )
     if process.returncode != 0 or not out.startswith(b"%PDF"):
         last = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
         raise PdfRenderFailed(f"the PDF renderer failed: {last[0][:300]}")

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from jeex import metrics
 from jeex.config import Settings
 from jeex.db.context import session_tenant
+from jeex.db.retry import is_connection_lost
 from jeex.db.session import Database
 from jeex.errors import (
     AppError,
@@ -32,6 +33,7 @@ from jeex.errors import (
     ExportNotReady,
     InvalidInput,
     NotFound,
+    TryAgain,
     UnknownExportFormat,
 )
 from jeex.events import service as events_service
@@ -40,6 +42,7 @@ from jeex.exports.bundle import ExportBundle, build_bundle, load_documents, reso
 from jeex.exports.formats import BY_NAME, FORMATS, ExportFormat, get_format
 from jeex.exports.models import Export
 from jeex.exports.package import safe_slug
+from jeex.exports.pdf import PdfRenderFailed
 from jeex.exports.render import render
 from jeex.projects import service as projects_service
 from jeex.projects.models import Project
@@ -263,6 +266,21 @@ async def _fail(db: Database, tenant_id: uuid.UUID, export_id: uuid.UUID, error:
             lifecycle.move(export, ExportStatus.FAILED, error=error[:2000])
 
 
+def _transient(exc: Exception) -> bool:
+    """A failure a second try may not meet: not the input's fault."""
+    if isinstance(exc, PdfRenderFailed):
+        return exc.transient
+    return is_connection_lost(exc)
+
+
+async def _note(db: Database, tenant_id: uuid.UUID, export_id: uuid.UUID, error: str) -> None:
+    """Keep the reason of a failed attempt on the (still running) export."""
+    async with db.tenant_session(tenant_id) as session:
+        export = await get(session, export_id=export_id)
+        if export is not None and export.status in lifecycle.UNFINISHED:
+            export.error = error[:2000]
+
+
 async def execute_export(
     db: Database,
     settings: Settings,
@@ -270,11 +288,15 @@ async def execute_export(
     tenant_id: uuid.UUID,
     export_id: uuid.UUID,
     now: datetime | None = None,
+    last_attempt: bool = True,
 ) -> Export | None:
     """The job body: render, store the file, mark ready. Safe to run twice.
 
-    No transaction is held while rendering (a PDF can take seconds); a failure marks the
-    export failed with a readable reason and is not retried: the input will not change.
+    No transaction is held while rendering (a PDF can take seconds). A failure that a
+    second try may not meet (the PDF child timed out or was killed, the database
+    connection was lost) raises ``TryAgain`` unless this is the ``last_attempt``, leaving
+    the export running with the reason; any other failure, or the last attempt's, marks
+    it failed with a readable reason: the input will not change.
     """
     started = await _start(db, tenant_id, export_id)
     if started is None:
@@ -290,6 +312,11 @@ async def execute_export(
             time.perf_counter() - clock
         )
         message = exc.message if isinstance(exc, AppError) else f"{type(exc).__name__}: {exc}"
+        if _transient(exc) and not last_attempt:
+            log.warning("export attempt failed; trying again", export_id=str(export_id),
+                        error=message)  # fmt: skip
+            await _note(db, tenant_id, export_id, f"{message}; trying again")
+            raise TryAgain(message) from exc
         log.warning("export failed", export_id=str(export_id), error=message)
         await _fail(db, tenant_id, export_id, message)
         raise

@@ -4,16 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from procrastinate import JobContext
+from procrastinate import JobContext, RetryStrategy
 
 from jeex.config import Settings
 from jeex.db.session import Database
 from jeex.engine.observer import RunObserver
 from jeex.engine.runner import RunnerDeps
-from jeex.errors import ServiceUnavailable
+from jeex.errors import ServiceUnavailable, TryAgain
 from jeex.retrieval.service import Retrieval
 
 CONTEXT_KEY = "jeex"
+
+#: Attempts of an export or exhibit job whose failures are transient (``TryAgain``): the
+#: first, then two more after 2 s and 4 s. Any other failure is final at once.
+JOB_ATTEMPTS = 3
+TRY_AGAIN = RetryStrategy(
+    max_attempts=JOB_ATTEMPTS - 1, exponential_wait=2, retry_exceptions={TryAgain}
+)
+
+
+def last_attempt(context: JobContext) -> bool:
+    """This attempt is the job's last: a failure now is final, whatever it was."""
+    return context.job.attempts + 1 >= JOB_ATTEMPTS
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from procrastinate import Blueprint, JobContext
 from jeex import tracing
 from jeex.exports import service as exports_service
 from jeex.queue.app import CLEANUP_EXPORTS, EXPORTS_QUEUE, RENDER_EXPORT
-from jeex.tasks.deps import deps_of
+from jeex.tasks.deps import TRY_AGAIN, deps_of, last_attempt
 
 CLEANUP_CRON = "*/5 * * * *"
 
@@ -22,15 +22,20 @@ CLEANUP_CRON = "*/5 * * * *"
 blueprint = Blueprint()
 
 
-@blueprint.task(name="render", queue=EXPORTS_QUEUE, pass_context=True)
+@blueprint.task(name="render", queue=EXPORTS_QUEUE, pass_context=True, retry=TRY_AGAIN)
 async def render_export(
     context: JobContext, tenant_id: str, export_id: str, traceparent: str | None = None
 ) -> str:
-    """Render one export with the worker's database and settings."""
+    """Render one export with the worker's database and settings; a transient failure is
+    tried again (``TRY_AGAIN``), the last attempt's reason is kept."""
     deps = deps_of(context)
     with tracing.job_span(RENDER_EXPORT, traceparent, **{"jeex.export_id": export_id}):
         export = await exports_service.execute_export(
-            deps.db, deps.settings, tenant_id=uuid.UUID(tenant_id), export_id=uuid.UUID(export_id)
+            deps.db,
+            deps.settings,
+            tenant_id=uuid.UUID(tenant_id),
+            export_id=uuid.UUID(export_id),
+            last_attempt=last_attempt(context),
         )
     return "skipped" if export is None else export.status
 
