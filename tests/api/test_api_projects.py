@@ -114,6 +114,39 @@ async def test_health_and_ready(client: httpx.AsyncClient) -> None:
     }
 
 
+async def test_text_is_normalised_and_invisible_only_text_is_refused(
+    client: httpx.AsyncClient, alice: Caller
+) -> None:
+    invisible = {**PROJECT, "idea_description": "\u200b\u2060\ufeff \u202e"}
+    refused = await client.post("/api/v1/projects", json=invisible, headers=alice.headers)
+    assert_error(refused, 422, "InvalidInput")
+    assert refused.json()["detail"] == "idea_description: has no visible characters"
+    hidden = {
+        **PROJECT,
+        "name": "Cafe\u0301 \u202eplan\u202c",  # decomposed é, a right-to-left override
+        "idea_description": "A list\u200b for\x07 families",
+        "target_audience": "\u200b",
+    }
+    made = await client.post("/api/v1/projects", json=hidden, headers=alice.headers)
+    assert made.status_code == 201, made.text
+    assert made.json()["name"] == "Caf\u00e9 plan"
+    assert made.json()["idea_description"] == "A list for families"
+    assert made.json()["target_audience"] == ""
+    assert made.json()["slug"] == "cafe-plan"
+    emoji = await client.patch(
+        f"/api/v1/projects/{made.json()['id']}",
+        json={"name": "Family \U0001f468\u200d\U0001f469\u200d\U0001f467 list"},
+        headers=alice.headers,
+    )
+    assert emoji.json()["name"] == "Family \U0001f468\u200d\U0001f469\u200d\U0001f467 list"
+    blank = await client.patch(
+        f"/api/v1/projects/{made.json()['id']}", json={"name": "\u200b"}, headers=alice.headers
+    )
+    assert_error(blank, 422, "InvalidInput")
+    listed = await client.get("/api/v1/projects", headers=alice.headers)
+    assert listed.json()["total"] == 1  # the refused one left nothing
+
+
 async def test_a_body_that_is_not_utf8_or_nested_too_deeply_is_a_422_that_says_so(
     client: httpx.AsyncClient, alice: Caller
 ) -> None:

@@ -14,6 +14,7 @@ from jeex.api.deps import ActorDep, PrincipalDep, SessionDep
 from jeex.api.errors import responses
 from jeex.auth import service as auth_service
 from jeex.projects.schemas import NO_NUL
+from jeex.typed_text import CleanText
 from jeex.vocabulary import Role
 
 router = APIRouter(prefix="/api-keys", tags=["api keys"])
@@ -23,7 +24,7 @@ KeyId = Annotated[uuid.UUID, Path(description="The key's id.")]
 class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(default="", max_length=200, pattern=NO_NUL, description="A label.")
+    name: CleanText = Field(default="", max_length=200, pattern=NO_NUL, description="A label.")
     role: Role | None = Field(
         default=None, description="What the key may do; default and ceiling: your role."
     )

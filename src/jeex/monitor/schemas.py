@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from jeex.languages import validate_language
 from jeex.projects.schemas import LANGUAGE_SCHEMA, NO_NUL
+from jeex.typed_text import CleanText, VisibleText
 
 
 class DocumentStatus(StrEnum):
@@ -49,9 +50,9 @@ class DocumentCreate(BaseModel):
     )
 
     kind: str = Field(min_length=1, max_length=60, description="A kind's key (GET /kinds).")
-    title: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
-    case_ref: str | None = Field(default=None, max_length=120, pattern=NO_NUL)
-    inputs: dict[str, str] = Field(
+    title: VisibleText = Field(min_length=1, max_length=200, pattern=NO_NUL)
+    case_ref: CleanText | None = Field(default=None, max_length=120, pattern=NO_NUL)
+    inputs: dict[str, CleanText] = Field(
         default_factory=dict, description="The kind's input fields by key (GET /kinds)."
     )
     exhibit_ids: list[uuid.UUID] = Field(

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from jeex.languages import LANGUAGES, validate_language
+from jeex.typed_text import CleanText, VisibleText
 from jeex.vocabulary import ProjectStatus
 
 MAX_IDEA_CHARS = 20_000
@@ -21,9 +22,9 @@ LANGUAGE_SCHEMA: dict[str, Any] = {"enum": list(LANGUAGES)}
 class ProjectCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    idea: str = Field(max_length=MAX_IDEA_CHARS)
-    name: str | None = Field(default=None, max_length=200)
-    audience: str = Field(default="", max_length=2_000)
+    idea: CleanText = Field(max_length=MAX_IDEA_CHARS)
+    name: CleanText | None = Field(default=None, max_length=200)
+    audience: CleanText = Field(default="", max_length=2_000)
     language: str = "en"
 
     @field_validator("idea")
@@ -57,9 +58,9 @@ class ProjectCreateIn(BaseModel):
         },
     )
 
-    name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
-    idea_description: str = Field(min_length=1, max_length=MAX_IDEA_CHARS, pattern=NO_NUL)
-    target_audience: str = Field(default="", max_length=2_000, pattern=NO_NUL)
+    name: VisibleText = Field(min_length=1, max_length=200, pattern=NO_NUL)
+    idea_description: VisibleText = Field(min_length=1, max_length=MAX_IDEA_CHARS, pattern=NO_NUL)
+    target_audience: CleanText = Field(default="", max_length=2_000, pattern=NO_NUL)
     language: str = Field(default="en", json_schema_extra=LANGUAGE_SCHEMA)
 
     @field_validator("language")
@@ -81,11 +82,11 @@ class ProjectUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str | None = Field(default=None, min_length=1, max_length=200, pattern=NO_NUL)
-    idea_description: str | None = Field(
+    name: VisibleText | None = Field(default=None, min_length=1, max_length=200, pattern=NO_NUL)
+    idea_description: VisibleText | None = Field(
         default=None, min_length=1, max_length=MAX_IDEA_CHARS, pattern=NO_NUL
     )
-    target_audience: str | None = Field(default=None, max_length=2_000, pattern=NO_NUL)
+    target_audience: CleanText | None = Field(default=None, max_length=2_000, pattern=NO_NUL)
     language: str | None = Field(default=None, json_schema_extra=LANGUAGE_SCHEMA)
 
     @field_validator("language")
