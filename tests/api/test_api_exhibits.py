@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import json
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,13 +14,10 @@ from fastapi import FastAPI
 
 from jeex.config import Settings
 from jeex.db.session import Database
-from jeex.db.urls import DatabaseUrls
 from jeex.exhibits import service as exhibits_service
 from jeex.queue.app import EXHIBITS_QUEUE
 from jeex.retrieval.store import Scope
-from support.api import SECRET, Caller, assert_error, create_project, make_caller, make_member
-from support.fakellm import ScriptedLLM
-from support.servers import serve_env, start_server
+from support.api import Caller, assert_error, create_project
 from support.workers import serve_until
 
 LIMIT = 64 * 1024
@@ -212,58 +207,3 @@ async def test_deleting_a_project_removes_its_exhibits_files_and_passages(
     assert _stored_files(api_settings) == []
     async with db.tenant_session(alice.tenant_id) as session:
         assert await exhibits_service.list_(session, project_id=scope.project_id) == []
-
-
-def _headers_only(port: int, path: str, authorization: str | None) -> bytes:
-    """Send an upload's headers (a 19 MiB body declared, none sent) and read the answer."""
-    lines = [
-        f"POST {path} HTTP/1.1",
-        f"Host: 127.0.0.1:{port}",
-        "Content-Type: multipart/form-data; boundary=xyz",
-        f"Content-Length: {19 * 1024 * 1024}",
-    ]
-    if authorization is not None:
-        lines.append(f"Authorization: {authorization}")
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
-        conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        conn.settimeout(1.5)
-        answer = b""
-        try:
-            while chunk := conn.recv(65536):
-                answer += chunk
-        except TimeoutError:
-            pass  # nothing more: the server is waiting for a body
-    return answer
-
-
-async def test_an_upload_is_refused_from_its_headers_before_its_body(
-    db: Database, database_urls: DatabaseUrls, fake_llm: ScriptedLLM, tmp_path: Path
-) -> None:
-    """No token, a garbage one, or a viewer's: the answer comes without a byte of the body
-    sent; a writer's upload is let through (the server then waits for the body)."""
-    env = serve_env(
-        database_urls.owner.render_as_string(hide_password=False),
-        fake_llm.base_url,
-        tmp_path / "data",
-        SECRET,
-    )
-    server = start_server(env, tmp_path)
-    try:
-        async with httpx.AsyncClient(base_url=server.url) as client:
-            owner = await make_caller(db, client, "gate")
-            project = await create_project(client, owner)
-            viewer = await make_member(db, client, owner, "viewer")
-        path = f"/api/v1/projects/{project['id']}/exhibits"
-        for authorization, status, name in (
-            (None, 401, "Unauthorized"),
-            ("Bearer garbage", 401, "Unauthorized"),
-            (f"Bearer {viewer.token}", 403, "Forbidden"),
-        ):
-            answer = _headers_only(server.port, path, authorization)
-            head, _, body = answer.partition(b"\r\n\r\n")
-            assert head.startswith(f"HTTP/1.1 {status}".encode()), answer[:200]
-            assert json.loads(body)["error"] == name
-        assert _headers_only(server.port, path, f"Bearer {owner.token}") == b""
-    finally:
-        server.proc.kill()
-        server.proc.wait(timeout=30)

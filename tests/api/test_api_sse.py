@@ -1,4 +1,4 @@
-"""Server-Sent Events against real ``jeex serve`` processes on loopback.
+"""Server-Sent Events (and what only a socket shows) against real ``jeex serve`` processes.
 
 Events are appended by the test through the real event service (a committed
 transaction each, exactly what a worker does), so what is tested is the stream:
@@ -9,6 +9,8 @@ processes on one database, heartbeats, and the errors a stream can answer.
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -340,3 +342,48 @@ async def test_a_stream_ends_when_its_token_expires(
     reason = await _stream_ends_within_5s(servers, http, project["id"], short, wait_for_expiry)
     assert "expired" in reason
     await api.aclose()
+
+
+def _headers_only(port: int, path: str, authorization: str | None) -> bytes:
+    """Send an upload's headers (a 19 MiB body declared, none sent) and read the answer."""
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: 127.0.0.1:{port}",
+        "Content-Type: multipart/form-data; boundary=xyz",
+        f"Content-Length: {19 * 1024 * 1024}",
+    ]
+    if authorization is not None:
+        lines.append(f"Authorization: {authorization}")
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        conn.settimeout(1.5)
+        answer = b""
+        try:
+            while chunk := conn.recv(65536):
+                answer += chunk
+        except TimeoutError:
+            pass  # nothing more: the server is waiting for a body
+    return answer
+
+
+async def test_an_upload_is_refused_from_its_headers_before_its_body(
+    db: Database, servers: list[Server]
+) -> None:
+    """No token, a garbage one, or a viewer's: the answer comes without a byte of the body
+    sent; a writer's upload is let through (the server then waits for the body)."""
+    server = servers[0]
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        owner = await make_caller(db, client, "gate")
+        project = await create_project(client, owner)
+        viewer = await make_member(db, client, owner, "viewer")
+    path = f"/api/v1/projects/{project['id']}/exhibits"
+    for authorization, status, name in (
+        (None, 401, "Unauthorized"),
+        ("Bearer garbage", 401, "Unauthorized"),
+        (f"Bearer {viewer.token}", 403, "Forbidden"),
+    ):
+        answer = _headers_only(server.port, path, authorization)
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(f"HTTP/1.1 {status}".encode()), answer[:200]
+        assert json.loads(body)["error"] == name
+    assert _headers_only(server.port, path, f"Bearer {owner.token}") == b""

@@ -508,6 +508,7 @@ def test_a_database_restart_during_a_run_is_ridden_out(
                          what="both runs running")  # fmt: skip
             # Down for longer than the heartbeat interval: procrastinate gives its worker up.
             stop_embedded_postgres(tmp_path / "data" / "pgdata")
+            slow_llm.seconds_per_token = 0.0  # what is left after the outage goes fast
             time.sleep(10)
             start_embedded_postgres_again(tmp_path / "data" / "pgdata")
             wait_completed(owner, first, 180, failing_first=True)
@@ -572,6 +573,7 @@ def test_a_long_database_outage_is_outlived_by_every_worker(
 
             stop_embedded_postgres(pgdata)
             down_since = time.monotonic()
+            slow_llm.seconds_per_token = 0.0  # what is left after the outage goes fast
             time.sleep(1)
             ready = httpx.get(f"{api.url}/ready", timeout=10)
             assert ready.status_code == 503, ready.text
