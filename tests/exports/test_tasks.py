@@ -20,6 +20,7 @@ from jeex.tasks.deps import JOB_ATTEMPTS
 from jeex.tenants.service import Principal
 from jeex.worker import QueueWorker
 from support.exports import seed_committed
+from support.workers import serve_until
 
 
 async def test_a_worker_renders_a_requested_export(
@@ -74,25 +75,22 @@ async def _render_with_worker(
     project = await seed_committed(db, principal)
     async with db.tenant_session(principal.tenant_id) as session:
         export = await exports_service.create(session, project_id=project.id, format="pdf")
-    fast = settings.model_copy(update={"queue_poll_seconds": 0.2})
-    worker = QueueWorker(fast, app_url=database_urls.app, llm=llm, queues=[EXPORTS_QUEUE])
-    serving = asyncio.create_task(worker.run())
     killed = False
-    try:
-        for _ in range(600):
-            if kill_first_renderer and not killed:
-                for child in psutil.Process().children(recursive=True):
-                    if "jeex.exports.pdf_sandbox" in " ".join(child.cmdline()):
-                        child.kill()
-                        killed = True
-            async with db.tenant_session(principal.tenant_id) as session:
-                row = await exports_service.get_or_raise(session, export_id=export.id)
-            if row.status in ("ready", "failed"):
-                break
-            await asyncio.sleep(0.05)
-    finally:
-        worker.stop()
-        await asyncio.wait_for(serving, 30)
+    row: Any = None
+
+    async def finished() -> bool:
+        nonlocal killed, row
+        if kill_first_renderer and not killed:
+            for child in psutil.Process().children(recursive=True):
+                if "jeex.exports.pdf_sandbox" in " ".join(child.cmdline()):
+                    child.kill()
+                    killed = True
+        async with db.tenant_session(principal.tenant_id) as session:
+            row = await exports_service.get_or_raise(session, export_id=export.id)
+        return row.status in ("ready", "failed")
+
+    assert await serve_until(settings, database_urls.app, finished, queues=[EXPORTS_QUEUE],
+                             llm=llm, timeout=60, every=0.05)  # fmt: skip
     assert killed == kill_first_renderer
     async with db.global_session() as session:
         attempts = await session.scalar(

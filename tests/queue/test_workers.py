@@ -8,12 +8,14 @@ window took live but CPU-starved workers (the suite under coverage on 2 cores) f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,7 +30,7 @@ from support.cli import invoke, jeex_env
 from support.factories import create_plan
 from support.fakellm import ScriptedLLM
 from support.outage import start_embedded_postgres_again, stop_embedded_postgres, stop_quietly
-from support.servers import start_server
+from support.servers import Server, start_server
 
 T = TypeVar("T")
 IDEA = "A shared grocery list app for families"
@@ -475,88 +477,37 @@ def test_epics_of_one_run_are_written_by_two_workers(
     wait_jobs_finished(owner_engine, f"{run_id}:help:%")  # no helper job lingers
 
 
-def test_a_database_restart_during_a_run_is_ridden_out(
-    llm_server: ScriptedLLM, tmp_path: Path, slow_llm: ScriptedLLM
-) -> None:
-    """A short outage, shorter than the checkpoint's ride-out: a ``jeex worker`` and the
-    in-process worker of ``jeex serve`` each finish their run in place, attempt 1."""
-    from jeex.db.embedded import start_embedded_postgres
+@dataclass
+class MidRun:
+    """Two runs in the middle of being written: one by a ``jeex worker``, one by the
+    in-process worker of ``jeex serve``, on an embedded PostgreSQL this test can stop."""
 
-    env = jeex_env(
-        JEEX_DATA_DIR=str(tmp_path / "data"),
-        JEEX_LLM_BASE_URL=llm_server.base_url,
-        JEEX_AUTH_SECRET_KEY="outage-test-secret-key-0123456789abcdef",
-        JEEX_QUEUE_STALL_SECONDS="6",
-        JEEX_QUEUE_SHUTDOWN_SECONDS="3",
-        JEEX_QUEUE_POLL_SECONDS="0.5",
-        JEEX_QUEUE_RETRY_BASE_SECONDS="0.1",
-    )
-    # This process holds the embedded server too, so it outlives the CLI calls.
-    slow_llm.seconds_per_token = 0.04  # a run lasts while both workers start
-    server = start_embedded_postgres(tmp_path / "data")
-    try:
-        owner = sa.create_engine(server.set(database="jeex"), poolclass=sa.NullPool)
-        running = "select count(*) from runs where id = :r and status = 'running'"
-        group = Workers(env, tmp_path, owner)
-        api = None
-        try:
-            first, second = (detach(env, "--steps", "1")["run_ids"][0] for _ in range(2))
-            api = start_server(env, tmp_path, "--workers", "1")
-            worker = group.start()
-            for run_id in (first, second):  # one each: both workers have concurrency 1
-                wait_for(lambda r=run_id: scalar(owner, running, r=r) or None, 60,
-                         what="both runs running")  # fmt: skip
-            # Down for longer than the heartbeat interval: procrastinate gives its worker up.
-            stop_embedded_postgres(tmp_path / "data" / "pgdata")
-            slow_llm.seconds_per_token = 0.0  # what is left after the outage goes fast
-            time.sleep(10)
-            start_embedded_postgres_again(tmp_path / "data" / "pgdata")
-            wait_completed(owner, first, 180, failing_first=True)
-            wait_completed(owner, second, 180, failing_first=True)
-            assert worker.poll() is None  # the same workers reconnected; nobody restarted them
-            assert api.proc.poll() is None
-        finally:
-            if api is not None:
-                api.proc.kill()
-                api.proc.wait(timeout=30)
-            group.stop_all()
-        for run_id in (first, second):
-            assert set(section_completions(owner, run_id).values()) == {1}
-            assert len(section_completions(owner, run_id)) == STEP1_SECTIONS + 1
-            assert scalar(owner, "select count(*) from document_versions where run_id = :r",
-                          r=run_id) == 1  # fmt: skip
-            # Ridden out in place: the job was neither failed nor reaped as a dead worker's.
-            assert scalar(owner, "select attempts from runs where id = :r", r=run_id) == 1
-        jobs = "select count(*) from procrastinate_jobs where task_name = 'runs:execute'"
-        assert scalar(owner, jobs) == 2
-        owner.dispose()
-    finally:
-        stop_quietly(tmp_path / "data" / "pgdata")
+    owner: sa.Engine
+    pgdata: Path
+    worker: subprocess.Popen[bytes]
+    api: Server
+    runs: tuple[str, str]
 
 
-def test_a_long_database_outage_is_outlived_by_every_worker(
-    llm_server: ScriptedLLM, tmp_path: Path, slow_llm: ScriptedLLM
-) -> None:
-    """Down for longer than every timeout (pool, reconnect, ride-out, stall window): the
-    in-process worker of ``jeex serve`` and a ``jeex worker`` each finish their run, take
-    new work, and nobody restarts them; meanwhile requests get 503 and ``/ready`` says why."""
+#: Settings of the outage tests' processes (the CLI's, the workers' and the server's).
+OUTAGE_ENV = {
+    "JEEX_AUTH_SECRET_KEY": "outage-test-secret-key-0123456789abcdef",
+    "JEEX_QUEUE_STALL_SECONDS": "6",
+    "JEEX_QUEUE_POLL_SECONDS": "0.5",
+    "JEEX_QUEUE_RETRY_BASE_SECONDS": "0.1",
+}
+
+
+@contextlib.contextmanager
+def two_runs_mid_way(
+    tmp_path: Path, slow_llm: ScriptedLLM, cli: dict[str, str], env: dict[str, str]
+) -> Iterator[MidRun]:
+    """Both workers started and each writing one run; stopped and cleaned up after."""
     from jeex.db.embedded import start_embedded_postgres
 
     pgdata = tmp_path / "data" / "pgdata"
-    short = {
-        "JEEX_DATA_DIR": str(tmp_path / "data"),
-        "JEEX_LLM_BASE_URL": llm_server.base_url,
-        "JEEX_AUTH_SECRET_KEY": "outage-test-secret-key-0123456789abcdef",
-        "JEEX_QUEUE_STALL_SECONDS": "6",
-        "JEEX_QUEUE_SHUTDOWN_SECONDS": "1.5",
-        "JEEX_QUEUE_POLL_SECONDS": "0.5",
-        "JEEX_QUEUE_RETRY_BASE_SECONDS": "0.1",
-        "JEEX_DATABASE_POOL_TIMEOUT_SECONDS": "2",
-        "JEEX_DATABASE_RECONNECT_SECONDS": "3",
-    }
-    cli = jeex_env(**short)  # this process's ride-out stays the default
-    env = jeex_env(**short, JEEX_DATABASE_RIDE_OUT_SECONDS="2")
     slow_llm.seconds_per_token = 0.04  # a run lasts while both workers start
+    # This process holds the embedded server too, so it outlives the CLI calls.
     server = start_embedded_postgres(tmp_path / "data")
     try:
         owner = sa.create_engine(server.set(database="jeex"), poolclass=sa.NullPool)
@@ -570,51 +521,105 @@ def test_a_long_database_outage_is_outlived_by_every_worker(
             for run_id in (first, second):  # one each: both workers have concurrency 1
                 wait_for(lambda r=run_id: scalar(owner, running, r=r) or None, 60,
                          what="both runs running")  # fmt: skip
-
-            stop_embedded_postgres(pgdata)
-            down_since = time.monotonic()
-            slow_llm.seconds_per_token = 0.0  # what is left after the outage goes fast
-            time.sleep(1)
-            ready = httpx.get(f"{api.url}/ready", timeout=10)
-            assert ready.status_code == 503, ready.text
-            assert ready.json()["database"] == "failed"
-            for response in (
-                httpx.get(f"{api.url}/api/v1/projects", timeout=10,
-                          headers={"Authorization": f"Bearer jeex_{'0' * 32}_{'a' * 12}_secret"}),
-                httpx.post(f"{api.url}/api/v1/auth/token", timeout=10,
-                           data={"username": "a@example.test", "password": "secret-password"}),
-            ):  # fmt: skip
-                assert response.status_code == 503, response.text
-                assert response.json()["error"] == "ServiceUnavailable"
-                assert response.headers["Retry-After"] == "5"
-            # Longer than the stall window plus every pool, reconnect and ride-out timeout.
-            time.sleep(max(0.0, 20 - (time.monotonic() - down_since)))
-            ready = httpx.get(f"{api.url}/ready", timeout=10)
-            assert ready.status_code == 503, ready.text
-            assert ready.json()["worker"] == "failed"
-            start_embedded_postgres_again(pgdata)
-
-            wait_completed(owner, first, 180)
-            wait_completed(owner, second, 180)
-            third = detach(cli, "--steps", "1")["run_ids"][0]  # new work after the outage
-            wait_completed(owner, third, 180)
-            assert worker.poll() is None  # nobody restarted either of them
-            assert api.proc.poll() is None
-            ready = wait_for(
-                lambda: (r := httpx.get(f"{api.url}/ready", timeout=10)).status_code == 200 and r,
-                30, what="ready again",
-            )  # fmt: skip
-            assert ready.json()["worker"] == "ok"
+            yield MidRun(owner, pgdata, worker, api, (first, second))
         finally:
             if api is not None:
                 api.proc.kill()
                 api.proc.wait(timeout=30)
             group.stop_all()
-        for run_id in (first, second, third):
-            assert set(section_completions(owner, run_id).values()) == {1}, run_id
-            assert len(section_completions(owner, run_id)) == STEP1_SECTIONS + 1
-            assert scalar(owner, "select count(*) from document_versions where run_id = :r",
-                          r=run_id) == 1  # fmt: skip
         owner.dispose()
     finally:
         stop_quietly(pgdata)
+
+
+def _written_once(owner: sa.Engine, run_id: str) -> None:
+    """Every section completed exactly once, and one document version."""
+    assert set(section_completions(owner, run_id).values()) == {1}, run_id
+    assert len(section_completions(owner, run_id)) == STEP1_SECTIONS + 1
+    assert scalar(owner, "select count(*) from document_versions where run_id = :r",
+                  r=run_id) == 1  # fmt: skip
+
+
+def test_a_database_restart_during_a_run_is_ridden_out(
+    llm_server: ScriptedLLM, tmp_path: Path, slow_llm: ScriptedLLM
+) -> None:
+    """A short outage, shorter than the checkpoint's ride-out: a ``jeex worker`` and the
+    in-process worker of ``jeex serve`` each finish their run in place, attempt 1."""
+    env = jeex_env(
+        **OUTAGE_ENV,
+        JEEX_DATA_DIR=str(tmp_path / "data"),
+        JEEX_LLM_BASE_URL=llm_server.base_url,
+        JEEX_QUEUE_SHUTDOWN_SECONDS="3",
+    )
+    with two_runs_mid_way(tmp_path, slow_llm, env, env) as mid:
+        # Down for longer than the heartbeat interval: procrastinate gives its worker up.
+        stop_embedded_postgres(mid.pgdata)
+        slow_llm.seconds_per_token = 0.0  # what is left after the outage goes fast
+        time.sleep(10)
+        start_embedded_postgres_again(mid.pgdata)
+        for run_id in mid.runs:
+            wait_completed(mid.owner, run_id, 180, failing_first=True)
+        assert mid.worker.poll() is None  # the same workers reconnected; nobody restarted them
+        assert mid.api.proc.poll() is None
+        for run_id in mid.runs:
+            _written_once(mid.owner, run_id)
+            # Ridden out in place: the job was neither failed nor reaped as a dead worker's.
+            assert scalar(mid.owner, "select attempts from runs where id = :r", r=run_id) == 1
+        jobs = "select count(*) from procrastinate_jobs where task_name = 'runs:execute'"
+        assert scalar(mid.owner, jobs) == 2
+
+
+def test_a_long_database_outage_is_outlived_by_every_worker(
+    llm_server: ScriptedLLM, tmp_path: Path, slow_llm: ScriptedLLM
+) -> None:
+    """Down for longer than every timeout (pool, reconnect, ride-out, stall window): the
+    in-process worker of ``jeex serve`` and a ``jeex worker`` each finish their run, take
+    new work, and nobody restarts them; meanwhile requests get 503 and ``/ready`` says why."""
+    short = {
+        **OUTAGE_ENV,
+        "JEEX_DATA_DIR": str(tmp_path / "data"),
+        "JEEX_LLM_BASE_URL": llm_server.base_url,
+        "JEEX_QUEUE_SHUTDOWN_SECONDS": "1.5",
+        "JEEX_DATABASE_POOL_TIMEOUT_SECONDS": "2",
+        "JEEX_DATABASE_RECONNECT_SECONDS": "3",
+    }
+    cli = jeex_env(**short)  # this process's ride-out stays the default
+    env = jeex_env(**short, JEEX_DATABASE_RIDE_OUT_SECONDS="2")
+    with two_runs_mid_way(tmp_path, slow_llm, cli, env) as mid:
+        api = mid.api
+        stop_embedded_postgres(mid.pgdata)
+        down_since = time.monotonic()
+        slow_llm.seconds_per_token = 0.0  # what is left after the outage goes fast
+        time.sleep(1)
+        ready = httpx.get(f"{api.url}/ready", timeout=10)
+        assert ready.status_code == 503, ready.text
+        assert ready.json()["database"] == "failed"
+        for response in (
+            httpx.get(f"{api.url}/api/v1/projects", timeout=10,
+                      headers={"Authorization": f"Bearer jeex_{'0' * 32}_{'a' * 12}_secret"}),
+            httpx.post(f"{api.url}/api/v1/auth/token", timeout=10,
+                       data={"username": "a@example.test", "password": "secret-password"}),
+        ):  # fmt: skip
+            assert response.status_code == 503, response.text
+            assert response.json()["error"] == "ServiceUnavailable"
+            assert response.headers["Retry-After"] == "5"
+        # Longer than the stall window plus every pool, reconnect and ride-out timeout.
+        time.sleep(max(0.0, 20 - (time.monotonic() - down_since)))
+        ready = httpx.get(f"{api.url}/ready", timeout=10)
+        assert ready.status_code == 503, ready.text
+        assert ready.json()["worker"] == "failed"
+        start_embedded_postgres_again(mid.pgdata)
+
+        for run_id in mid.runs:
+            wait_completed(mid.owner, run_id, 180)
+        third = detach(cli, "--steps", "1")["run_ids"][0]  # new work after the outage
+        wait_completed(mid.owner, third, 180)
+        assert mid.worker.poll() is None  # nobody restarted either of them
+        assert api.proc.poll() is None
+        ready = wait_for(
+            lambda: (r := httpx.get(f"{api.url}/ready", timeout=10)).status_code == 200 and r,
+            30, what="ready again",
+        )  # fmt: skip
+        assert ready.json()["worker"] == "ok"
+        for run_id in (*mid.runs, third):
+            _written_once(mid.owner, run_id)

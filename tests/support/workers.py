@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from sqlalchemy.engine import URL
 
 from jeex.config import Settings
+from jeex.llm.client import LLMClient
 from jeex.retrieval.service import Retrieval
 from jeex.worker import QueueWorker
 
@@ -20,13 +21,16 @@ async def serve_until(
     *,
     queues: Sequence[str],
     retrieval: Retrieval | None = None,
+    llm: LLMClient | None = None,
     timeout: float = 30.0,
+    every: float = 0.2,
 ) -> bool:
-    """Run a ``QueueWorker`` on ``queues`` until ``done()`` or ``timeout``; True if done."""
+    """Run a ``QueueWorker`` on ``queues`` until ``done()`` (asked ``every`` seconds) or
+    ``timeout``; True if done."""
     worker = QueueWorker(
         settings.model_copy(update={"queue_poll_seconds": 0.2}),
         app_url=app_url,
-        llm=None,
+        llm=llm,
         queues=queues,
         retrieval=retrieval,
     )
@@ -36,7 +40,7 @@ async def serve_until(
         while not await done():
             if time.monotonic() > deadline or serving.done():
                 return False
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(every)
         return True
     finally:
         worker.stop()

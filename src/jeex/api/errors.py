@@ -9,6 +9,7 @@ reach a client (SECURITY.md P6).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
@@ -192,28 +193,21 @@ RETRY_AFTER_SECONDS = 5
 DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout, psycopg.OperationalError)
 
 
-async def _database_down(_request: Request, exc: Exception) -> JSONResponse:
-    """The database is unreachable (or restarting): the caller's request was fine and may
-    succeed in a moment, so a 503 with ``Retry-After``, never a 500. Nothing was written:
-    the request's transaction did not commit."""
-    log.warning("database unreachable", error=type(exc).__name__)
-    return error_response(
-        503,
-        "ServiceUnavailable",
-        "The database is not reachable at the moment; try again shortly.",
-        {"Retry-After": str(RETRY_AFTER_SECONDS)},
-    )
+def _unreachable(what: str) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    """A handler for ``what`` being unreachable (or restarting): the caller's request was
+    fine and may succeed in a moment, so a 503 with ``Retry-After``, never a 500. Nothing
+    was written: the request's transaction did not commit."""
 
+    async def handler(_request: Request, exc: Exception) -> JSONResponse:
+        log.warning(f"{what} unreachable", error=type(exc).__name__)
+        return error_response(
+            503,
+            "ServiceUnavailable",
+            f"The {what} is not reachable at the moment; try again shortly.",
+            {"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
 
-async def _vector_store_down(_request: Request, exc: Exception) -> JSONResponse:
-    """The Qdrant server did not answer (search and exhibit routes need it at once)."""
-    log.warning("vector store unreachable", error=type(exc).__name__)
-    return error_response(
-        503,
-        "ServiceUnavailable",
-        "The vector store is not reachable at the moment; try again shortly.",
-        {"Retry-After": str(RETRY_AFTER_SECONDS)},
-    )
+    return handler
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
@@ -228,6 +222,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for down in DATABASE_DOWN:
-        app.add_exception_handler(down, _database_down)
-    app.add_exception_handler(ResponseHandlingException, _vector_store_down)
+        app.add_exception_handler(down, _unreachable("database"))
+    # The Qdrant server did not answer (search and exhibit routes need it at once).
+    app.add_exception_handler(ResponseHandlingException, _unreachable("vector store"))
     app.add_exception_handler(Exception, _unexpected)
