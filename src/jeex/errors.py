@@ -118,6 +118,20 @@ class ExtractionFailed(AppError):
     status_code = 422
     exit_code = 1
 
+    def __init__(self, message: str | None = None, *, transient: bool = False) -> None:
+        super().__init__(message)
+        #: The extraction child timed out or was killed by a signal: a second try may
+        #: succeed. A refusal of the file itself (damaged, zip bomb, out of memory) is not.
+        self.transient = transient
+
+
+class ExtractionTimedOut(ExtractionFailed):
+    """Text extraction took longer than its time limit."""
+
+    def __init__(self, timeout_seconds: float) -> None:
+        super().__init__(f"text extraction took longer than {timeout_seconds:g} s", transient=True)
+        self.timeout_seconds = timeout_seconds
+
 
 class ServiceUnavailable(AppError):
     """A part this request needs is not available in this process."""
@@ -223,6 +237,11 @@ class WorkerStopping(Exception):  # noqa: N818 - a signal, not a failure
 
     Not an AppError on purpose: the run has not failed and must not be marked so.
     """
+
+
+class YieldTurn(WorkerStopping):
+    """Another tenant's run waits for a slot this tenant holds more of: the run is
+    re-queued at its section boundary (``jeex.queue.fairness``)."""
 
 
 class RateLimited(AppError):

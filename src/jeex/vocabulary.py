@@ -80,6 +80,8 @@ class EventType(StrEnum):
     #: An exhibit was uploaded (its label, file name and size) / finished processing.
     EXHIBIT_ADDED = "exhibit.added"
     EXHIBIT_PROCESSED = "exhibit.processed"
+    #: Indexing of a pending exhibit moved on (passages embedded of those to index).
+    EXHIBIT_PROGRESS = "exhibit.progress"
 
 
 #: A run in one of these states never moves again unless a user retries it.

@@ -5,6 +5,11 @@ SIGTERM/SIGINT, ``jeex plan`` when its own runs are done. Stopping drains: runni
 runs stop at their next section boundary and are re-queued (``WorkerStopping``);
 whatever is still running after ``JEEX_QUEUE_SHUTDOWN_SECONDS`` is aborted and
 re-queued. The worker also sweeps for the jobs of dead workers (``reaper``).
+
+**Lanes.** Each queue the worker serves has a procrastinate worker of its own, with its
+own slots (``JEEX_QUEUE_CONCURRENCY`` for runs, ``JEEX_QUEUE_EXHIBITS_CONCURRENCY``,
+``JEEX_QUEUE_EXPORTS_CONCURRENCY``): one worker serving every queue in arrival order let a
+20 MiB exhibit hold the only slot for 18 minutes while runs and exports waited.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from jeex.db.urls import libpq_dsn
 from jeex.engine.observer import RunObserver
 from jeex.engine.runner import RunnerDeps
 from jeex.llm.client import LLMClient
-from jeex.queue.app import DEFAULT_QUEUES, EXHIBITS_QUEUE, RUNS_QUEUE, app
+from jeex.queue.app import DEFAULT_QUEUES, EXHIBITS_QUEUE, EXPORTS_QUEUE, RUNS_QUEUE, app
 from jeex.queue.resilient_worker import RESTART_PAUSE_SECONDS, ResilientWorker
 from jeex.retrieval.service import Retrieval
 from jeex.tasks import budgets, reaper, registry
@@ -60,6 +65,9 @@ class QueueWorker:
         self.concurrency = concurrency or settings.queue_concurrency
         # Exhibit jobs need the embedder and vector store; without them, leave them to others.
         self.queues = [q for q in queues if retrieval is not None or q != EXHIBITS_QUEUE]
+        #: ``{lane: (queues, slots)}``: exhibits and exports apart; runs and any other queue
+        #: (a test's) in the first lane.
+        self.lanes = lanes_of(self.queues, settings, self.concurrency)
         self.observer = observer
         self.fan_out = fan_out
         self.retrieval = retrieval
@@ -68,14 +76,15 @@ class QueueWorker:
         self.name = f"{socket.gethostname()}-{os.getpid()}"
         self.stopping = False
         self._task: asyncio.Task[None] | None = None
-        #: The procrastinate worker serving now (a new one after a restart), and how many
-        #: times it was started again after an error.
-        self.current: ResilientWorker | None = None
+        #: The procrastinate worker serving each lane now (a new one after a restart), and
+        #: how many times one was started again after an error.
+        self.current: dict[str, ResilientWorker] = {}
         self.restarts = 0
         self.finished = False
+        self.slots = sum(slots for _, slots in self.lanes.values())
         self.db = Database(
             app_url,
-            pool_size=max(settings.database_pool_size, self.concurrency),
+            pool_size=max(settings.database_pool_size, self.slots),
             pool_timeout=settings.database_pool_timeout_seconds,
         )
 
@@ -85,18 +94,40 @@ class QueueWorker:
         if self._task is not None:
             self._task.cancel()
 
-    async def _serve(self, options: dict[str, Any]) -> None:
-        """procrastinate's worker, started again if it ever stops on an error: a worker
-        that cannot register while the database is away waits for it, and never gives up."""
+    async def _serve(self, lane: str, options: dict[str, Any]) -> None:
+        """procrastinate's worker of one lane, started again if it ever stops on an error: a
+        worker that cannot register while the database is away waits for it, and never
+        gives up."""
         while True:
-            self.current = ResilientWorker(app=app, **{**app.worker_defaults, **options})
+            worker = ResilientWorker(app=app, **{**app.worker_defaults, **options})
+            self.current[lane] = worker
             try:
-                await self.current.run()  # type: ignore[no-untyped-call]
+                await worker.run()  # type: ignore[no-untyped-call]
                 return
             except Exception as exc:  # CancelledError (stop) is no Exception: it ends here
                 self.restarts += 1
                 log.warning("queue worker stopped on an error; starting it again", error=repr(exc))
                 await asyncio.sleep(RESTART_PAUSE_SECONDS)
+
+    async def _serve_lanes(self, options: dict[str, Any]) -> None:
+        """Every lane until the worker stops; one lane that ends ends them all."""
+        lanes = [
+            asyncio.create_task(
+                self._serve(
+                    lane,
+                    {**options, "queues": queues, "concurrency": slots,
+                     "name": f"{self.name}:{lane}"},
+                ),
+                name=f"jeex-lane-{lane}",
+            )
+            for lane, (queues, slots) in self.lanes.items()
+        ]  # fmt: skip
+        try:
+            await asyncio.wait(lanes, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in lanes:
+                task.cancel()
+            await asyncio.gather(*lanes, return_exceptions=True)
 
     def crashed(self) -> bool:
         """The worker stopped for good without being asked to (``/health`` then fails, so
@@ -104,10 +135,11 @@ class QueueWorker:
         return self.finished and not self.stopping
 
     def heartbeat_age(self) -> float | None:
-        """Seconds since the database last took this worker's heartbeat (None: not started)."""
-        if self.current is None:
+        """Seconds since the database last took the oldest heartbeat of this worker's lanes
+        (None: not started)."""
+        if not self.current:
             return None
-        return time.monotonic() - self.current.last_beat
+        return time.monotonic() - min(w.last_beat for w in self.current.values())
 
     async def _open_pool(self) -> AsyncConnectionPool:
         """The queue's pool, opened here rather than by procrastinate so that a database
@@ -116,7 +148,7 @@ class QueueWorker:
         pool = AsyncConnectionPool(
             libpq_dsn(self.app_url),
             min_size=1,
-            max_size=self.concurrency + 4,
+            max_size=self.slots + 4 * len(self.lanes),
             open=False,
             # A connection the server dropped while it sat in the pool is replaced on
             # checkout, not handed to the worker broken (procrastinate's own choice too).
@@ -143,6 +175,7 @@ class QueueWorker:
                 fan_out=self.fan_out,
                 worker=self.name,
                 retrieval=self.retrieval,
+                takes_turns=True,
             )
         deps = TaskDeps(self.db, self.settings, runner, self.retrieval, self.observer)
         context: dict[str, Any] = {CONTEXT_KEY: deps}
@@ -164,9 +197,6 @@ class QueueWorker:
                         else None
                     )
                     options: dict[str, Any] = {
-                        "queues": self.queues,
-                        "name": self.name,
-                        "concurrency": self.concurrency,
                         "install_signal_handlers": False,
                         "additional_context": context,
                         "shutdown_graceful_timeout": settings.queue_shutdown_seconds,
@@ -175,7 +205,7 @@ class QueueWorker:
                         "fetch_job_polling_interval": settings.queue_poll_seconds,
                         "abort_job_polling_interval": settings.queue_poll_seconds,
                     }
-                    self._task = asyncio.create_task(self._serve(options))
+                    self._task = asyncio.create_task(self._serve_lanes(options))
                     if self.stopping:
                         self._task.cancel()
                     try:
@@ -192,3 +222,23 @@ class QueueWorker:
         finally:
             self.finished = True
             await self.db.dispose()
+
+
+def lanes_of(
+    queues: Sequence[str], settings: Settings, run_slots: int
+) -> dict[str, tuple[list[str], int]]:
+    """``{lane: (queues, slots)}`` for the queues a worker serves: exhibits and exports in
+    lanes of their own (their slots from the settings), everything else in one lane with
+    ``run_slots``."""
+    own = {
+        EXHIBITS_QUEUE: settings.queue_exhibits_concurrency,
+        EXPORTS_QUEUE: settings.queue_exports_concurrency,
+    }
+    lanes: dict[str, tuple[list[str], int]] = {}
+    shared = [q for q in queues if q not in own]
+    if shared:
+        lanes[RUNS_QUEUE if RUNS_QUEUE in shared else shared[0]] = (shared, run_slots)
+    for queue in queues:
+        if queue in own:
+            lanes[queue] = ([queue], own[queue])
+    return lanes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 
@@ -10,7 +11,14 @@ import sqlalchemy as sa
 
 from jeex.config import Settings
 from jeex.db.session import Database
-from jeex.errors import DuplicateExhibit, InvalidInput, NotFound, UnsupportedMediaType
+from jeex.errors import (
+    DuplicateExhibit,
+    InvalidInput,
+    NotFound,
+    QuotaExceeded,
+    UnsupportedMediaType,
+)
+from jeex.events import service as events_service
 from jeex.exhibits import search as search_service
 from jeex.exhibits import service
 from jeex.exhibits.models import Exhibit
@@ -269,3 +277,83 @@ async def test_an_unreachable_embeddings_endpoint_is_tried_three_times_then_fail
     assert row.error is not None
     assert "trying again" not in row.error  # the last attempt's reason, as it is
     assert attempts == JOB_ATTEMPTS
+
+
+def _long_text(paragraphs: int) -> bytes:
+    """Distinct paragraphs, about four to a passage of 1,200 characters."""
+    return "".join(
+        f"Shipment {n} left the loading dock at {n % 24} o'clock with {n * 7} crates of flour, "
+        f"rice and canned tomatoes; the driver signed manifest {n} after checking each seal "
+        "on every container, and the team counted the pallets again in the evening.\n\n"
+        for n in range(paragraphs)
+    ).encode()
+
+
+async def test_a_long_text_is_indexed_up_to_the_limit_and_says_so(
+    db: Database, settings: Settings, retrieval: Retrieval, principal: Principal
+) -> None:
+    limited = settings.model_copy(update={"exhibits_max_passages": 3, "embeddings_batch_size": 1})
+    project_id = await _project(db, principal)
+    exhibit = await _add(db, limited, principal, project_id, "log.txt", _long_text(40))
+
+    done = await _process(db, limited, retrieval, principal, exhibit)
+    assert done.status == "ready"
+    assert done.passages_indexed == 3
+    assert done.passages > 3
+    assert done.error == (
+        f"partially indexed: the first 3 of {done.passages} passages "
+        "(the limit per exhibit is 3, JEEX_EXHIBITS_MAX_PASSAGES)"
+    )
+    scope = Scope(principal.tenant_id, project_id)
+    assert await retrieval.count(scope, source_id=str(exhibit.id)) == 3
+    async with db.tenant_session(principal.tenant_id) as session:
+        events = await events_service.list_after(session, project_id=project_id)
+    progress = [e.data for e in events if e.type == "exhibit.progress"]
+    assert progress, "no progress was reported"
+    assert progress[-1]["passages_indexed"] == progress[-1]["passages"] == 3
+    processed = [e.data for e in events if e.type == "exhibit.processed"]
+    assert processed[-1]["status"] == "ready"
+    assert processed[-1]["error"] == done.error
+
+
+async def test_the_tenants_passage_quota_caps_indexing_then_refuses_uploads(
+    db: Database, settings: Settings, retrieval: Retrieval, principal: Principal
+) -> None:
+    quota = settings.model_copy(update={"quota_exhibit_passages": 4})
+    project_id = await _project(db, principal)
+    first = await _add(db, quota, principal, project_id, "log.txt", _long_text(40))
+    done = await _process(db, quota, retrieval, principal, first)
+    assert done.status == "ready"
+    assert done.passages_indexed == 4
+    assert done.error is not None
+    assert "the tenant's quota of indexed exhibit passages leaves 4" in done.error
+
+    with pytest.raises(QuotaExceeded) as refused:
+        await _add(db, quota, principal, project_id, "more.md", b"# More\n\nAnother note.\n")
+    assert refused.value.status_code == 429
+    assert "indexed exhibit passages is 4 (4 now)" in refused.value.message
+    async with db.tenant_session(principal.tenant_id) as session:
+        assert len(await service.list_(session, project_id=project_id)) == 1  # nothing kept
+
+
+async def test_deleting_an_exhibit_while_it_is_indexed_stops_its_indexing(
+    db: Database, settings: Settings, retrieval: Retrieval, principal: Principal
+) -> None:
+    small_batches = settings.model_copy(update={"embeddings_batch_size": 1})
+    project_id = await _project(db, principal)
+    exhibit = await _add(db, small_batches, principal, project_id, "log.txt", _long_text(60))
+    indexing = asyncio.create_task(
+        service.process(
+            db, small_batches, retrieval, tenant_id=principal.tenant_id, exhibit_id=exhibit.id
+        )
+    )
+    scope = Scope(principal.tenant_id, project_id)
+    while not await retrieval.count(scope, source_id=str(exhibit.id)):
+        assert not indexing.done(), "indexed in full before the test could delete it"
+        await asyncio.sleep(0.05)
+    async with db.tenant_session(principal.tenant_id) as session:
+        found = await service.get(session, exhibit_id=exhibit.id)
+        assert found is not None
+        await service.delete(session, settings=small_batches, retrieval=retrieval, exhibit=found)
+    assert await asyncio.wait_for(indexing, timeout=30) == "deleted"
+    assert await retrieval.count(scope, source_id=str(exhibit.id)) == 0

@@ -51,6 +51,8 @@ def host(
     # send more than the default 100 requests a minute (tests/api/test_rate_limits.py
     # covers the limits themselves).
     env["JEEX_RATE_LIMIT_IP"] = "2000/minute"
+    # Few passages per exhibit, so a test can show a partially indexed one cheaply.
+    env["JEEX_EXHIBITS_MAX_PASSAGES"] = "3"
     host = Host(start_server(env, folder, "--workers", "1"), web_llm, env)
     try:
         yield host

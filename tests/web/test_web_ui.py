@@ -119,6 +119,15 @@ async def test_the_whole_workflow_in_a_browser(
     row = page.locator(".exhibit", has_text="interviews.md")
     await expect(row.locator(".badge")).to_have_text("ready", timeout=60_000)
     await expect(row.locator(".label")).to_have_text("E1")
+    # A longer one is indexed up to the limit (3 passages on this server), and says so.
+    log = tmp_path / "log.md"
+    log.write_text("".join(f"Shipment {n} left the dock with {n * 7} crates of flour and rice, "
+                           "and the driver signed the manifest after checking the seals.\n\n"
+                           for n in range(80)))  # fmt: skip
+    await page.locator("#exhibit-file").set_input_files(str(log))
+    long_row = page.locator(".exhibit", has_text="log.md")
+    await expect(long_row.locator(".badge")).to_have_text("partially indexed", timeout=60_000)
+    await expect(long_row).to_contain_text("partially indexed: the first 3 of")
 
     # Export a ZIP and download it.
     await page.locator("#export-format").select_option("zip")

@@ -28,6 +28,7 @@ from jeex.api.exhibits import (
     ChosenLabel,
     ExhibitRef,
     UploadedFile,
+    exhibit_out,
     file_response,
     receive,
     require_retrieval,
@@ -228,7 +229,7 @@ async def upload_exhibit(
     cite it as ``[1.1.A §2]``. A taken id or the same file twice: 409."""
     exhibit = await receive(session, state, principal, document, file, exhibit_label)
     response.headers["Location"] = f"{API}/documents/{document.id}/exhibits/{exhibit.label}"
-    return ExhibitOut.of(exhibit)
+    return exhibit_out(state, exhibit)
 
 
 @router.get(
@@ -236,11 +237,13 @@ async def upload_exhibit(
     summary="A document's exhibits",
     responses=responses(401, 403, 404, 422),
 )
-async def list_exhibits(session: SessionDep, document: DocumentDep) -> list[ExhibitOut]:
+async def list_exhibits(
+    session: SessionDep, state: StateDep, document: DocumentDep
+) -> list[ExhibitOut]:
     """Oldest first, each with the id sections cite it by and the sections that do."""
     exhibits = await exhibits_service.list_(session, project_id=document.id)
     cited = await citing_sections(session, project_id=document.id)
-    return [ExhibitOut.of(e, cited.get(str(e.id), ())) for e in exhibits]
+    return [exhibit_out(state, e, cited) for e in exhibits]
 
 
 @router.get(

@@ -22,7 +22,7 @@ from jeex.auth.service import AuthPrincipal
 from jeex.errors import ServiceUnavailable
 from jeex.exhibits import search as search_service
 from jeex.exhibits import service as exhibits_service
-from jeex.exhibits.citing import citing_sections
+from jeex.exhibits.citing import CitedIn, citing_sections
 from jeex.exhibits.models import Exhibit
 from jeex.exhibits.schemas import ExhibitOut, PassageOut
 from jeex.projects.models import Project
@@ -44,6 +44,14 @@ ChosenLabel = Annotated[
 ]
 UPLOAD_PATH = "/projects/{project_id}/exhibits"
 _PIECE = 1 << 16
+
+
+def exhibit_out(
+    state: ApiState, exhibit: Exhibit, cited: dict[str, list[CitedIn]] | None = None
+) -> ExhibitOut:
+    """An exhibit as the API shows it: with its time estimate and the sections citing it."""
+    estimate = exhibits_service.estimate(exhibit, state.settings)
+    return ExhibitOut.of(exhibit, estimate, (cited or {}).get(str(exhibit.id), ()))
 
 
 def require_retrieval(state: StateDep) -> Retrieval:
@@ -119,15 +127,17 @@ async def upload_exhibit(
     above ``JEEX_EXHIBITS_MAX_BYTES`` it is 413."""
     exhibit = await receive(session, state, principal, project, file, exhibit_label)
     response.headers["Location"] = f"/api/v1/projects/{project.id}/exhibits/{exhibit.id}"
-    return ExhibitOut.of(exhibit)
+    return exhibit_out(state, exhibit)
 
 
 @router.get(UPLOAD_PATH, summary="A project's exhibits", responses=responses(401, 403, 404, 422))
-async def list_exhibits(session: SessionDep, project: ProjectDep) -> list[ExhibitOut]:
+async def list_exhibits(
+    session: SessionDep, state: StateDep, project: ProjectDep
+) -> list[ExhibitOut]:
     """Oldest first, each with the label sections cite it by and the sections that do."""
     exhibits = await exhibits_service.list_(session, project_id=project.id)
     cited = await citing_sections(session, project_id=project.id)
-    return [ExhibitOut.of(e, cited.get(str(e.id), ())) for e in exhibits]
+    return [exhibit_out(state, e, cited) for e in exhibits]
 
 
 @router.get(
@@ -136,14 +146,14 @@ async def list_exhibits(session: SessionDep, project: ProjectDep) -> list[Exhibi
     responses=responses(401, 403, 404, 422),
 )
 async def get_exhibit(
-    session: SessionDep, project: ProjectDep, exhibit_id: ExhibitRef
+    session: SessionDep, state: StateDep, project: ProjectDep, exhibit_id: ExhibitRef
 ) -> ExhibitOut:
     """Status (pending, ready, failed with the reason), type, size, sha256, citing sections."""
     exhibit = await exhibits_service.resolve_or_raise(
         session, ref=exhibit_id, project_id=project.id
     )
     cited = await citing_sections(session, project_id=project.id)
-    return ExhibitOut.of(exhibit, cited.get(str(exhibit.id), ()))
+    return exhibit_out(state, exhibit, cited)
 
 
 @router.get(

@@ -151,6 +151,7 @@ def tenants_quota(
     cost_per_month: QuotaMoney = None,
     concurrent_runs: QuotaInt = None,
     exhibit_bytes: QuotaInt = None,
+    exhibit_passages: QuotaInt = None,
     default: Annotated[
         list[str] | None,
         typer.Option(help="Back to the installation's default (JEEX_QUOTA_*) for this quota."),
@@ -169,6 +170,7 @@ def tenants_quota(
             "cost_per_month": cost_per_month,
             "concurrent_runs": concurrent_runs,
             "exhibit_bytes": exhibit_bytes,
+            "exhibit_passages": exhibit_passages,
         }.items()
         if value is not None
     }

@@ -40,8 +40,9 @@ async def _serve(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, worker.stop)
     stderr.print(
-        f"worker {worker.name} serving {', '.join(queues)} "
-        f"(concurrency {worker.concurrency}); SIGTERM or Ctrl-C stops it",
+        f"worker {worker.name} serving "
+        + ", ".join(f"{lane} ({slots} at once)" for lane, (_, slots) in worker.lanes.items())
+        + "; SIGTERM or Ctrl-C stops it",
         highlight=False,
     )
     try:

@@ -78,6 +78,9 @@ class RunnerDeps:
     worker: str = ""
     #: Embedder and vector store of the process; None writes without retrieval.
     retrieval: Retrieval | None = None
+    #: True on queue workers: a run hands its slot to another tenant's waiting run at a
+    #: section boundary (``jeex.queue.fairness``).
+    takes_turns: bool = False
 
 
 async def kind_of(session: AsyncSession, run: Run) -> Kind:
@@ -119,7 +122,9 @@ def _context(
         ),
         project_name=project.name,
         scope=scope,
-        sections=SectionWriter(scope, deps.llm, deps.settings, deps.stopping),
+        sections=SectionWriter(
+            scope, deps.llm, deps.settings, deps.stopping, takes_turns=deps.takes_turns
+        ),
         sources=sources,
         documents=DocumentSaver(scope, sources, language, run.created_by),
         units=RunUnits(scope, deps.settings, deps.stopping, helpers if deps.fan_out else None),

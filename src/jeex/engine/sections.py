@@ -27,9 +27,11 @@ from jeex.config import Settings
 from jeex.db.retry import is_connection_lost, ride_out_restart
 from jeex.engine.observer import PROGRESS_TOTAL
 from jeex.engine.scope import RunScope
-from jeex.errors import GenerationFailed, RunPaused, WorkerStopping
+from jeex.errors import GenerationFailed, RunPaused, WorkerStopping, YieldTurn
 from jeex.llm.client import LLMClient, Message
 from jeex.llm.usage import Usage
+from jeex.queue import fairness
+from jeex.queue.app import EXECUTE_RUN, RUNS_QUEUE
 from jeex.retrieval import citations
 from jeex.retrieval.citations import Given
 from jeex.runs import service as runs_service
@@ -51,6 +53,9 @@ class SectionWriter:
     settings: Settings
     #: True once the worker is shutting down: the run then stops at the next section.
     stopping: Callable[[], bool] = field(default=lambda: False)
+    #: True on queue workers: before each section the run may hand its slot to another
+    #: tenant's waiting run (``jeex.queue.fairness``).
+    takes_turns: bool = False
     #: What the run's sections cost so far, in this process.
     usage: Usage = field(default_factory=Usage)
 
@@ -75,6 +80,14 @@ class SectionWriter:
             await runs_service.check_desired_state(session, run_id=self.scope.run_id)
             if self.stopping():
                 raise WorkerStopping(f"worker stopping before section {key!r}")
+            if self.takes_turns and await fairness.should_yield(
+                session,
+                queue=RUNS_QUEUE,
+                task=EXECUTE_RUN,
+                tenant_id=self.scope.tenant_id,
+                grace_seconds=self.settings.queue_fair_share_grace_seconds,
+            ):
+                raise YieldTurn(f"another tenant's run is waiting (before section {key!r})")
             spent = await quotas.budget_left(session, self.settings)
             if spent is None:
                 await runs_service.upsert_section(

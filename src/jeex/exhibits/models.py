@@ -49,6 +49,10 @@ class Exhibit(TenantIdMixin, TimestampMixin, Base):
     sha256: Mapped[str] = mapped_column(String(64))
     path: Mapped[str] = mapped_column(String(500))
     text_chars: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The passages (chunks) its text makes, and how many are embedded: progress while
+    #: pending, fewer than ``passages`` when ready means partially indexed.
+    passages: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    passages_indexed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     status: Mapped[ExhibitStatus] = mapped_column(
         Vocabulary(ExhibitStatus), default=ExhibitStatus.PENDING
     )

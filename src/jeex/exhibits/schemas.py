@@ -36,8 +36,22 @@ class ExhibitOut(BaseModel):
     size: int
     sha256: str
     status: ExhibitStatus
-    error: str | None = Field(description="Why processing failed.")
+    error: str | None = Field(
+        description="Why processing failed; for a ready exhibit, why only part of it is indexed."
+    )
     text_chars: int
+    passages: int = Field(
+        description="Passages its text makes (while pending: how many are being indexed)."
+    )
+    passages_indexed: int = Field(description="Passages embedded and searchable so far.")
+    partially_indexed: bool = Field(
+        description="Ready, but only the first passages are indexed (a limit; see error)."
+    )
+    estimated_passages: int = Field(description="Passages expected from the file's size and kind.")
+    estimated_seconds: float = Field(
+        description="Expected time to index it (JEEX_EXHIBITS_PASSAGES_PER_SECOND), shown "
+        "before processing starts."
+    )
     created_at: datetime
     cited_by: list[CitedInOut] = Field(
         default_factory=list,
@@ -45,7 +59,9 @@ class ExhibitOut(BaseModel):
     )
 
     @classmethod
-    def of(cls, exhibit: Exhibit, cited_by: Sequence[CitedIn] = ()) -> ExhibitOut:
+    def of(
+        cls, exhibit: Exhibit, estimate: tuple[int, float], cited_by: Sequence[CitedIn] = ()
+    ) -> ExhibitOut:
         return cls(
             id=exhibit.id,
             project_id=exhibit.project_id,
@@ -57,6 +73,12 @@ class ExhibitOut(BaseModel):
             status=exhibit.status,
             error=exhibit.error,
             text_chars=exhibit.text_chars,
+            passages=exhibit.passages,
+            passages_indexed=exhibit.passages_indexed,
+            partially_indexed=exhibit.status == ExhibitStatus.READY
+            and exhibit.passages_indexed < exhibit.passages,
+            estimated_passages=estimate[0],
+            estimated_seconds=estimate[1],
             created_at=exhibit.created_at,
             cited_by=[CitedInOut(**vars(c)) for c in cited_by],
         )

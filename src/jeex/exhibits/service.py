@@ -30,8 +30,10 @@ from jeex.errors import (
     AppError,
     DuplicateExhibit,
     EmbeddingsUnavailable,
+    ExtractionFailed,
     InvalidInput,
     NotFound,
+    QuotaExceeded,
     TryAgain,
 )
 from jeex.events import service as events_service
@@ -126,6 +128,7 @@ async def _add_received(
         if existing is not None:
             await _delete_row(session, settings, existing)  # a failed one may be tried again
         await quotas.check_exhibit(session, settings, adding=received.size)
+        await quotas.check_passages(session, settings)
         exhibit = Exhibit(
             id=uuid.uuid4(),
             tenant_id=session_tenant(session),
@@ -276,6 +279,67 @@ async def delete_project_data(
         folder.rmdir()
 
 
+#: Progress is written (row and ``exhibit.progress`` event) at most this often.
+PROGRESS_SECONDS = 1.0
+#: Characters of text per byte of file, by kind: what an upload's estimate assumes.
+_TEXT_PER_BYTE = {sniff.PDF: 0.3, sniff.DOCX: 1.5, sniff.HTML: 0.5}
+
+
+def estimate(exhibit: Exhibit, settings: Settings) -> tuple[int, float]:
+    """(passages, seconds to index them) a file of this size and kind is expected to
+    take, before it is read: what the upload's answer and the UI show."""
+    chars = exhibit.size * _TEXT_PER_BYTE.get(exhibit.media_type, 1.0)
+    chars = min(chars, settings.exhibits_max_text_chars)
+    step = max(1, settings.chunk_chars - settings.chunk_overlap_chars)
+    passages = min(settings.exhibits_max_passages, max(1, round(chars / step)))
+    return passages, round(passages / settings.exhibits_passages_per_second, 1)
+
+
+async def _room(db: Database, settings: Settings, tenant_id: uuid.UUID) -> tuple[int, str]:
+    """How many passages this exhibit may index, and which limit says so."""
+    cap = settings.exhibits_max_passages
+    why = f"the limit per exhibit is {cap}, JEEX_EXHIBITS_MAX_PASSAGES"
+    async with db.tenant_session(tenant_id) as session:
+        left = await quotas.passages_left(session, settings)
+    if left is not None and left < cap:
+        return left, f"the tenant's quota of indexed exhibit passages leaves {left}"
+    return cap, why
+
+
+class _Progress:
+    """Writes how far indexing is (the exhibit's ``passages_indexed`` and an
+    ``exhibit.progress`` event), at most every ``PROGRESS_SECONDS``."""
+
+    def __init__(self, db: Database, tenant_id: uuid.UUID, exhibit_id: uuid.UUID) -> None:
+        self.db, self.tenant_id, self.exhibit_id = db, tenant_id, exhibit_id
+        self.written_at = time.monotonic()
+
+    async def __call__(self, done: int, indexing: int) -> None:
+        if done < indexing and time.monotonic() - self.written_at < PROGRESS_SECONDS:
+            return
+        self.written_at = time.monotonic()
+        async with self.db.tenant_session(self.tenant_id) as session:
+            exhibit = await get(session, exhibit_id=self.exhibit_id)
+            if exhibit is None:  # deleted meanwhile: stop embedding what nobody will search
+                raise NotFound(f"exhibit {self.exhibit_id} was deleted while it was indexed")
+            if exhibit.status != ExhibitStatus.PENDING:
+                return
+            # While pending, ``passages`` is how many are being indexed; once ready, how
+            # many the text has (more when only part of it was indexed).
+            exhibit.passages, exhibit.passages_indexed = indexing, done
+            await events_service.append(
+                session,
+                project_id=exhibit.project_id,
+                type=EventType.EXHIBIT_PROGRESS,
+                data={
+                    "exhibit_id": str(self.exhibit_id),
+                    "label": exhibit.label,
+                    "passages_indexed": done,
+                    "passages": indexing,
+                },
+            )
+
+
 async def process(
     db: Database,
     settings: Settings,
@@ -303,29 +367,47 @@ async def process(
     clock = time.perf_counter()
     try:
         data = (_root(settings) / path).read_bytes()
-        blocks = await asyncio.wait_for(
-            asyncio.to_thread(extract.extract, data, media_type, extract.Limits.of(settings)),
-            timeout=settings.exhibits_extract_timeout_seconds,
+        blocks = await extract.extract_isolated(
+            data,
+            media_type,
+            extract.Limits.of(settings),
+            timeout_seconds=settings.exhibits_extract_timeout_seconds,
+            memory_mb=settings.exhibits_extract_memory_mb,
+            cpu_seconds=settings.exhibits_extract_cpu_seconds,
         )
-        chunks = chunk_blocks(
-            blocks, max_chars=settings.chunk_chars, overlap=settings.chunk_overlap_chars
-        )
+        chunks = await asyncio.to_thread(
+            chunk_blocks, blocks, max_chars=settings.chunk_chars,
+            overlap=settings.chunk_overlap_chars,
+        )  # fmt: skip
+        room, why = await _room(db, settings, tenant_id)
+        if room == 0:
+            raise QuotaExceeded(f"not indexed: {why}")
+        taken = chunks[:room]
         source = Source(type=EXHIBIT, source_id=exhibit_id, title=filename)
-        await retrieval.index(scope, source, chunks)
-        status, error, chars = ExhibitStatus.READY, None, sum(len(b.text) for b in blocks)
-    except TimeoutError:
-        status, error, chars = ExhibitStatus.FAILED, "text extraction took too long", 0
-        transient = True
+        progress = _Progress(db, tenant_id, exhibit_id)
+        await retrieval.index(
+            scope, source, taken, progress=progress, batch=settings.embeddings_batch_size
+        )
+        status, chars = ExhibitStatus.READY, sum(len(b.text) for b in blocks)
+        error = None
+        if len(taken) < len(chunks):
+            error = f"partially indexed: the first {len(taken)} of {len(chunks)} passages ({why})"
+        counts = {"passages": len(chunks), "passages_indexed": len(taken)}
+    except ExtractionFailed as exc:  # timed out or killed: transient; a refusal is not
+        status, error, chars, counts = ExhibitStatus.FAILED, exc.message, 0, {}
+        transient = exc.transient
     except AppError as exc:
-        status, error, chars = ExhibitStatus.FAILED, exc.message, 0
+        status, error, chars, counts = ExhibitStatus.FAILED, exc.message, 0, {}
         transient = isinstance(exc, EmbeddingsUnavailable)
     except (OSError, ValueError) as exc:
         status, error, chars = ExhibitStatus.FAILED, f"{type(exc).__name__}: {exc}"[:500], 0
+        counts = {}
         transient = False
     except (ResponseHandlingException, DBAPIError) as exc:
         if isinstance(exc, DBAPIError) and not is_connection_lost(exc):
             raise
         status, error, chars = ExhibitStatus.FAILED, f"{type(exc).__name__}: {exc}"[:500], 0
+        counts = {}
         transient = True
     else:
         transient = False
@@ -345,7 +427,7 @@ async def process(
             return "deleted"
         if exhibit.status != ExhibitStatus.PENDING:  # finished by another job meanwhile
             return exhibit.status
-        lifecycle.move(exhibit, status, error=error, text_chars=chars)
+        lifecycle.move(exhibit, status, error=error, text_chars=chars, **counts)
         await events_service.append(
             session,
             project_id=project_id,
@@ -358,6 +440,8 @@ async def process(
             },
         )
     metrics.EXHIBIT_SECONDS.labels(status).observe(time.perf_counter() - clock)
-    if error:
+    if status == ExhibitStatus.FAILED:
         log.warning("exhibit failed", exhibit_id=str(exhibit_id), reason=error)
+    elif error:
+        log.info("exhibit partially indexed", exhibit_id=str(exhibit_id), reason=error)
     return status

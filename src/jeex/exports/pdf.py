@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import resource
 import sys
-from collections.abc import Callable
 
 from jeex.errors import AppError
 
@@ -37,13 +36,13 @@ class PdfRenderFailed(AppError):
         self.transient = transient
 
 
-def _limits(memory_mb: int) -> Callable[[], None]:
-    def apply() -> None:
-        limit = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-    return apply
+def apply_limits(memory_mb: int) -> None:
+    """The renderer's limits, set by the child itself before it reads the HTML: a
+    ``preexec_fn`` would run between fork and exec of a worker that has threads, which
+    Python documents as unsafe."""
+    limit = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
 async def render_pdf(html: str, *, timeout_seconds: float, memory_mb: int) -> bytes:
@@ -52,10 +51,10 @@ async def render_pdf(html: str, *, timeout_seconds: float, memory_mb: int) -> by
         sys.executable,
         "-m",
         SANDBOX_MODULE,
+        str(memory_mb),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        preexec_fn=_limits(memory_mb),  # noqa: PLW1509 - no threads are started before exec
     )
     try:
         out, err = await asyncio.wait_for(

@@ -15,6 +15,8 @@ from typing import Any
 from weasyprint import CSS, HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+from jeex.exports.pdf import apply_limits
+
 ASSET_SCHEME = "jeex-asset:"
 
 
@@ -60,6 +62,7 @@ def html_to_pdf(html: str) -> bytes:
 def main() -> None:
     # WeasyPrint logs each refused URL; stderr is kept for the one-line failure reason.
     logging.getLogger("weasyprint").setLevel(logging.CRITICAL)
+    apply_limits(int(sys.argv[1]))  # before a byte of the document is read
     html = sys.stdin.buffer.read().decode("utf-8")
     sys.stdout.buffer.write(html_to_pdf(html))
     sys.stdout.buffer.flush()

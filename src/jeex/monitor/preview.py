@@ -123,8 +123,13 @@ def log_message(kind: str, data: dict[str, Any]) -> str:
             return "Export ready"
         case EventType.EXHIBIT_ADDED:
             return f"Exhibit {data.get('label', '')} uploaded: {data.get('filename', '')}"
+        case EventType.EXHIBIT_PROGRESS:
+            done, total = data.get("passages_indexed", 0), data.get("passages", 0)
+            return f"Exhibit {data.get('label', '')}: {done} of {total} passages indexed"
         case EventType.EXHIBIT_PROCESSED:
             outcome = "ready" if data.get("status") == "ready" else f"failed: {data.get('error')}"
+            if data.get("status") == "ready" and data.get("error"):
+                outcome = f"ready, {data['error']}"
             return f"Exhibit {data.get('label', '')} {outcome}"
     return str(kind)
 

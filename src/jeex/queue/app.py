@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex import tracing
 from jeex.db.context import session_tenant
+from jeex.queue import fairness
 
 RUNS_QUEUE = "runs"
 EXPORTS_QUEUE = "exports"
@@ -93,8 +94,11 @@ async def defer(
 ) -> int | None:
     """Defer a job in the session's transaction; None if one with this lock is waiting.
 
-    The queue is the job's in ``JOBS`` unless given (a job only a test defines)."""
+    The queue is the job's in ``JOBS`` unless given (a job only a test defines); its
+    priority puts it behind the jobs of tenants with less queued (``fairness``)."""
     schedule = {"schedule_in": {"seconds": delay_seconds}} if delay_seconds > 0 else {}
+    queue = queue or JOBS[task_name]
+    priority = await fairness.priority_for(session, queue, args.get("tenant_id"))
     # The job's span continues the trace of the request (or job) that queued it.
     args = {**args, **tracing.carrier()}
     driver = await _driver_connection(session)
@@ -102,7 +106,8 @@ async def defer(
     deferrer = app.configure_task(
         task_name,
         allow_unknown=True,
-        queue=queue or JOBS[task_name],
+        queue=queue,
+        priority=priority,
         lock=lock,
         queueing_lock=lock,
         connection=driver,

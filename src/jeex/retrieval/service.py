@@ -13,7 +13,7 @@ the same source twice overwrites rather than duplicates.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,10 +98,31 @@ class Retrieval:
             self._store.close()
             self._store = None
 
-    async def index(self, scope: Scope, source: Source, chunks: Sequence[Chunk]) -> int:
-        """Replace the source's points with these chunks; returns how many were stored."""
+    async def index(
+        self,
+        scope: Scope,
+        source: Source,
+        chunks: Sequence[Chunk],
+        *,
+        progress: Callable[[int, int], Awaitable[None]] | None = None,
+        batch: int | None = None,
+    ) -> int:
+        """Replace the source's points with these chunks; returns how many were stored.
+
+        Embedded and stored one batch at a time, so the store's lock is held briefly (a
+        search goes between two batches) and ``progress(done, total)`` is told after each;
+        ``batch`` chunks at a time (``JEEX_EMBEDDINGS_BATCH_SIZE`` unless given)."""
         store = await self.store()
         await store.delete(scope, conditions=where(source_id=str(source.source_id)))
+        step = batch or self.settings.embeddings_batch_size
+        for start in range(0, len(chunks), step):
+            await self._index_batch(scope, source, chunks[start : start + step])
+            if progress is not None:
+                await progress(min(start + step, len(chunks)), len(chunks))
+        return len(chunks)
+
+    async def _index_batch(self, scope: Scope, source: Source, chunks: Sequence[Chunk]) -> None:
+        store = await self.store()
         vectors = await self.embedder.passages([_embedded_text(source, c) for c in chunks])
         points = [
             Point(
@@ -126,7 +147,6 @@ class Retrieval:
             for chunk, vector in zip(chunks, vectors, strict=True)
         ]
         await store.upsert(scope, points)
-        return len(points)
 
     async def index_document_version(
         self, scope: Scope, source: Source, chunks: Sequence[Chunk]

@@ -32,7 +32,7 @@ from jeex import tracing
 from jeex.db.retry import is_connection_lost
 from jeex.engine.observer import RunObserver
 from jeex.engine.runner import RunnerDeps, execute_run, help_run
-from jeex.errors import AppError, NotFound, WorkerStopping
+from jeex.errors import AppError, NotFound, WorkerStopping, YieldTurn
 from jeex.exhibits.models import Exhibit
 from jeex.queue.app import EXECUTE_RUN, HELP_RUN, RUNS_QUEUE, enqueue_run
 from jeex.queue.resilient_worker import WORKER_KEY, ResilientWorker
@@ -86,9 +86,11 @@ async def _execute_job(context: JobContext, tenant_id: str, run_id: str, attempt
             if not await _still_mine(context):
                 log.warning("run continued by another worker after the outage", run_id=run_id)
                 return "handed over"
-    except WorkerStopping:
-        await _requeue(deps, tid, rid, attempt, reason="worker stopping")
-        return "requeued"
+    except WorkerStopping as exc:
+        turn = isinstance(exc, YieldTurn)
+        reason = "another tenant's run is waiting" if turn else "worker stopping"
+        await _requeue(deps, tid, rid, attempt, reason=reason)
+        return "yielded" if turn else "requeued"
     except NotFound:
         # Its project was deleted (the run is a 404 to everyone now): nothing to write.
         log.info("run of a deleted project not executed", run_id=run_id)

@@ -108,6 +108,7 @@ class TenantQuota(TenantMixin, TimestampMixin, Base):
     cost_per_month: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))
     concurrent_runs: Mapped[int | None] = mapped_column(Integer)
     exhibit_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    exhibit_passages: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Invitation(TenantIdMixin, TimestampMixin, Base):

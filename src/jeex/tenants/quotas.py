@@ -1,10 +1,10 @@
 """Tenant quotas and budgets: what a tenant may use, what it used, and the refusals.
 
-Six limits per tenant: LLM tokens and cost per UTC day and per UTC month, runs at once,
-and exhibit storage. Each is the tenant's own (``tenant_quotas``, set by an operator
-with ``jeex tenants quota``) or the installation's default (``JEEX_QUOTA_*``); unset is
-no limit. Tokens and cost are those of the runs started in the day or month, as their
-sections are written, so a run in progress counts as it goes.
+Seven limits per tenant: LLM tokens and cost per UTC day and per UTC month, runs at once,
+exhibit storage and indexed exhibit passages. Each is the tenant's own (``tenant_quotas``,
+set by an operator with ``jeex tenants quota``) or the installation's default
+(``JEEX_QUOTA_*``); unset is no limit. Tokens and cost are those of the runs started in
+the day or month, as their sections are written, so a run in progress counts as it goes.
 
 Refusals name the quota, the use and the limit: a step cannot start while a budget is
 spent or all run slots are taken, an exhibit cannot push storage over its limit, and a
@@ -38,6 +38,7 @@ FIELDS = (
     "cost_per_month",
     "concurrent_runs",
     "exhibit_bytes",
+    "exhibit_passages",
 )
 #: How each quota reads in a refusal.
 LABELS = {
@@ -47,6 +48,7 @@ LABELS = {
     "cost_per_month": "LLM cost per month",
     "concurrent_runs": "runs at once",
     "exhibit_bytes": "exhibit storage (bytes)",
+    "exhibit_passages": "indexed exhibit passages",
 }
 BUDGETS = ("tokens_per_day", "tokens_per_month", "cost_per_day", "cost_per_month")
 ACTIVE = (RunStatus.PENDING, RunStatus.RUNNING)
@@ -60,6 +62,7 @@ class Limits:
     cost_per_month: Decimal | None = None
     concurrent_runs: int | None = None
     exhibit_bytes: int | None = None
+    exhibit_passages: int | None = None
 
     def of(self, name: str) -> int | Decimal | None:
         value: int | Decimal | None = getattr(self, name)
@@ -74,6 +77,7 @@ class Usage:
     cost_per_month: Decimal
     concurrent_runs: int
     exhibit_bytes: int
+    exhibit_passages: int
 
     def of(self, name: str) -> int | Decimal:
         value: int | Decimal = getattr(self, name)
@@ -117,7 +121,14 @@ async def usage_of(session: AsyncSession, settings: Settings) -> Usage:
     active = await session.scalar(
         select(func.count()).select_from(Run).where(Run.status.in_(ACTIVE))
     )
-    stored = await session.scalar(select(func.coalesce(func.sum(Exhibit.size), 0)))
+    stored, passages = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(Exhibit.size), 0),
+                func.coalesce(func.sum(Exhibit.passages_indexed), 0),
+            )
+        )
+    ).one()
     return Usage(
         tokens_per_day=int(today_tokens),
         tokens_per_month=int(month_tokens),
@@ -125,6 +136,7 @@ async def usage_of(session: AsyncSession, settings: Settings) -> Usage:
         cost_per_month=Decimal(month_cost),
         concurrent_runs=int(active or 0),
         exhibit_bytes=int(stored or 0),
+        exhibit_passages=int(passages or 0),
     )
 
 
@@ -185,6 +197,22 @@ async def check_exhibit(session: AsyncSession, settings: Settings, *, adding: in
     used = (await usage_of(session, settings)).exhibit_bytes
     if used + adding > limit:
         raise _refusal("exhibit_bytes", used + adding, limit, "cannot keep this exhibit")
+
+
+async def passages_left(session: AsyncSession, settings: Settings) -> int | None:
+    """Passages the tenant's exhibits may still put in the vector store (None: no limit)."""
+    limit = (await limits_of(session, settings)).exhibit_passages
+    if limit is None:
+        return None
+    return max(0, limit - (await usage_of(session, settings)).exhibit_passages)
+
+
+async def check_passages(session: AsyncSession, settings: Settings) -> None:
+    """Before an exhibit is kept: room left for at least one more passage."""
+    left = await passages_left(session, settings)
+    if left == 0:
+        limit = (await limits_of(session, settings)).exhibit_passages or 0
+        raise _refusal("exhibit_passages", limit, limit, "cannot index another exhibit")
 
 
 async def budget_left(session: AsyncSession, settings: Settings) -> str | None:

@@ -23,6 +23,13 @@ export function exhibitsPanel(panel, projectId) {
     return h("span", { class: "cited" }, "cited in ", exhibit.cited_by.map((c, i) => [i ? ", " : "", `step ${c.step} · ${c.section_title || c.section_key}`]));
   }
 
+  // Where indexing stands: passages embedded so far, or the estimate before it starts.
+  function indexing(exhibit) {
+    if (exhibit.passages > 0) return `indexing: ${exhibit.passages_indexed} of ${exhibit.passages} passages`;
+    const minutes = Math.ceil(exhibit.estimated_seconds / 60);
+    return `about ${exhibit.estimated_passages} passages, ${minutes < 2 ? "a minute" : `${minutes} minutes`} to index`;
+  }
+
   function row(exhibit) {
     const remove = h("button", { type: "button", class: "link danger", "aria-label": `Delete ${exhibit.filename}` }, "Delete");
     const rowError = errorBox();
@@ -38,8 +45,9 @@ export function exhibitsPanel(panel, projectId) {
       h("span", { class: "label" }, exhibit.label),
       h("span", { class: "filename" }, exhibit.filename),
       h("span", { class: "hint" }, `${exhibit.media_type} · ${bytes(exhibit.size)}`),
-      h("span", { class: `badge ${exhibit.status}` }, exhibit.status),
-      exhibit.error ? h("span", { class: "error" }, exhibit.error) : null,
+      h("span", { class: `badge ${exhibit.status}` }, exhibit.partially_indexed ? "partially indexed" : exhibit.status),
+      exhibit.status === "pending" ? h("span", { class: "hint progress" }, indexing(exhibit)) : null,
+      exhibit.error ? h("span", { class: exhibit.status === "ready" ? "hint" : "error" }, exhibit.error) : null,
       cited(exhibit),
       remove,
       rowError,
