@@ -195,7 +195,7 @@ def test_ctrl_c_cancels_the_run_and_exits_cleanly(
     while llm_server.calls == 0 and time.monotonic() < deadline:
         time.sleep(0.1)
     process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
+    _, stderr = process.communicate(timeout=120)  # the exit, not its speed, is the point
     assert process.returncode == 130
     assert "interrupted" in stderr
     runs = json.loads(invoke(cli_env, "runs", "list", "--json").stdout)

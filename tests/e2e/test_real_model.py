@@ -106,7 +106,7 @@ def test_ctrl_c_cancels_and_stops_every_embedded_server(tmp_path: Path) -> None:
             break
         time.sleep(0.5)
     process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
+    _, stderr = process.communicate(timeout=240)  # the exit, not its speed, is the point
     assert process.returncode == 130, stderr[-2000:]
     assert _leftovers(alias, str(tmp_path)) == []
     listing = subprocess.run(

@@ -42,7 +42,7 @@ def start_server(env: dict[str, str], logs: Path, *extra: str, port: int = 0) ->
         [sys.executable, "-m", "jeex", "serve", "--port", str(port), "--workers", "0", *extra],
         env=env, stdout=subprocess.DEVNULL, stderr=log,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # a loaded 2-core machine starts one in 60 s at worst
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"jeex serve exited: {(logs / f'serve-{port}.log').read_text()}")

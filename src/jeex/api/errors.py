@@ -199,6 +199,13 @@ def _unreachable(what: str) -> Callable[[Request, Exception], Awaitable[JSONResp
     was written: the request's transaction did not commit."""
 
     async def handler(_request: Request, exc: Exception) -> JSONResponse:
+        if _lost_a_race(exc):
+            return error_response(
+                409,
+                "Conflict",
+                "Another change to the same data was made at the same moment; try again.",
+                {"Retry-After": "1"},
+            )
         log.warning(f"{what} unreachable", error=type(exc).__name__)
         return error_response(
             503,
@@ -208,6 +215,14 @@ def _unreachable(what: str) -> Callable[[Request, Exception], Awaitable[JSONResp
         )
 
     return handler
+
+
+def _lost_a_race(exc: Exception) -> bool:
+    """A deadlock or serialisation failure (SQLSTATE class 40): psycopg counts it as an
+    OperationalError, but the database is up and the request only lost a race."""
+    cause = getattr(exc, "orig", None) or exc
+    sqlstate = getattr(cause, "sqlstate", None) or ""
+    return isinstance(cause, psycopg.Error) and sqlstate.startswith("40")
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

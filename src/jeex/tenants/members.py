@@ -5,9 +5,12 @@ one way across tenants is ``my_tenants``: the ``jeex_my_memberships()`` database
 returns the memberships of the user the session names in ``app.user_id``, and nothing
 else (docs/security.md, P7).
 
-"The last owner cannot leave or be demoted" must hold under concurrency too: every
-change that could remove an owner first locks the tenant's owner rows (``FOR UPDATE``),
-so two owners demoting each other at once cannot both succeed.
+"The last owner cannot leave or be demoted" must hold under concurrency too: role
+changes and removals of one tenant take turns (a transaction-scoped advisory lock taken
+before any row), then lock the tenant's owner rows (``FOR UPDATE``), so two owners
+demoting each other at once cannot both succeed. Without the turn, each locked its own
+target row first and then waited for the other's: a deadlock, which PostgreSQL broke by
+failing one request.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jeex.audit import service as audit
+from jeex.db.context import session_tenant
 from jeex.db.session import as_user
 from jeex.errors import Conflict, NotFound
 from jeex.tenants import roles
@@ -60,6 +64,9 @@ async def list_(session: AsyncSession) -> list[Member]:
 
 
 async def _member(session: AsyncSession, user_id: uuid.UUID) -> Membership:
+    """The member's row, locked, after this tenant's other membership changes."""
+    key = f"members:{session_tenant(session)}"
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
     row = await session.scalar(
         select(Membership).where(Membership.user_id == user_id).with_for_update()
     )
