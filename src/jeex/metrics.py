@@ -58,6 +58,11 @@ RATE_LIMITED = Counter(
     ["scope"],
     registry=REGISTRY,
 )
+RUN_TURNS = Counter(
+    "jeex_run_turns_handed_over",
+    "Runs that handed their slot to another tenant's waiting run (fair sharing).",
+    registry=REGISTRY,
+)
 PURGE_FAILURES = Counter(
     "jeex_project_purge_failures",
     "Deleted projects whose files or vectors could not be removed after every retry.",

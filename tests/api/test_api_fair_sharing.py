@@ -12,6 +12,7 @@ the bundled embedder, as ``jeex serve`` runs them.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -169,6 +170,14 @@ async def test_a_large_exhibit_never_holds_up_another_tenants_search_run_or_expo
     )
 
 
+async def _turns(client: httpx.AsyncClient) -> float:
+    """``jeex_run_turns_handed_over_total`` as ``/metrics`` shows it."""
+    text = (await client.get("/metrics")).text
+    found = re.search(r"^jeex_run_turns_handed_over_total (\S+)$", text, re.MULTILINE)
+    assert found, "the counter is not exported"
+    return float(found.group(1))
+
+
 async def _ready(client: httpx.AsyncClient, caller: Caller, url: str) -> dict[str, Any] | None:
     exhibit = await _exhibit(client, caller, url)
     assert exhibit["status"] != "failed", exhibit["error"]
@@ -206,6 +215,7 @@ async def test_one_tenants_run_hands_its_slot_to_another_tenants_waiting_run(
     bob: Caller,
 ) -> None:
     llm_server.seconds_per_token = 0.004  # a section takes about a second
+    turns_before = await _turns(client)
     a_project = await create_project(client, alice)
     a_run = (
         await client.post(f"/api/v1/projects/{a_project['id']}/step1", headers=alice.headers)
@@ -227,6 +237,7 @@ async def test_one_tenants_run_hands_its_slot_to_another_tenants_waiting_run(
         if e.type == "run.queued" and e.data.get("reason") == "another tenant's run is waiting"
     ]  # fmt: skip
     assert handed, "A's run never handed its slot over"
+    assert await _turns(client) >= turns_before + len(handed)  # what an operator sees
     for project, caller in ((a_project, alice), (b_project, bob)):
         written = [
             e.data.get("key")

@@ -356,6 +356,11 @@ async def process(
     a second try may not meet (extraction ran out of time, the embeddings endpoint or the
     vector store is unreachable, the database connection was lost) raises ``TryAgain``
     unless this is the ``last_attempt``: the exhibit stays pending, with the reason.
+
+    At most ``JEEX_EXHIBITS_MAX_PASSAGES`` passages are indexed, and no more than the
+    tenant's passage quota leaves: a longer text is ``ready`` and partially indexed, with
+    the reason in ``error``. Progress is written as it goes (``_Progress``); an exhibit
+    deleted meanwhile stops being indexed at the next batch.
     """
     async with db.tenant_session(tenant_id) as session:
         exhibit = await get(session, exhibit_id=exhibit_id)

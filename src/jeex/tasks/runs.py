@@ -28,7 +28,7 @@ from procrastinate import Blueprint, JobContext
 from procrastinate.job_context import AbortReason
 from sqlalchemy import func, select
 
-from jeex import tracing
+from jeex import metrics, tracing
 from jeex.db.retry import is_connection_lost
 from jeex.engine.observer import RunObserver
 from jeex.engine.runner import RunnerDeps, execute_run, help_run
@@ -88,6 +88,8 @@ async def _execute_job(context: JobContext, tenant_id: str, run_id: str, attempt
                 return "handed over"
     except WorkerStopping as exc:
         turn = isinstance(exc, YieldTurn)
+        if turn:
+            metrics.RUN_TURNS.inc()
         reason = "another tenant's run is waiting" if turn else "worker stopping"
         await _requeue(deps, tid, rid, attempt, reason=reason)
         return "yielded" if turn else "requeued"
