@@ -71,19 +71,35 @@ def check_writable_dir(path: Path) -> Path:
 
 
 def run_async(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine; SIGTERM cancels it like Ctrl-C so cleanup code runs either way.
+    """Run a coroutine; Ctrl-C and SIGTERM cancel it so cleanup code runs either way, and
+    Ctrl-C then ends in ``KeyboardInterrupt``.
 
-    Signals reach the main thread only: a command run from another thread (a program
-    embedding the CLI) leaves SIGTERM to that program."""
+    Both are the event loop's own signal handlers (``loop.add_signal_handler``), not
+    asyncio.Runner's SIGINT handler, which it installs only when the process still has
+    Python's default one. Signals reach the main thread only: a command run from another
+    thread (a program embedding the CLI) leaves them to that program."""
+    interrupted = False
 
     async def wrapper() -> T:
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
         if task is not None and threading.current_thread() is threading.main_thread():
+
+            def interrupt() -> None:
+                nonlocal interrupted
+                interrupted = True
+                task.cancel()
+
+            loop.add_signal_handler(signal.SIGINT, interrupt)
             loop.add_signal_handler(signal.SIGTERM, task.cancel)
         return await main()
 
-    return asyncio.run(wrapper())
+    try:
+        return asyncio.run(wrapper())
+    except asyncio.CancelledError:
+        if interrupted:
+            raise KeyboardInterrupt from None
+        raise
 
 
 def guarded(call: Callable[[], T]) -> T:
