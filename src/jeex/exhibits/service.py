@@ -128,7 +128,6 @@ async def _add_received(
         if existing is not None:
             await _delete_row(session, settings, existing)  # a failed one may be tried again
         await quotas.check_exhibit(session, settings, adding=received.size)
-        await quotas.check_passages(session, settings)
         exhibit = Exhibit(
             id=uuid.uuid4(),
             tenant_id=session_tenant(session),
@@ -370,6 +369,8 @@ async def process(
         filename = exhibit.filename
     scope = Scope(tenant_id, project_id)
     clock = time.perf_counter()
+    # The passage counts a ready exhibit records (none for a failed one).
+    counts: dict[str, int] = {}
     try:
         data = (_root(settings) / path).read_bytes()
         blocks = await extract.extract_isolated(
@@ -399,20 +400,18 @@ async def process(
             error = f"partially indexed: the first {len(taken)} of {len(chunks)} passages ({why})"
         counts = {"passages": len(chunks), "passages_indexed": len(taken)}
     except ExtractionFailed as exc:  # timed out or killed: transient; a refusal is not
-        status, error, chars, counts = ExhibitStatus.FAILED, exc.message, 0, {}
+        status, error, chars = ExhibitStatus.FAILED, exc.message, 0
         transient = exc.transient
     except AppError as exc:
-        status, error, chars, counts = ExhibitStatus.FAILED, exc.message, 0, {}
+        status, error, chars = ExhibitStatus.FAILED, exc.message, 0
         transient = isinstance(exc, EmbeddingsUnavailable)
     except (OSError, ValueError) as exc:
         status, error, chars = ExhibitStatus.FAILED, f"{type(exc).__name__}: {exc}"[:500], 0
-        counts = {}
         transient = False
     except (ResponseHandlingException, DBAPIError) as exc:
         if isinstance(exc, DBAPIError) and not is_connection_lost(exc):
             raise
         status, error, chars = ExhibitStatus.FAILED, f"{type(exc).__name__}: {exc}"[:500], 0
-        counts = {}
         transient = True
     else:
         transient = False

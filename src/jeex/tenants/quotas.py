@@ -190,13 +190,21 @@ async def check_run(session: AsyncSession, settings: Settings, *, count: bool = 
 
 
 async def check_exhibit(session: AsyncSession, settings: Settings, *, adding: int) -> None:
-    """Before an exhibit of ``adding`` bytes is kept: storage left for it."""
-    limit = (await limits_of(session, settings)).exhibit_bytes
-    if limit is None:
+    """Before an exhibit of ``adding`` bytes is kept: storage left for it, and room for at
+    least one more indexed passage."""
+    limits = await limits_of(session, settings)
+    if limits.exhibit_bytes is None and limits.exhibit_passages is None:
         return
-    used = (await usage_of(session, settings)).exhibit_bytes
-    if used + adding > limit:
-        raise _refusal("exhibit_bytes", used + adding, limit, "cannot keep this exhibit")
+    usage = await usage_of(session, settings)
+    if limits.exhibit_bytes is not None and usage.exhibit_bytes + adding > limits.exhibit_bytes:
+        raise _refusal(
+            "exhibit_bytes", usage.exhibit_bytes + adding, limits.exhibit_bytes,
+            "cannot keep this exhibit",
+        )  # fmt: skip
+    passages = limits.exhibit_passages
+    if passages is not None and usage.exhibit_passages >= passages:
+        used = usage.exhibit_passages
+        raise _refusal("exhibit_passages", used, passages, "cannot index another exhibit")
 
 
 async def passages_left(session: AsyncSession, settings: Settings) -> int | None:
@@ -205,14 +213,6 @@ async def passages_left(session: AsyncSession, settings: Settings) -> int | None
     if limit is None:
         return None
     return max(0, limit - (await usage_of(session, settings)).exhibit_passages)
-
-
-async def check_passages(session: AsyncSession, settings: Settings) -> None:
-    """Before an exhibit is kept: room left for at least one more passage."""
-    left = await passages_left(session, settings)
-    if left == 0:
-        limit = (await limits_of(session, settings)).exhibit_passages or 0
-        raise _refusal("exhibit_passages", limit, limit, "cannot index another exhibit")
 
 
 async def budget_left(session: AsyncSession, settings: Settings) -> str | None:
