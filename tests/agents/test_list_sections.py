@@ -58,7 +58,7 @@ def test_items_are_cleaned_deduplicated_and_never_said_twice() -> None:
         "dropped 2 list item(s): a piece of a sentence",
         "dropped 1 list item(s): repeats the prompt",
         "dropped 1 list item(s): empty or placeholder",
-        "dropped 1 list item(s): already written in this run",
+        "dropped 1 list item(s): already written in the package",
         "dropped 1 list item(s): not text",
     }
     # What it kept is now said: the same long item in a later section is dropped.

@@ -22,6 +22,7 @@ In scope:
 - **Shared lists**: everyone in the family edits one list.
 - **Offline mode**: the list works without a network.
 - Barcode scanning
+- List of items that are part of this list.
 - **Deployment pipeline**: continuous delivery
 - TBD
 
@@ -49,6 +50,10 @@ def test_candidates_come_from_in_scope_and_components_in_order() -> None:
                       "API gateway"]  # fmt: skip
     offline = feature_candidates([ABOUT])[1]
     assert offline.goal == "the list works without a network."
+    # A short item is a feature's name; the start of a longer sentence is not.
+    assert feature_candidates(["## Scope\n- Price alerts for staples."])[0].title == (
+        "Price alerts for staples"
+    )
 
 
 def test_a_plan_with_one_repeated_title_is_completed_from_the_documents() -> None:

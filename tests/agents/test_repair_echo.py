@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from jeex.agents import prompts
+from jeex.agents.base import section_token_cap
 from jeex.agents.contracts import ChecklistItem
 from jeex.agents.quality import WrittenSection, check_sections, confidence, defects
 from jeex.agents.repair import clean_section_markdown
@@ -145,6 +146,68 @@ def test_key_facts_worded_as_the_document_says_them_are_dropped() -> None:
     assert dropped == [said, new, tail, *cut]
 
 
+def test_what_make_plan_let_through_on_2026_12_07_is_caught() -> None:
+    """Lines of a real bundled-model package: a numbered label, the length instruction inside
+    a sentence, instructions of the model's own training data, and key facts cut from a
+    sentence."""
+    risks = "\n".join(
+        [
+            "- SECTION 1: SHOWCHEPERS",
+            "- Families may not agree on one list at first.",
+            "- The document must have 2 paragraphs. Paragraphs are separated with a new line.",
+            "- The response must contain exactly 3 bullet points, in all lowercase letters.",
+            "- use markdown formatting such as *bold* to highlight key words",
+        ]
+    )
+    cleaned, removed = drop_echoes(risks, PROMPT)
+    assert cleaned == "- Families may not agree on one list at first."
+    assert removed == 5  # a label line, and four sentences about the text
+    summary = "The app saves time for parents. The first release delivers in about 120 words."
+    assert drop_echoes(summary, PROMPT) == ("The app saves time for parents.", 1)
+    assert drop_echoes("The list holds 120 items.", PROMPT) == ("The list holds 120 items.", 0)
+    cut = [
+        ", for those who are looking for more than just meals that they can eat at home.",
+        "This app has been designed to provide [",
+    ]
+    kept, dropped = fresh_items([*cut, "Every change reaches each phone at once."], "")
+    assert (kept, dropped) == (["Every change reaches each phone at once."], cut)
+    # The second run: a fact cut short beside the same words going on, one ending on a
+    # stray mark, and an epic's scope that was its focus line's goal.
+    facts = [
+        "The product is designed to help people",
+        "The product is designed to help people manage their daily groceries.",
+        "The product is designed to help people manage their daily groceries, 10% *",
+    ]
+    assert fresh_items(facts, "") == ([facts[1]], [facts[0], facts[2]])
+    scope = "Goal: List of items that are part of this list."
+    assert drop_echoes(scope, PROMPT) == ("", 1)
+
+
+def test_a_long_sentence_written_again_with_a_word_changed_is_a_repeat() -> None:
+    first = (
+        "This technology has been developed with the needs of these families in mind, "
+        "ensuring that users can make life easier by providing them with all manner of "
+        "options available on their own terms while also being mindful of the environment."
+    )
+    again = first.replace("in mind, ensuring", "in mind and ensures")
+    said = sentences_of(first)
+    kept, dropped = drop_said(f"{again} Lists sync at once.", said)
+    assert (kept, dropped) == ("Lists sync at once.", [again])
+    # Sentences that only share a frame, or a short one, are not repeats.
+    frame = "The shopping section sets out how the shared grocery list app serves its users."
+    other = "The sharing section sets out how the shared grocery list app serves its users."
+    assert drop_said(other, sentences_of(frame)) == (other, [])
+
+
+def test_a_paragraph_dropped_whole_leaves_its_sentences_to_later_paragraphs() -> None:
+    restated = "Families forget items when only one person does the shopping."
+    paragraph = f"{restated} Paper lists get lost on the way to the store."
+    said = {key for key in sentences_of(paragraph) if key.startswith("¶ ")}
+    kept, dropped = drop_said(f"{paragraph}\n\n{restated} Lists sync at once.", said)
+    assert kept == f"{restated} Lists sync at once."
+    assert dropped == [paragraph]
+
+
 def test_sentences_are_compared_without_case_spacing_or_punctuation() -> None:
     said = sentences_of("Every list   syncs across the family phones, at once!")
     kept, dropped = drop_said("every list syncs across the family phones at once.", said)
@@ -174,6 +237,15 @@ def test_a_document_with_prompt_text_or_repetition_cannot_score_above_a_half() -
     echo = ChecklistItem(item="No prompt text in the document", passed=False)
     assert confidence([*passed, length]) == 0.75
     assert confidence([*passed, echo]) == 0.5
+
+
+def test_a_section_stops_near_its_target_length_in_its_language_tokens() -> None:
+    settings = Settings()
+    assert section_token_cap(150, "en", settings) == 259  # 225 words x 1.15 tokens
+    assert section_token_cap(80, "es", settings) == 228
+    # Russian takes five tokens a word with SmolLM2's tokenizer: the setting's cap holds.
+    assert section_token_cap(150, "ru", settings) == settings.llm_max_section_tokens == 400
+    assert section_token_cap(100, "ja", settings) == 400  # not measured: three a word
 
 
 def test_penalties_go_to_the_embedded_model_and_only_where_asked_elsewhere() -> None:

@@ -110,13 +110,46 @@ async def test_prompt_echoes_and_repeated_sentences_never_reach_the_document(
     fixes = {s.key: s.metadata_["fixes"] for s in await _sections(deps.db, principal, runs[0].id)}
     assert "removed 2 line(s) repeating the prompt (labels or instructions)" in fixes["problem"]
     assert any(
-        f.startswith("removed 1 sentence(s) already written in this run: 'The team has taken")
+        f.startswith("removed 1 sentence(s) already written in the package: 'The team has taken")
         for f in fixes["audience"]
     )
-    # The model was told where to stop: at the prompt's own labels.
+    # The model was told where to stop: at the prompt's own labels, and near the section's
+    # target length (Problem: 150 words, English: 1.5 x 150 x 1.15 tokens).
     streamed = [r for r in llm_server.requests if r.get("stream")]
     assert streamed
     assert all(r["stop"] == list(prompts.SECTION_STOPS) for r in streamed)
+    problem = next(r for r in streamed if "Section: Problem" in r["messages"][-1]["content"])
+    assert problem["max_tokens"] == 259
+
+
+async def test_a_paragraph_of_an_earlier_document_is_not_written_again(
+    deps: RunnerDeps, principal: Principal, llm_server: ScriptedLLM
+) -> None:
+    """The overview copied about.md's scope paragraph whole (issue 15's benchmark): a later
+    document drops a paragraph an earlier one wrote, and keeps restating single sentences."""
+    paragraph = (
+        "Families forget items when only one person does the shopping. Paper lists get "
+        "lost on the way to the store, and nobody knows what was already bought."
+    )
+    restated = "Families forget items when only one person does the shopping."
+    llm_server.script_text("Section: Problem", paragraph)
+    llm_server.script_text(
+        "Section: Coding standards",
+        f"{paragraph}\n\n{restated} Every change goes through a typed API and a review.",
+    )
+    project, runs = await _plan(deps, principal, steps=(1, 2))
+    finished = await pipeline.execute_runs(deps, principal, runs, _Recorder())
+    assert [r.status for r in finished] == ["completed", "completed"]
+    docs = {d.document_type: d for d in await _documents(deps.db, principal, project.id)}
+    assert paragraph in docs["about"].content
+    assert paragraph not in docs["specs"].content
+    assert "Every change goes through a typed API and a review." in docs["specs"].content
+    assert restated in docs["specs"].content  # a sentence may be restated, once, elsewhere
+    fixes = {s.key: s.metadata_["fixes"] for s in await _sections(deps.db, principal, runs[1].id)}
+    assert any(
+        f.startswith("removed 1 sentence(s) already written in the package: 'Families forget")
+        for f in fixes["coding_standards"]
+    ), fixes
 
 
 async def test_a_question_is_asked_once_in_the_package(

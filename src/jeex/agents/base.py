@@ -26,9 +26,11 @@ from jeex.agents.quality import (
     confidence,
 )
 from jeex.agents.repair import Repaired, repair_key_facts, repair_questions
-from jeex.agents.repair_echo import fresh_items, prompt_lines
+from jeex.agents.repair_echo import PARAGRAPH_MARK, fresh_items, prompt_lines, sentences_of
 from jeex.agents.repair_text import dedupe_key
+from jeex.config import Settings
 from jeex.documents.models import DocumentVersion
+from jeex.languages import tokens_for_words
 from jeex.llm.usage import Usage
 from jeex.retrieval.citations import passages_block, sources_markdown
 from jeex.templates import DocumentTemplate, template_fingerprint
@@ -62,6 +64,18 @@ def complete_diagrams(sections: Sequence[WrittenSection]) -> list[WrittenSection
 def with_sources(review: str, sources: str) -> str:
     """The review block, followed by the Sources list when sections cited passages."""
     return f"{review.rstrip()}\n\n{sources}" if sources else review
+
+
+#: How far past its target a section may run before the model is stopped: the sentence
+#: cut by the stop is removed by repair, so a section ends near 1.3 times its target.
+SECTION_LENGTH_ROOM = 1.5
+
+
+def section_token_cap(target_words: int, language: str, settings: Settings) -> int:
+    """The tokens one section may take (issue 15, "stop at the target length"): the bundled
+    model writes on to any cap it is given, at about 40 tokens a second on 2 cores."""
+    room = tokens_for_words(round(target_words * SECTION_LENGTH_ROOM), language)
+    return min(settings.llm_max_section_tokens, room)
 
 
 class DocumentAgent:
@@ -118,6 +132,16 @@ class DocumentAgent:
             self.retrieval_budget = budget // 2
             budget -= self.retrieval_budget
         self.reference = earlier_context(documents, budget)
+        # A paragraph of an earlier document written again whole is dropped like one of this
+        # run (issue 15: the overview copied about.md's scope). Only whole paragraphs: a
+        # section may restate a sentence of what it builds on, and a small model copies its
+        # reference so often that sentence keys would empty whole sections.
+        self.said |= {
+            key
+            for doc in documents
+            for key in sentences_of(doc.content)
+            if key.startswith(PARAGRAPH_MARK)
+        }
 
     async def write_sections(
         self,
@@ -149,7 +173,9 @@ class DocumentAgent:
                 focus=focus,
             )
             messages = ask(passages=passages_block(given))
-            max_tokens = min(self.ctx.settings.llm_max_section_tokens, spec.target_words * 3)
+            max_tokens = section_token_cap(
+                spec.target_words, self.ctx.brief.language, self.ctx.settings
+            )
             if spec.kind == "list" and not given:
                 # Items under a schema; with passages, prose keeps their citations.
                 asked = ask(answer=list_sections.ask(spec.key))

@@ -26,10 +26,14 @@ from jeex.agents.contracts import (
 )
 from jeex.agents.document import assemble, epics_table, review_block
 from jeex.agents.plan_features import (
+    GENERIC_THEMES,
+    Similarities,
+    Thresholds,
     complete_plan,
     feature_candidates,
     relevance_anchor,
     replace_off_topic,
+    with_product,
 )
 from jeex.agents.quality import EPICS_ON_TOPIC, check_extraction, check_sections, confidence
 from jeex.agents.repair import Repaired
@@ -64,19 +68,26 @@ class ImplementationPlanner(DocumentAgent):
         """The checkpointed, repaired epic list, then the relevance rule (deterministic
         for the same embedder, so a resumed run and a helper plan the same epics)."""
         sources = [self.earlier[kind] for kind in ("about", "architecture") if kind in self.earlier]
-        candidates = feature_candidates(sources)
-        plan = await self._planned(candidates)
-        threshold = self.ctx.settings.epic_min_similarity
+        scope = feature_candidates(sources)
+        plan = await self._planned(scope)
+        relevance = self.ctx.settings.epic_relevance
         middle = plan.value[1:-1]
-        if threshold is None or not middle:
+        if relevance is None or not middle:
             return plan
-        scores = await self.ctx.sources.similarity(
-            relevance_anchor(self.ctx.brief.idea, candidates),
-            [f"{e.title}. {e.goal}" for e in middle],
-        )
-        if scores is None:
+        # The product itself may replace an off-topic epic as a last resort (it does not
+        # complete a plan the model could not write: that step fails clearly).
+        candidates = with_product(scope, self.ctx.project_name, self.ctx.brief.idea)
+        thresholds = Thresholds(*relevance)
+        # Titles alone: a reader judges an epic by its heading, and a goal that names the
+        # product made "Sustainability" pass (issue 15's benchmark scores titles too).
+        texts = [e.title for e in middle] + [c.title for c in candidates]
+        anchor = relevance_anchor(self.ctx.brief.idea, candidates)
+        to_product = await self.ctx.sources.similarity(anchor, texts)
+        to_themes = await self.ctx.sources.similarity(GENERIC_THEMES, texts)
+        if to_product is None or to_themes is None:
             return plan
-        checked = replace_off_topic(plan, scores, candidates, threshold=threshold)
+        scores = Similarities(to_product=to_product, to_themes=to_themes)
+        checked = replace_off_topic(plan, scores, candidates, thresholds=thresholds)
         self.off_topic = checked.off_topic
         return checked.plan
 

@@ -22,8 +22,10 @@ from jeex.agents.repair_echo import (
     SAID_MIN_CHARS,
     drop_echoes,
     is_cut,
+    is_said,
     normalise,
     paragraph_key,
+    remembered,
     sentence_keys,
 )
 from jeex.agents.repair_text import Repaired, clean_list_item, dedupe_key, is_placeholder
@@ -123,11 +125,11 @@ def _clean(raw: Any, said: set[str], counts: Counter[str], prompt: Sequence[str]
             keys = sentence_keys(item) | (
                 {normalise(item)} if len(item) >= SAID_MIN_CHARS else set()
             )
-            if keys & said:
-                counts["already written in this run"] += 1
+            if any(is_said(k, said) for k in keys):
+                counts["already written in the package"] += 1
                 continue
             seen.add(key)
-            said = said | keys
+            said = said | remembered(keys)
             kept.append(item)
     return kept[:MAX_ITEMS]
 
@@ -166,7 +168,7 @@ def items_markdown(
     block = paragraph_key(text)
     if block in said:
         raise ValueError("the list repeats one the run already wrote")
-    said |= {normalise(item) for item in items if len(item) >= SAID_MIN_CHARS}
-    said |= set().union(*(sentence_keys(item) for item in items)) | {block}
+    said |= remembered(normalise(item) for item in items if len(item) >= SAID_MIN_CHARS)
+    said |= remembered(set().union(*(sentence_keys(item) for item in items))) | {block}
     fixes = tuple(f"dropped {n} list item(s): {why}" for why, n in counts.items() if n)
     return Repaired(text, fixes)

@@ -38,9 +38,28 @@ LABELS = (
     "length",
     "excerpts",
     "reference material",
+    # The epic's focus line: "Goal: List of items …" written as an epic's scope.
+    "goal",
+    "depends on",
 )
 _LABEL_LINE = re.compile(
-    r"^\s*(?:[-*+]\s+|\d+[.)]\s+|#+\s+)?[*_`]*(?:" + "|".join(LABELS) + r")[*_`]*\s*:",
+    r"^\s*(?:[-*+]\s+|\d+[.)]\s+|#+\s+)?[*_`]*(?:"
+    + "|".join(LABELS)
+    # "SECTION 1: SHOWCHEPERS" (make plan's risks): a label numbered is still a label.
+    + r")(?:\s+\d+)?[*_`]*\s*:",
+    re.IGNORECASE,
+)
+#: The prompt's length instruction woven into a sentence ("The first release delivers in
+#: about 120 words."), and the writing instructions of the model's own training data ("The
+#: response must contain exactly 3 bullet points.", "use markdown formatting"): text about
+#: the text, never about the product. English: the prompt's labels are English.
+_ABOUT_THE_TEXT = re.compile(
+    r"\b(?:about|around|approximately|roughly|exactly|at least|at most)\s+\d+\s+words\b"
+    r"|\bthe (?:response|answer|output|document|text) (?:must|should|needs to) "
+    r"(?:have|contain|include|be written|consist|start|end)\b"
+    r"|\b(?:\d+|two|three|four|five) bullet points\b|\bmarkdown (?:formatting|dividers?)\b"
+    r"|\bparagraphs (?:are|must be) separated\b|\bin all (?:lowercase|capital) letters\b"
+    r"|\bpostscript starting with\b",
     re.IGNORECASE,
 )
 _DELIMITER = re.compile(r"^\s*(?:<<<\w*|\w*>>>)\s*$")
@@ -108,7 +127,7 @@ def _echoes(line: str, given: Sequence[str]) -> bool:
 
 
 def _echo(piece: str, given: Sequence[str]) -> bool:
-    return is_label_line(piece) or _echoes(piece, given)
+    return is_label_line(piece) or bool(_ABOUT_THE_TEXT.search(piece)) or _echoes(piece, given)
 
 
 def drop_echoes(text: str, prompt: Sequence[str]) -> tuple[str, int]:
@@ -124,7 +143,7 @@ def drop_echoes(text: str, prompt: Sequence[str]) -> tuple[str, int]:
         if fenced or not line.strip() or line.lstrip().startswith("|"):
             kept.append(line)
             continue
-        if _echo(line, given):
+        if is_label_line(line) or _echoes(line, given):  # the text about itself: by sentence
             removed += 1
             continue
         marker = _ITEM.match(line)
@@ -151,6 +170,8 @@ def _is_prose(block: str) -> bool:
 #: A paragraph (a block of prose, a whole list) must have this many words to be one a
 #: reader notices twice; shorter ones ("Yes.", a two-item list) may repeat.
 PARAGRAPH_MIN_WORDS = 8
+#: What starts a paragraph's key in the run's memory.
+PARAGRAPH_MARK = "¶ "
 
 
 def sentence_keys(text: str) -> set[str]:
@@ -158,11 +179,53 @@ def sentence_keys(text: str) -> set[str]:
     return {normalise(s) for s in _sentences(text) if len(s) >= SAID_MIN_CHARS}
 
 
+#: A sentence of this many words or more is also remembered by its word 5-grams: the small
+#: model writes a long sentence again with a word or two changed ("…in mind, ensuring
+#: that…" / "…in mind and ensures that…", 43 words, in make plan's overview), which a reader
+#: sees as the same sentence. Shorter sentences sharing a frame ("The X section sets out
+#: how …") read as a style, and are compared whole only.
+NEAR_MIN_WORDS = 20
+NEAR_SHINGLE_WORDS = 5
+#: The share of a sentence's 5-grams already written that makes it a repeat.
+NEAR_SHARE = 0.6
+#: What starts a 5-gram's key in the run's memory.
+SHINGLE_MARK = "≈ "
+
+
+def shingles(key: str) -> set[str]:
+    """The word 5-grams of a normalised sentence, as the memory holds them (none when the
+    sentence is too short to be compared this way)."""
+    words = key.split()
+    if len(words) < NEAR_MIN_WORDS:
+        return set()
+    n = NEAR_SHINGLE_WORDS
+    return {SHINGLE_MARK + " ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def is_said(key: str, *memories: set[str]) -> bool:
+    """Whether a normalised sentence was written before: the same words, or most of its
+    5-grams."""
+    if any(key in memory for memory in memories):
+        return True
+    grams = shingles(key)
+    hits = sum(1 for gram in grams if any(gram in memory for memory in memories))
+    return bool(grams) and hits >= NEAR_SHARE * len(grams)
+
+
+def remembered(keys: Iterable[str]) -> set[str]:
+    """Sentence keys with their 5-grams: what the memory adds for them."""
+    found: set[str] = set()
+    for key in keys:
+        found.add(key)
+        found |= shingles(key)
+    return found
+
+
 def paragraph_key(block: str) -> str:
     """How a whole paragraph is remembered beside the sentences ("¶" keeps the two apart);
     empty for a paragraph too short to count."""
     words = normalise(block)
-    return f"¶ {words}" if len(words.split()) >= PARAGRAPH_MIN_WORDS else ""
+    return f"{PARAGRAPH_MARK}{words}" if len(words.split()) >= PARAGRAPH_MIN_WORDS else ""
 
 
 def _text_line(line: str) -> bool:
@@ -172,7 +235,8 @@ def _text_line(line: str) -> bool:
 
 
 def sentences_of(text: str) -> set[str]:
-    """The normalised long sentences of a text, as ``drop_said`` remembers them."""
+    """The normalised long sentences of a text (with their 5-grams) and its paragraphs, as
+    ``drop_said`` remembers them."""
     found: set[str] = set()
     for block in text.split("\n\n"):
         if _is_prose(block):
@@ -181,14 +245,15 @@ def sentences_of(text: str) -> set[str]:
                     continue
                 marker = _ITEM.match(line)
                 body = line[len(marker.group(1)) :] if marker else line
-                found |= sentence_keys(body)
+                found |= remembered(sentence_keys(body))
             found.add(paragraph_key(block))
     found.discard("")
     return found
 
 
-#: Where a piece of a sentence the model split in two stops (as for list items).
-_CUT_END = (",", ";", ":", "-", "–", "(", "’", "'")
+#: Where a piece of a sentence the model split in two stops (as for list items), or starts.
+_CUT_END = (",", ";", ":", "-", "–", "(", "[", "{", "/", "’", "'", "*", "_", "&", "+", "=")
+_CUT_START = (",", ";", ":", ".", ")", "]", "}", "`", "/", "’")
 #: English words no sentence ends on: an item that stops at one without a full stop was cut
 #: off at the token limit ("A user can", seen in ``make plan``'s acceptance criteria).
 _DANGLING = frozenset(
@@ -229,10 +294,13 @@ _DANGLING = frozenset(
 
 def is_cut(item: str) -> bool:
     """A piece of a sentence (a list item, a key fact, a question): it starts in lower case
-    (where the script has case: the middle of a word or a sentence), stops at a comma, a
-    dash or an apostrophe, or ends on an English word no sentence ends on."""
+    (where the script has case: the middle of a word or a sentence) or with a comma or a
+    closing bracket, stops at a comma, a dash, an opening bracket or an apostrophe, or ends
+    on an English word no sentence ends on."""
     text = item.strip()
     if not text or (text[0].isalpha() and text[0].islower()) or text.endswith(_CUT_END):
+        return True
+    if text.startswith(_CUT_START):  # ", for those who …": the tail of a sentence
         return True
     return text.rsplit(maxsplit=1)[-1].lower() in _DANGLING
 
@@ -244,9 +312,14 @@ def fresh_items(items: Sequence[str], text: str) -> tuple[list[str], list[str]]:
     said = sentences_of(text)
     kept: list[str] = []
     dropped: list[str] = []
-    for item in items:
+    words = [normalise(item) for item in items]
+    whole = [key for item, key in zip(items, words, strict=True) if not is_cut(item)]
+    for item, key in zip(items, words, strict=True):
         keys = {normalise(s) for s in _sentences(item) if len(s) >= SAID_MIN_CHARS}
-        if is_cut(item) or keys & said:
+        # "The product is designed to help people" beside the same words going on: the
+        # first is the second cut short.
+        longer = any(other != key and other.startswith(f"{key} ") for other in whole)
+        if is_cut(item) or longer or keys & said:
             dropped.append(item)
             continue
         said |= keys
@@ -273,6 +346,7 @@ def drop_said(text: str, said: set[str]) -> tuple[str, list[str]]:
             blocks.append(block)
             continue
         lines: list[str] = []
+        fresh: set[str] = set()  # the block's sentences: remembered only if the block stays
         for line in block.split("\n"):
             if not _text_line(line):  # a heading or table row inside the block stays
                 if line.strip():
@@ -283,20 +357,22 @@ def drop_said(text: str, said: set[str]) -> tuple[str, list[str]]:
             kept: list[str] = []
             for sentence in _sentences(line[len(prefix) :]):
                 key = normalise(sentence)
-                if len(sentence) >= SAID_MIN_CHARS and key in said:
+                if len(sentence) >= SAID_MIN_CHARS and is_said(key, said, fresh):
                     dropped.append(sentence)
                     continue
                 if len(sentence) >= SAID_MIN_CHARS:
-                    said.add(key)
+                    fresh |= remembered([key])
                 kept.append(sentence)
             if kept:
                 lines.append(prefix + " ".join(kept))
         # Then the paragraph as it stands (a whole list of short items counts too): one
-        # written before in the run is dropped whole.
+        # written before in the package is dropped whole, and its sentences are not
+        # remembered, so a later paragraph may still say one of them.
         whole = paragraph_key("\n".join(lines))
         if whole and whole in said:
             dropped.append("\n".join(lines))
             continue
+        said |= fresh
         if whole:
             said.add(whole)
         if lines:

@@ -329,6 +329,9 @@ _RHETORICAL = re.compile(
     r"|what are the (?:main |key )?(?:benefits|advantages)"
     r"|(?:isn't|wouldn't|doesn't|aren't) (?:it|that|this)\b|can you imagine|have you ever|what if\b"
     r"|what do you think|any (?:other )?questions"
+    r"|what (?:is|are) the (?:main |overall |primary )?(?:purpose|point|vision)s? of"
+    r"|в чём (?:цель|смысл)|was ist (?:der|das) (?:zweck|ziel)"
+    r"|cuál es (?:el|la) (?:propósito|objetivo)"
     r"|что делает .{0,80}(?:уникальн|особенн)|почему .{0,80}важн"
     r"|was macht .{0,80}(?:einzigartig|besonders)|warum ist .{0,80}wichtig"
     r"|qué hace .{0,80}(?:únic|especial)|por qué es .{0,80}importante",

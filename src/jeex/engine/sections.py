@@ -236,7 +236,7 @@ class SectionWriter:
                     # section left empty is left out of the document; its check names it).
                     content = kept
                     fixes.append(
-                        f"removed {len(dropped)} sentence(s) already written in this run: "
+                        f"removed {len(dropped)} sentence(s) already written in the package: "
                         + "; ".join(f"'{d[:80]}'" for d in dropped[:5])
                     )
                 said |= sentences_of(content)
