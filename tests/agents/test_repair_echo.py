@@ -180,7 +180,8 @@ def test_what_make_plan_let_through_on_2026_12_07_is_caught() -> None:
     ]
     assert fresh_items(facts, "") == ([facts[1]], [facts[0], facts[2]])
     scope = "Goal: List of items that are part of this list."
-    assert drop_echoes(scope, PROMPT) == ("", 1)
+    assert drop_echoes(scope, PROMPT) == ("List of items that are part of this list.", 1)
+    assert drop_echoes("- **Depends on:** nothing", PROMPT) == ("- nothing", 1)
 
 
 def test_a_long_sentence_written_again_with_a_word_changed_is_a_repeat() -> None:

@@ -38,9 +38,14 @@ LABELS = (
     "length",
     "excerpts",
     "reference material",
-    # The epic's focus line: "Goal: List of items …" written as an epic's scope.
-    "goal",
-    "depends on",
+)
+#: The labels of an epic's focus line ("Goal: …", "Depends on: …") at the start of a line:
+#: the label goes, its text stays. "Goal: List of items …" was an epic's whole scope in
+#: make plan; in German, Russian and Spanish the model opens the Goal section with it, so
+#: dropping the line left the section empty and failed the step.
+_FOCUS_LABEL = re.compile(
+    r"^(\s*(?:[-*+]\s+|\d+[.)]\s+)?)[*_`]*(?:goal|depends on)[*_`]*\s*:[*_`]*\s*",
+    re.IGNORECASE,
 )
 _LABEL_LINE = re.compile(
     r"^\s*(?:[-*+]\s+|\d+[.)]\s+|#+\s+)?[*_`]*(?:"
@@ -145,6 +150,10 @@ def drop_echoes(text: str, prompt: Sequence[str]) -> tuple[str, int]:
             continue
         if is_label_line(line) or _echoes(line, given):  # the text about itself: by sentence
             removed += 1
+            continue
+        line, labelled = _FOCUS_LABEL.subn(r"\1", line, count=1)
+        removed += labelled
+        if labelled and not line.strip():
             continue
         marker = _ITEM.match(line)
         prefix = marker.group(1) if marker else ""
