@@ -21,6 +21,7 @@ from jeex.agents.repair_echo import (
     drop_echoes,
     drop_said,
     fresh_items,
+    is_cut,
     normalise,
     prompt_lines,
     sentences_of,
@@ -179,6 +180,7 @@ def test_what_make_plan_let_through_on_2026_12_07_is_caught() -> None:
         "The product is designed to help people manage their daily groceries, 10% *",
     ]
     assert fresh_items(facts, "") == ([facts[1]], [facts[0], facts[2]])
+    assert not is_cut("Every change reaches **every phone**")  # bold is not a stray mark
     scope = "Goal: List of items that are part of this list."
     assert drop_echoes(scope, PROMPT) == ("List of items that are part of this list.", 1)
     assert drop_echoes("- **Depends on:** nothing", PROMPT) == ("- nothing", 1)

@@ -188,16 +188,14 @@ def replace_off_topic(
         if dedupe_key(feature.title) not in taken and thresholds.on_topic(product, themes)
     ]
     fixes: list[str] = []
-    left: list[int] = []
-    reasons: dict[int, str] = {}
+    left: dict[int, str] = {}  # the off-topic epics nothing replaced, by number
     for offset, (product, themes) in enumerate(measured[:middle], start=1):
         epic = epics[offset]
         if thresholds.on_topic(product, themes):
             continue
         why = f"similarity {product:.2f}, {product - themes:+.2f} against generic themes"
         if not spare:
-            left.append(epic.number)
-            reasons[epic.number] = f"{epic.title} ({why})"
+            left[epic.number] = f"{epic.title} ({why})"
             continue
         feature = spare.pop(0)
         slug = make_slug(feature.title)
@@ -226,7 +224,7 @@ def replace_off_topic(
             ]
         )
         renumbered = repair_epics(raw, max_epics=len(epics))
-        dropped = "; ".join(f"'{reasons[n]}'" for n in left)
+        dropped = "; ".join(f"'{reason}'" for reason in left.values())
         fixes.append(f"dropped epic(s) not about this product, no scope feature left: {dropped}")
         return Relevance(Repaired(renumbered.value, (*plan.fixes, *fixes)))
-    return Relevance(Repaired(epics, (*plan.fixes, *fixes)), tuple(reasons[n] for n in left))
+    return Relevance(Repaired(epics, (*plan.fixes, *fixes)), tuple(left.values()))

@@ -92,19 +92,18 @@ def section_messages(
     """One section of one document; the model writes its body, we write its heading.
     ``answer`` replaces the section kind's hint (a list section asks for JSON items).
 
-    What stays the same for every section of a step comes first and what changes comes
-    last, so llama.cpp can reuse the evaluated prefix from the previous section instead of
-    reading the reference material again; the document's title comes after the reference,
-    so the epics of a plan share that prefix too.
+    What stays the same for every section of a document comes first and what changes
+    comes last, so llama.cpp can reuse the evaluated prefix from the previous section
+    instead of reading the reference material again.
     """
     system = (
-        f"You are {ROLES[agent]}. You write one section of a document. "
-        f"Write in {language_name(brief.language)}. "
+        f"You are {ROLES[agent]}. You write one section of the document "
+        f"'{document_title}'. Write in {language_name(brief.language)}. "
         "Do not write the section heading. Never write placeholders such as TODO or TBD."
     )
     lines = _brief_lines(brief)
-    lines += _reference_lines(context)
     lines.append(f"Document: {document_title}")
+    lines += _reference_lines(context)
     if focus:
         lines.append(focus)
     lines += [

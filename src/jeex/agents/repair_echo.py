@@ -10,11 +10,14 @@ epic. Neither is the model's limit, it is ours to catch (issue 15):
   instruction lines (compared without case, spacing, punctuation or Markdown marks).
   The reference material inside the prompt is not compared here: restating an earlier
   document's sentence is repetition, which the next rule handles.
+  So does every sentence about the text itself (a word count, "The response must
+  contain …"): the prompt's instructions, or those of the model's training data.
 * ``drop_said`` removes every sentence (of 40 characters or more) that the run has
-  already written, in this document or an earlier one of the same run, and adds the
-  section's own sentences to what was said. Short sentences ("Yes.", a list item such as
-  "Offline mode") may repeat legitimately and are left alone. Code blocks and tables are
-  never edited.
+  already written, in this document or an earlier one of the same run, or nearly so (a
+  long sentence with a word or two changed), and every paragraph already written in the
+  package, and adds the section's own sentences to what was said. Short sentences ("Yes.",
+  a list item such as "Offline mode") may repeat legitimately and are left alone. Code
+  blocks and tables are never edited.
 
 Both are pure functions of their input, so they are tested directly and property-based.
 """
@@ -261,7 +264,9 @@ def sentences_of(text: str) -> set[str]:
 
 
 #: Where a piece of a sentence the model split in two stops (as for list items), or starts.
-_CUT_END = (",", ";", ":", "-", "–", "(", "[", "{", "/", "’", "'", "*", "_", "&", "+", "=")
+_CUT_END = (",", ";", ":", "-", "–", "(", "[", "{", "/", "’", "'")
+#: A stray mark after the last word ("… groceries, 10% *"); "**bold**" at the end is not one.
+_STRAY_END = re.compile(r"\s[*_&+=]+$")
 _CUT_START = (",", ";", ":", ".", ")", "]", "}", "`", "/", "’")
 #: English words no sentence ends on: an item that stops at one without a full stop was cut
 #: off at the token limit ("A user can", seen in ``make plan``'s acceptance criteria).
@@ -309,7 +314,7 @@ def is_cut(item: str) -> bool:
     text = item.strip()
     if not text or (text[0].isalpha() and text[0].islower()) or text.endswith(_CUT_END):
         return True
-    if text.startswith(_CUT_START):  # ", for those who …": the tail of a sentence
+    if text.startswith(_CUT_START) or _STRAY_END.search(text):  # ", for those who …"
         return True
     return text.rsplit(maxsplit=1)[-1].lower() in _DANGLING
 
