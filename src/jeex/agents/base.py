@@ -97,9 +97,11 @@ class DocumentAgent:
         self.invented: dict[str, list[str]] = {}
         #: The questions earlier documents of the project ask (normalised): not asked twice.
         self.asked: set[str] = set()
-        #: Every long sentence this run has written (normalised): one is never written twice,
-        #: in a document or across the run's documents (``repair_echo.drop_said``). Units
-        #: written by a helping worker are not seen here; the document check still is.
+        #: Every long sentence and paragraph this run has written (normalised), and the
+        #: paragraphs of the documents it builds on: one is never written twice in the
+        #: package (``repair_echo.drop_said``). An epic starts by reading what helping
+        #: workers wrote of the run so far; a unit they write at the same moment is not
+        #: seen, but the document check still is.
         self.said: set[str] = set()
 
     @property

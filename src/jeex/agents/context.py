@@ -82,6 +82,10 @@ class Sections(Protocol):
 
     async def checkpointed(self, key: str) -> bool: ...
 
+    async def written(self) -> list[str]:
+        """The text of every section of the run written so far, here or by a helper."""
+        ...
+
     def announce_total(self, sections: int) -> None: ...
 
 

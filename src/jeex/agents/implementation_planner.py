@@ -37,6 +37,7 @@ from jeex.agents.plan_features import (
 )
 from jeex.agents.quality import EPICS_ON_TOPIC, check_extraction, check_sections, confidence
 from jeex.agents.repair import Repaired
+from jeex.agents.repair_echo import sentences_of
 from jeex.templates import load_template
 
 EPIC_POSITION_STRIDE = 100
@@ -105,6 +106,10 @@ class ImplementationPlanner(DocumentAgent):
         )
 
     async def write_epic(self, epic: Epic, epics: list[Epic]) -> list[ChecklistItem]:
+        # What other workers wrote of this run (helpers write epics beside this one) is
+        # said too: the same task list came out in two epics written by two jobs.
+        for text in await self.ctx.sections.written():
+            self.said |= sentences_of(text)
         template = load_template("plan_epic")
         title = template.title.format(project=self.ctx.project_name, epic_title=epic_title(epic))
         depends = ", ".join(epic_title(e) for e in epics if e.number in epic.depends_on)

@@ -64,6 +64,11 @@ class SectionWriter:
             row = await runs_service.get_section(session, run_id=self.scope.run_id, key=key)
         return row is not None and row.status == SectionStatus.COMPLETED
 
+    async def written(self) -> list[str]:
+        async with self.scope.session() as session:
+            rows = await runs_service.list_sections(session, run_id=self.scope.run_id)
+        return [r.content for r in rows if r.status == SectionStatus.COMPLETED and r.content]
+
     def announce_total(self, sections: int) -> None:
         """Tell a live display how many sections this run will write, once it is known."""
         self.scope.observer.event(self.scope.run_id, PROGRESS_TOTAL, {"sections": sections})
