@@ -152,6 +152,36 @@ async def test_a_paragraph_of_an_earlier_document_is_not_written_again(
     ), fixes
 
 
+async def test_a_section_of_nothing_but_prompt_text_is_left_out_and_named(
+    deps: RunnerDeps, principal: Principal, llm_server: ScriptedLLM
+) -> None:
+    """Twice nothing but labels for one section: the plan goes on without it, and its
+    document's check says so; a section the model wrote nothing at all for fails the step."""
+    llm_server.script_text(
+        "Section: Target audience",
+        "Section: Target audience\nInstructions: Describe the audience.\nLength: about 150 words.",
+    )
+    project, runs = await _plan(deps, principal, steps=(1,))
+    finished = await pipeline.execute_runs(deps, principal, runs, _Recorder())
+    assert finished[0].status == "completed"
+    about = next(
+        d for d in await _documents(deps.db, principal, project.id) if d.document_type == "about"
+    )
+    assert "## Target audience" not in about.content
+    assert "Length: about" not in about.content
+    checks = {c["item"]: c for c in about.metadata_["validation_checklist"]}
+    written = next(c for item, c in checks.items() if item.startswith("All "))
+    assert written["passed"] is False
+    assert "Target audience" in written["detail"]
+    fixes = {s.key: s.metadata_["fixes"] for s in await _sections(deps.db, principal, runs[0].id)}
+    assert fixes["audience"][0].startswith("left out: twice the model wrote only prompt text")
+
+    llm_server.script_text("Section: Problem", "   ")
+    _, again = await _plan(deps, principal, steps=(1,))
+    with pytest.raises(GenerationFailed, match="the model wrote nothing for section 'Problem'"):
+        await _run(deps, principal, again[0])
+
+
 async def test_a_question_is_asked_once_in_the_package(
     deps: RunnerDeps, principal: Principal, llm_server: ScriptedLLM
 ) -> None:

@@ -262,7 +262,14 @@ class SectionWriter:
             return SectionResult(
                 content=content, usage=usage, fixes=tuple(fixes), cited=cited, invented=invented
             )
-        raise GenerationFailed(f"the model wrote nothing usable for section {title!r}, twice")
+        if not text.strip():
+            raise GenerationFailed(f"the model wrote nothing for section {title!r}, twice")
+        # It wrote, twice, only what the rules remove (its prompt's labels, text about the
+        # text): the section is left out and named by the document's check, rather than
+        # failing a plan minutes in (the benchmark lost a Russian plan at an epic's Scope).
+        fixes = [f"left out: twice the model wrote only prompt text ({text.strip()[:80]!r})"]
+        await self._finish(key, content="", usage=usage, metadata={"fixes": fixes}, tail=tail)
+        return SectionResult(content="", usage=usage, fixes=tuple(fixes))
 
     async def _stream(
         self, key: str, messages: list[Message], max_tokens: int
