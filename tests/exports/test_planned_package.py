@@ -59,7 +59,10 @@ async def test_every_format_of_a_planned_package(deps: RunnerDeps, principal: Pr
     sheet = workbook["Epics"]
     assert sheet.max_row == len(epics) + 1
     assert sheet["B2"].value
-    assert all(workbook[name].max_row >= 2 for name in workbook.sheetnames[1:])
+    # Epic 1's tasks are a list, so its sheet has rows. A later epic whose list repeated
+    # one already written (the scripted server writes the same items for every epic) may
+    # have no tasks left; its sheet is still there.
+    assert workbook["Epic 01"].max_row >= 2
 
     deck = Presentation(io.BytesIO(files["pptx"]))
     assert len(deck.slides) == 6
