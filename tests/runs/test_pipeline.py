@@ -54,6 +54,15 @@ async def _events(db: Database, principal: Principal, project_id: Any) -> list[E
         return list(rows.all())
 
 
+async def _write_about(deps: RunnerDeps, principal: Principal) -> tuple[list[Run], DocumentVersion]:
+    """Step 1 of a new plan, completed: its runs and the about document it wrote."""
+    project, runs = await _plan(deps, principal, steps=(1,))
+    finished = await pipeline.execute_runs(deps, principal, runs, _Recorder())
+    assert finished[0].status == "completed"
+    docs = await _documents(deps.db, principal, project.id)
+    return runs, next(d for d in docs if d.document_type == "about")
+
+
 async def test_four_steps_write_the_whole_package(deps: RunnerDeps, principal: Principal) -> None:
     project, runs = await _plan(deps, principal)
     finished = await pipeline.execute_runs(deps, principal, runs, _Recorder())
@@ -94,12 +103,7 @@ async def test_prompt_echoes_and_repeated_sentences_never_reach_the_document(
         "Section: Target audience",
         f"Busy parents with two or more children plan their meals every week. {loop}",
     )
-    project, runs = await _plan(deps, principal, steps=(1,))
-    finished = await pipeline.execute_runs(deps, principal, runs, _Recorder())
-    assert finished[0].status == "completed"
-    about = next(
-        d for d in await _documents(deps.db, principal, project.id) if d.document_type == "about"
-    )
+    runs, about = await _write_about(deps, principal)
     assert "Sections already written" not in about.content
     assert "Length: about" not in about.content
     assert about.content.count(loop) == 1
@@ -161,12 +165,7 @@ async def test_a_section_of_nothing_but_prompt_text_is_left_out_and_named(
         "Section: Target audience",
         "Section: Target audience\nInstructions: Describe the audience.\nLength: about 150 words.",
     )
-    project, runs = await _plan(deps, principal, steps=(1,))
-    finished = await pipeline.execute_runs(deps, principal, runs, _Recorder())
-    assert finished[0].status == "completed"
-    about = next(
-        d for d in await _documents(deps.db, principal, project.id) if d.document_type == "about"
-    )
+    runs, about = await _write_about(deps, principal)
     assert "## Target audience" not in about.content
     assert "Length: about" not in about.content
     checks = {c["item"]: c for c in about.metadata_["validation_checklist"]}

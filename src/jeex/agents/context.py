@@ -100,8 +100,11 @@ class Sources(Protocol):
 
     async def earlier_documents(self, document_types: Sequence[str]) -> list[DocumentVersion]: ...
 
-    async def similarity(self, query: str, texts: Sequence[str]) -> list[float] | None:
-        """Cosine similarity of each text to the query; None without an embedder."""
+    async def similarity(
+        self, queries: Sequence[str], texts: Sequence[str]
+    ) -> list[list[float]] | None:
+        """Cosine similarity of each text to each query (one row per query; the texts are
+        embedded once); None without an embedder."""
         ...
 
 

@@ -83,10 +83,10 @@ class ImplementationPlanner(DocumentAgent):
         # product made "Sustainability" pass (issue 15's benchmark scores titles too).
         texts = [e.title for e in middle] + [c.title for c in candidates]
         anchor = relevance_anchor(self.ctx.brief.idea, candidates)
-        to_product = await self.ctx.sources.similarity(anchor, texts)
-        to_themes = await self.ctx.sources.similarity(GENERIC_THEMES, texts)
-        if to_product is None or to_themes is None:
+        measured = await self.ctx.sources.similarity([anchor, GENERIC_THEMES], texts)
+        if measured is None:
             return plan
+        to_product, to_themes = measured
         scores = Similarities(to_product=to_product, to_themes=to_themes)
         checked = replace_off_topic(plan, scores, candidates, thresholds=thresholds)
         self.off_topic = checked.off_topic

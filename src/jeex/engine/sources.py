@@ -44,13 +44,19 @@ class RunSources:
             found = await exhibits_service.list_(session, project_id=self.scope.project_id)
         return any(e.status == ExhibitStatus.READY for e in found)
 
-    async def similarity(self, query: str, texts: Sequence[str]) -> list[float] | None:
-        """Cosine similarity of each text to the query, with the process's embedder."""
+    async def similarity(
+        self, queries: Sequence[str], texts: Sequence[str]
+    ) -> list[list[float]] | None:
+        """Cosine similarity of each text to each query, with the process's embedder."""
         if self.retrieval is None or not texts:
             return None
         embedder = self.retrieval.embedder
-        asked = await embedder.query(query)
-        return [cosine(asked, vector) for vector in await embedder.passages(list(texts))]
+        vectors = await embedder.passages(list(texts))
+        rows = []
+        for query in queries:
+            asked = await embedder.query(query)
+            rows.append([cosine(asked, vector) for vector in vectors])
+        return rows
 
     async def retrieve(
         self, query: str, *, budget_chars: int, document_types: Sequence[str]
